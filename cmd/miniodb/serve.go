@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miniodb/miniodb/node"
+)
+
+const serveUsage = `Usage: miniodb serve [flags]
+
+Runs a MinIODB node. With no flags: a single node on 127.0.0.1:7070, data
+under ./data, Parquet files in ./data/objects (nothing else to install).
+
+Examples:
+  miniodb serve
+  miniodb serve --data-dir /var/lib/miniodb --http-addr 0.0.0.0:7070
+  MINIO_ROOT_USER=minioadmin MINIO_ROOT_PASSWORD=minioadmin \
+    miniodb serve --object-store 's3://miniodb/prod?endpoint=127.0.0.1:9000&insecure=true'
+  miniodb serve --config miniodb.json    # keys are flag names: {"node-id": "n1", "flush-age": "10s"}
+
+S3 credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or else
+MINIO_ROOT_USER/MINIO_ROOT_PASSWORD.
+
+Flags:
+`
+
+// byteSize is a flag holding a size in bytes, written as 1048576, 64MiB,
+// 1GB, 512KiB.
+type byteSize struct{ v *int64 }
+
+func (b byteSize) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return strconv.FormatInt(*b.v, 10)
+}
+
+func (b byteSize) Set(s string) error {
+	n, err := parseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b.v = n
+	return nil
+}
+
+func parseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			mult = u.mult
+			s = strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q: want a number with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(configFile, "config", "", "JSON config file; keys are flag names, flags given on the command line win")
+	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "unique, stable id of this node in the cluster")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the Raft log, snapshots and the query cache")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "API address (Connect, gRPC, HTTP)")
+	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft address (listen and advertise)")
+	fs.StringVar(&cfg.ObjectStore, "object-store", "", "where Parquet files go: file:///path or s3://bucket/prefix?endpoint=host:port&insecure=true (default <data-dir>/objects)")
+	fs.StringVar(&cfg.RaftLog, "raft-log", cfg.RaftLog, "Raft log store: bolt or wal")
+	fs.Var(byteSize{&cfg.MaxRequestBytes}, "max-request-bytes", "largest request body accepted")
+	fs.IntVar(&cfg.MaxRowsPerWrite, "max-rows-per-write", cfg.MaxRowsPerWrite, "most rows in one write request")
+	fs.Var(byteSize{&cfg.HotBytesLimit}, "hot-bytes-limit", "memory unflushed rows may hold before writes are refused (ResourceExhausted)")
+	fs.IntVar(&cfg.MaxResultRows, "max-result-rows", cfg.MaxResultRows, "most rows a unary Query returns (QueryStream has no limit)")
+	fs.Int64Var(&cfg.FlushRows, "flush-rows", cfg.FlushRows, "flush a partition at this many hot rows")
+	fs.Var(byteSize{&cfg.FlushBytes}, "flush-bytes", "flush a partition at this many hot bytes")
+	fs.DurationVar(&cfg.FlushAge, "flush-age", cfg.FlushAge, "flush a partition when its oldest hot row is this old")
+	fs.DurationVar(&cfg.DeleteGrace, "delete-grace", cfg.DeleteGrace, "keep replaced, dropped and orphaned objects this long before deleting them")
+	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "Raft log entries between snapshots")
+	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "Raft log entries kept after a snapshot")
+	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "DuckDB memory_limit, e.g. 4GB (default DuckDB's: 80% of RAM)")
+	fs.IntVar(&cfg.QueryThreads, "query-threads", cfg.QueryThreads, "DuckDB threads (default: the CPU count)")
+	fs.Var(byteSize{&cfg.CacheBytes}, "cache-bytes", "size of the local Parquet file cache")
+	fs.StringVar(logLevel, "log-level", "info", "debug, info, warn or error")
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := node.DefaultConfig()
+	var configFile, logLevel string
+	fs := serveFlags(&cfg, &configFile, &logLevel)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q (see miniodb serve --help)", fs.Args())
+	}
+	if configFile != "" {
+		if err := applyConfigFile(fs, configFile); err != nil {
+			return err
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.AccessKey, cfg.SecretKey = s3Credentials()
+
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "miniodb: node %s serving on http://%s (raft %s, data %s)\n", cfg.NodeID, n.HTTPAddr(), cfg.RaftAddr, cfg.DataDir)
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- n.Close() }()
+	select {
+	case err := <-shutdown:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("shutdown took longer than 30s")
+	}
+}
+
+// applyConfigFile sets every flag named in the JSON file that was not given
+// on the command line.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for k, v := range m {
+		if k == "config" {
+			return fmt.Errorf("config %s: a config file cannot name another config file", path)
+		}
+		if fs.Lookup(k) == nil {
+			return fmt.Errorf("config %s: unknown key %q (keys are the flag names of miniodb serve)", path, k)
+		}
+		if given[k] {
+			continue
+		}
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case float64:
+			s = strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			s = strconv.FormatBool(x)
+		default:
+			return fmt.Errorf("config %s: key %q: want a string, number or bool", path, k)
+		}
+		if err := fs.Set(k, s); err != nil {
+			return fmt.Errorf("config %s: key %q: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+func s3Credentials() (access, secret string) {
+	if a, s := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); a != "" {
+		return a, s
+	}
+	return os.Getenv("MINIO_ROOT_USER"), os.Getenv("MINIO_ROOT_PASSWORD")
+}

@@ -1,0 +1,355 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/miniodb/miniodb/ingest"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/query"
+	"github.com/miniodb/miniodb/raftfsm"
+)
+
+// api implements the Connect services on top of a Node.
+type api struct{ n *Node }
+
+// --- WriteService
+
+func (a *api) Write(ctx context.Context, req *connect.Request[v1.WriteRequest]) (*connect.Response[v1.WriteResponse], error) {
+	start := time.Now()
+	res, err := a.write(ctx, req.Msg)
+	a.n.observeWrite(start, err)
+	if err != nil {
+		return nil, apiError(a.n.logger, "write", err)
+	}
+	return connect.NewResponse(&v1.WriteResponse{RowsWritten: res.Rows, RaftIndex: res.Index, Duplicate: res.Duplicate}), nil
+}
+
+func (a *api) write(ctx context.Context, m *v1.WriteRequest) (*WriteResult, error) {
+	var inputs []ingest.Input
+	if len(m.RowsJson) > 0 {
+		inputs = append(inputs, ingest.JSONArray(m.RowsJson))
+	}
+	if len(m.RowsNdjson) > 0 {
+		inputs = append(inputs, ingest.NDJSON(m.RowsNdjson))
+	}
+	if len(m.Rows) > 0 {
+		inputs = append(inputs, ingest.Structs(m.Rows))
+	}
+	if len(m.Records) > 0 {
+		inputs = append(inputs, ingest.Records(m.Records))
+	}
+	switch len(inputs) {
+	case 0:
+		return nil, fmt.Errorf("%w: no rows: set rows (JSON objects), rows_ndjson or records", ErrInvalid)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%w: set only one of rows, rows_ndjson and records", ErrInvalid)
+	}
+	return a.n.Write(ctx, WriteInput{Table: m.Table, RequestID: m.RequestId, Input: inputs[0]})
+}
+
+func (n *Node) observeWrite(start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = apiError(n.logger, "write", err).Code().String()
+	}
+	n.metrics.writes.WithLabelValues(outcome).Inc()
+	n.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+}
+
+// --- QueryService
+
+// maxStreamChunk is how many rows one QueryStream message carries.
+const maxStreamChunk = 1024
+
+func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
+	start := time.Now()
+	resp := &v1.QueryResponse{}
+	err := a.n.Query(ctx, req.Msg.Sql, req.Msg.Consistency, func(cols []query.Column) error {
+		resp.Columns = resultColumns(cols)
+		return nil
+	}, func(row *structpb.ListValue) error {
+		if len(resp.Rows) >= a.n.cfg.MaxResultRows {
+			return fmt.Errorf("%w: the result has more than %d rows; add a LIMIT or use QueryStream", ErrInvalid, a.n.cfg.MaxResultRows)
+		}
+		resp.Rows = append(resp.Rows, row)
+		return nil
+	})
+	a.n.observeQuery(start, err)
+	if err != nil {
+		return nil, apiError(a.n.logger, "query", err)
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (a *api) QueryStream(ctx context.Context, req *connect.Request[v1.QueryRequest], stream *connect.ServerStream[v1.QueryStreamResponse]) error {
+	start := time.Now()
+	chunk := &v1.QueryStreamResponse{}
+	err := a.n.Query(ctx, req.Msg.Sql, req.Msg.Consistency, func(cols []query.Column) error {
+		return stream.Send(&v1.QueryStreamResponse{Columns: resultColumns(cols)})
+	}, func(row *structpb.ListValue) error {
+		chunk.Rows = append(chunk.Rows, row)
+		if len(chunk.Rows) >= maxStreamChunk {
+			if err := stream.Send(chunk); err != nil {
+				return err
+			}
+			chunk = &v1.QueryStreamResponse{}
+		}
+		return nil
+	})
+	if err == nil && len(chunk.Rows) > 0 {
+		err = stream.Send(chunk)
+	}
+	a.n.observeQuery(start, err)
+	if err != nil {
+		return apiError(a.n.logger, "query", err)
+	}
+	return nil
+}
+
+func resultColumns(cols []query.Column) []*v1.ResultColumn {
+	out := make([]*v1.ResultColumn, len(cols))
+	for i, c := range cols {
+		out[i] = &v1.ResultColumn{Name: c.Name, Type: c.Type}
+	}
+	return out
+}
+
+func (n *Node) observeQuery(start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = apiError(n.logger, "query", err).Code().String()
+	}
+	n.metrics.queries.WithLabelValues(outcome).Inc()
+	n.metrics.querySeconds.Observe(time.Since(start).Seconds())
+}
+
+// Query runs SQL and hands the result to onColumns and then onRow. With
+// consistency "strong" (the default) it first makes sure this node is the
+// leader and has applied every entry it has accepted, so the result
+// includes every write acknowledged before the call (linearizable).
+func (n *Node) Query(ctx context.Context, sql, consistency string, onColumns func([]query.Column) error, onRow func(*structpb.ListValue) error) error {
+	if strings.TrimSpace(sql) == "" {
+		return fmt.Errorf("%w: sql is empty", ErrInvalid)
+	}
+	switch consistency {
+	case "", "strong":
+		if err := n.readBarrier(ctx); err != nil {
+			return err
+		}
+	case "local":
+	default:
+		return fmt.Errorf("%w: consistency %q: want strong or local", ErrInvalid, consistency)
+	}
+	rows, _, err := n.engine.Query(ctx, sql)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := onColumns(rows.Columns); err != nil {
+		return err
+	}
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		lv := &structpb.ListValue{Values: make([]*structpb.Value, len(vals))}
+		for i, v := range vals {
+			lv.Values[i] = toValue(v, rows.Columns[i].Type)
+		}
+		if err := onRow(lv); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// readBarrier implements a linearizable read: confirm leadership with a
+// quorum, then wait until everything in the log at that moment is applied.
+// Waiting for the last index (not just the commit index) also covers a new
+// leader whose commit index does not yet include its own term's entry.
+func (n *Node) readBarrier(ctx context.Context) error {
+	if n.raft.State() != raft.Leader {
+		return n.notLeader()
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return fmt.Errorf("%w: %v", n.notLeader(), err)
+	}
+	last := n.raft.LastIndex()
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	if err := n.fsm.WaitApplied(ctx, last); err != nil {
+		return fmt.Errorf("node: wait for index %d to apply: %w", last, err)
+	}
+	return nil
+}
+
+// --- TableService
+
+func tableInfo(v raftfsm.TableView) *v1.TableInfo {
+	hotRows, hotBytes := v.HotRows()
+	files, rows, bytes := v.FileTotals()
+	return &v1.TableInfo{
+		Name:           v.Spec.Name,
+		Columns:        v.Spec.Columns,
+		Partitioning:   v.Spec.Partitioning,
+		Flush:          v.Spec.Flush,
+		ExplicitSchema: v.Spec.ExplicitSchema,
+		HotRows:        hotRows,
+		HotBytes:       hotBytes,
+		FlushedRows:    rows,
+		FileCount:      files,
+		FileBytes:      bytes,
+		CreatedIndex:   v.CreatedIndex,
+	}
+}
+
+func (a *api) CreateTable(ctx context.Context, req *connect.Request[v1.CreateTableRequest]) (*connect.Response[v1.CreateTableResponse], error) {
+	info, err := a.n.CreateTable(ctx, req.Msg)
+	if err != nil {
+		return nil, apiError(a.n.logger, "create table", err)
+	}
+	return connect.NewResponse(&v1.CreateTableResponse{Table: info}), nil
+}
+
+// CreateTable creates a table with an optional explicit schema.
+func (n *Node) CreateTable(ctx context.Context, m *v1.CreateTableRequest) (*v1.TableInfo, error) {
+	name, err := normalizeTable(m.Name)
+	if err != nil {
+		return nil, err
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, n.notLeader()
+	}
+	spec := &v1.TableSpec{Name: name, Partitioning: m.Partitioning, Flush: m.Flush}
+	if spec.Partitioning == v1.Partitioning_PARTITIONING_UNSPECIFIED {
+		spec.Partitioning = v1.Partitioning_PARTITIONING_DAY
+	}
+	if f := m.Flush; f != nil && (f.MaxRows < 0 || f.MaxBytes < 0 || f.MaxAgeMs < 0) {
+		return nil, fmt.Errorf("%w: flush thresholds must not be negative", ErrInvalid)
+	}
+	if len(m.Columns) > 0 {
+		cols, err := ingest.NormalizeSchema(m.Columns)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		spec.Columns = cols
+		spec.ExplicitSchema = true
+	}
+	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_CreateTable{CreateTable: &v1.CreateTableCommand{
+		Spec: spec, IfNotExists: m.IfNotExists,
+	}}}); err != nil {
+		return nil, err
+	}
+	v, ok := n.fsm.Table(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: table %q was dropped right after its creation", ErrNotFound, name)
+	}
+	return tableInfo(v), nil
+}
+
+func (a *api) ListTables(ctx context.Context, req *connect.Request[v1.ListTablesRequest]) (*connect.Response[v1.ListTablesResponse], error) {
+	resp := &v1.ListTablesResponse{}
+	for _, v := range a.n.fsm.Tables() {
+		resp.Tables = append(resp.Tables, tableInfo(v))
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (a *api) GetTable(ctx context.Context, req *connect.Request[v1.GetTableRequest]) (*connect.Response[v1.GetTableResponse], error) {
+	name, err := normalizeTable(req.Msg.Name)
+	if err != nil {
+		return nil, apiError(a.n.logger, "get table", err)
+	}
+	v, ok := a.n.fsm.Table(name)
+	if !ok {
+		return nil, apiError(a.n.logger, "get table", fmt.Errorf("%w: table %q", ErrNotFound, req.Msg.Name))
+	}
+	return connect.NewResponse(&v1.GetTableResponse{Table: tableInfo(v)}), nil
+}
+
+func (a *api) DropTable(ctx context.Context, req *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error) {
+	err := a.n.DropTable(ctx, req.Msg.Name, req.Msg.IfExists)
+	if err != nil {
+		return nil, apiError(a.n.logger, "drop table", err)
+	}
+	return connect.NewResponse(&v1.DropTableResponse{}), nil
+}
+
+// DropTable drops a table; its files are deleted after the grace period.
+func (n *Node) DropTable(ctx context.Context, table string, ifExists bool) error {
+	name, err := normalizeTable(table)
+	if err != nil {
+		return err
+	}
+	if n.raft.State() != raft.Leader {
+		return n.notLeader()
+	}
+	_, err = n.apply(ctx, &v1.Command{Cmd: &v1.Command_DropTable{DropTable: &v1.DropTableCommand{
+		Name: name, IfExists: ifExists, UnixMicros: time.Now().UnixMicro(),
+	}}})
+	return err
+}
+
+// --- ClusterService
+
+func (a *api) Status(ctx context.Context, req *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error) {
+	return connect.NewResponse(a.n.Status(ctx)), nil
+}
+
+// Status reports the node's view of the cluster and its data.
+func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
+	addr, id := n.raft.LeaderWithID()
+	s := &v1.StatusResponse{
+		NodeId:        n.cfg.NodeID,
+		RaftState:     n.raft.State().String(),
+		LeaderId:      string(id),
+		LeaderAddr:    string(addr),
+		Term:          n.raft.CurrentTerm(),
+		AppliedIndex:  n.fsm.AppliedIndex(),
+		CommitIndex:   n.raft.CommitIndex(),
+		LastLogIndex:  n.raft.LastIndex(),
+		ObjectStore:   n.store.String(),
+		RaftLog:       n.cfg.RaftLog,
+		HotBytesLimit: n.cfg.HotBytesLimit,
+	}
+	for _, v := range n.fsm.Tables() {
+		hotRows, hotBytes := v.HotRows()
+		files, rows, bytes := v.FileTotals()
+		s.Tables = append(s.Tables, &v1.TableStatus{
+			Name: v.Spec.Name, HotRows: hotRows, HotBytes: hotBytes,
+			Files: files, FileBytes: bytes, FlushedRows: rows,
+		})
+		s.CatalogFiles += files
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := n.store.Ping(pingCtx); err != nil {
+		s.ObjectStoreError = err.Error()
+	} else if err := n.getStoreErr(); err != nil {
+		s.ObjectStoreError = "last flush failed: " + err.Error()
+	} else {
+		s.ObjectStoreOk = true
+	}
+	return s
+}
+
+func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error) {
+	res, err := a.n.Flush(ctx, req.Msg.Table, true)
+	if err != nil {
+		return nil, apiError(a.n.logger, "flush", err)
+	}
+	return connect.NewResponse(&v1.FlushResponse{FilesWritten: res.Files, RowsFlushed: res.Rows}), nil
+}
+

@@ -1,0 +1,132 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config configures one MinIODB node. Start from DefaultConfig.
+type Config struct {
+	// NodeID names the node in the Raft cluster; unique and stable.
+	NodeID string
+	// DataDir holds the Raft log, snapshots and the query cache.
+	DataDir string
+	// HTTPAddr is the API address (Connect, gRPC, HTTP).
+	HTTPAddr string
+	// RaftAddr is the Raft transport's listen and advertise address.
+	RaftAddr string
+	// ObjectStore is where Parquet files go: file:///path (default
+	// <DataDir>/objects) or s3://bucket/prefix?endpoint=host:port&insecure=true.
+	ObjectStore string
+	// AccessKey and SecretKey are the S3 credentials.
+	AccessKey, SecretKey string
+	// RaftLog picks the Raft log store: "bolt" (raft-boltdb) or "wal".
+	RaftLog string
+
+	// MaxRequestBytes bounds one API request body.
+	MaxRequestBytes int64
+	// MaxRowsPerWrite bounds the rows of one write request.
+	MaxRowsPerWrite int
+	// HotBytesLimit is the memory hot rows may hold before writes are
+	// refused with ResourceExhausted.
+	HotBytesLimit int64
+	// MaxResultRows bounds a unary Query's result (QueryStream is unbounded).
+	MaxResultRows int
+
+	// Flush thresholds for tables that do not set their own: a partition is
+	// flushed when it holds FlushRows rows or FlushBytes bytes, or when its
+	// oldest hot row is FlushAge old.
+	FlushRows  int64
+	FlushBytes int64
+	FlushAge   time.Duration
+	// FlushCheck is how often the flusher looks at the buffers.
+	FlushCheck time.Duration
+	// DeleteGrace is how long replaced or dropped objects (and orphans)
+	// stay in the object store before they are deleted.
+	DeleteGrace time.Duration
+
+	// SnapshotThreshold and TrailingLogs tune Raft snapshots (see raft.Config).
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// ApplyTimeout bounds how long a write waits for Raft.
+	ApplyTimeout time.Duration
+
+	// QueryMemoryLimit is DuckDB's memory_limit ("" for DuckDB's default).
+	QueryMemoryLimit string
+	// QueryThreads is DuckDB's thread count (0 for the CPU count).
+	QueryThreads int
+	// CacheBytes bounds the local Parquet file cache.
+	CacheBytes int64
+	// QueryNoPruning turns file pruning off (differential tests compare
+	// results with and without it).
+	QueryNoPruning bool
+
+	// Logger receives the node's logs.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a working single-node configuration.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:            "n1",
+		DataDir:           "data",
+		HTTPAddr:          "127.0.0.1:7070",
+		RaftAddr:          "127.0.0.1:7071",
+		RaftLog:           "bolt",
+		MaxRequestBytes:   64 << 20,
+		MaxRowsPerWrite:   1_000_000,
+		HotBytesLimit:     1 << 30,
+		MaxResultRows:     1_000_000,
+		FlushRows:         1_000_000,
+		FlushBytes:        64 << 20,
+		FlushAge:          30 * time.Second,
+		FlushCheck:        500 * time.Millisecond,
+		DeleteGrace:       10 * time.Minute,
+		SnapshotThreshold: 8192,
+		TrailingLogs:      10240,
+		ApplyTimeout:      30 * time.Second,
+		CacheBytes:        4 << 30,
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("node: "+format, args...)) }
+	if c.NodeID == "" {
+		add("node id is empty")
+	}
+	if c.DataDir == "" {
+		add("data dir is empty")
+	}
+	for name, addr := range map[string]string{"http address": c.HTTPAddr, "raft address": c.RaftAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			add("%s %q: %v", name, addr, err)
+		}
+	}
+	if c.RaftLog != "bolt" && c.RaftLog != "wal" {
+		add("raft log %q: want bolt or wal", c.RaftLog)
+	}
+	positive := map[string]int64{
+		"max request bytes": c.MaxRequestBytes, "max rows per write": int64(c.MaxRowsPerWrite),
+		"hot bytes limit": c.HotBytesLimit, "max result rows": int64(c.MaxResultRows),
+		"flush rows": c.FlushRows, "flush bytes": c.FlushBytes, "flush age": int64(c.FlushAge),
+		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout),
+		"cache bytes": c.CacheBytes, "snapshot threshold": int64(c.SnapshotThreshold),
+	}
+	for name, v := range positive {
+		if v <= 0 {
+			add("%s must be positive, got %d", name, v)
+		}
+	}
+	if c.DeleteGrace < 0 {
+		add("delete grace must not be negative, got %v", c.DeleteGrace)
+	}
+	if c.QueryThreads < 0 {
+		add("query threads must not be negative, got %d", c.QueryThreads)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,294 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/miniodb/miniodb/parquetio"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
+)
+
+// FlushResult counts what a flush wrote.
+type FlushResult struct {
+	Files int64
+	Rows  int64
+}
+
+// flushLoop flushes partitions past their thresholds while this node leads.
+func (n *Node) flushLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.FlushCheck)
+	defer t.Stop()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if n.raft.State() != raft.Leader {
+			continue
+		}
+		if backoff > 0 {
+			select {
+			case <-n.stop:
+				return
+			case <-time.After(backoff):
+			}
+		}
+		ctx, cancel := n.stopContext()
+		_, err := n.flush(ctx, "", false)
+		cancel()
+		if err != nil {
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			n.logger.Warn("flush failed; retrying", "error", err, "backoff", backoff)
+			continue
+		}
+		backoff = 0
+		if n.engine != nil {
+			ctx, cancel := n.stopContext()
+			if err := n.engine.SyncAll(ctx); err != nil && ctx.Err() == nil {
+				n.logger.Warn("syncing hot mirrors failed", "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// stopContext returns a context canceled when the node stops.
+func (n *Node) stopContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-n.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// Flush writes the hot rows of one table (or all tables, if table is "")
+// to Parquet and commits the files. force flushes every non-empty
+// partition; otherwise only those past a threshold.
+func (n *Node) Flush(ctx context.Context, table string, force bool) (FlushResult, error) {
+	if table != "" {
+		t, err := normalizeTable(table)
+		if err != nil {
+			return FlushResult{}, err
+		}
+		if !n.fsm.Exists(t) {
+			return FlushResult{}, fmt.Errorf("%w: table %q", ErrNotFound, table)
+		}
+		table = t
+	}
+	if n.raft.State() != raft.Leader {
+		return FlushResult{}, n.notLeader()
+	}
+	return n.flush(ctx, table, force)
+}
+
+func (n *Node) flush(ctx context.Context, only string, force bool) (FlushResult, error) {
+	n.flushMu.Lock()
+	defer n.flushMu.Unlock()
+	var res FlushResult
+	var errs []error
+	now := time.Now()
+	for _, view := range n.fsm.Tables() {
+		if only != "" && view.Spec.Name != only {
+			continue
+		}
+		maxRows, maxBytes, maxAge := n.cfg.FlushRows, n.cfg.FlushBytes, n.cfg.FlushAge
+		if p := view.Spec.Flush; p != nil {
+			if p.MaxRows > 0 {
+				maxRows = p.MaxRows
+			}
+			if p.MaxBytes > 0 {
+				maxBytes = p.MaxBytes
+			}
+			if p.MaxAgeMs > 0 {
+				maxAge = time.Duration(p.MaxAgeMs) * time.Millisecond
+			}
+		}
+		for _, p := range view.Partitions {
+			key := view.Spec.Name + "/" + p.Name
+			if len(p.Batches) == 0 {
+				n.clearHotSince(key)
+				continue
+			}
+			since := n.markHotSince(key, now)
+			if !force && p.Rows < maxRows && p.Bytes < maxBytes && now.Sub(since) < maxAge {
+				continue
+			}
+			rows, err := n.flushPartition(ctx, view, p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("flush %s: %w", key, err))
+				continue
+			}
+			n.clearHotSince(key)
+			if rows > 0 {
+				res.Files++
+				res.Rows += rows
+			}
+		}
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		n.setStoreErr(nil)
+	}
+	return res, err
+}
+
+func (n *Node) markHotSince(key string, now time.Time) time.Time {
+	n.ageMu.Lock()
+	defer n.ageMu.Unlock()
+	t, ok := n.hotSince[key]
+	if !ok {
+		n.hotSince[key] = now
+		return now
+	}
+	return t
+}
+
+func (n *Node) clearHotSince(key string) {
+	n.ageMu.Lock()
+	delete(n.hotSince, key)
+	n.ageMu.Unlock()
+}
+
+// flushPartition writes the partition's hot batches to one Parquet object
+// with a deterministic key, uploads it, and commits it through Raft.
+func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raftfsm.PartitionView) (int64, error) {
+	start := time.Now()
+	upto := p.Batches[len(p.Batches)-1].Index
+	batches := make([]*v1.RowBatch, len(p.Batches))
+	var rows int64
+	for i, b := range p.Batches {
+		batches[i] = b.Rows
+		rows += b.Rows.RowCount
+	}
+	key := parquetio.ObjectKey(view.Spec.Name, view.CreatedIndex, p.Name, upto)
+	tmpDir := filepath.Join(n.cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return 0, fmt.Errorf("create tmp dir: %w", err)
+	}
+	f, err := os.CreateTemp(tmpDir, "flush-*.parquet")
+	if err != nil {
+		return 0, fmt.Errorf("create temp file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	meta, err := parquetio.WriteFile(f, view.Spec.Columns, batches, parquetio.WriteOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("write parquet: %w", err)
+	}
+	if meta.RowCount != rows {
+		return 0, fmt.Errorf("write parquet: wrote %d rows of %d", meta.RowCount, rows)
+	}
+	size, err := f.Seek(0, 1)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return 0, err
+	}
+	if err := n.store.Put(ctx, key, f, size); err != nil {
+		n.setStoreErr(err)
+		n.metrics.flushErrors.Inc()
+		return 0, fmt.Errorf("upload %s: %w", key, err)
+	}
+	file := &v1.DataFile{
+		Key:       key,
+		Table:     view.Spec.Name,
+		Partition: p.Name,
+		FromIndex: p.FlushedUpto,
+		UptoIndex: upto,
+		RowCount:  rows,
+		SizeBytes: size,
+		Stats:     meta.Stats,
+	}
+	r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_FlushCommit{FlushCommit: &v1.FlushCommitCommand{
+		File: file, TableCreatedIndex: view.CreatedIndex,
+	}}})
+	if err != nil {
+		n.metrics.flushErrors.Inc()
+		return 0, fmt.Errorf("commit %s: %w", key, err)
+	}
+	if r.Duplicate {
+		return 0, nil
+	}
+	n.metrics.flushes.Inc()
+	n.metrics.flushedRows.Add(float64(rows))
+	n.metrics.flushSeconds.Observe(time.Since(start).Seconds())
+	n.logger.Info("flushed", "table", view.Spec.Name, "partition", p.Name, "rows", rows,
+		"bytes", size, "upto_index", upto, "object_key", key, "seconds", time.Since(start).Seconds())
+	return rows, nil
+}
+
+// gcLoop deletes objects whose grace period has passed (replaced, dropped,
+// or never committed) while this node leads.
+func (n *Node) gcLoop() {
+	defer n.wg.Done()
+	interval := min(max(n.cfg.DeleteGrace/4, time.Second), time.Minute)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if n.raft.State() != raft.Leader {
+			continue
+		}
+		ctx, cancel := n.stopContext()
+		if err := n.collectGarbage(ctx); err != nil && ctx.Err() == nil {
+			n.logger.Warn("object garbage collection failed", "error", err)
+		}
+		cancel()
+	}
+}
+
+func (n *Node) collectGarbage(ctx context.Context) error {
+	cutoff := time.Now().Add(-n.cfg.DeleteGrace)
+	var forget []string
+	for _, p := range n.fsm.PendingDeletes() {
+		if time.UnixMicro(p.UnixMicros).After(cutoff) {
+			continue
+		}
+		if err := n.store.Delete(ctx, p.Key); err != nil {
+			return fmt.Errorf("delete %s: %w", p.Key, err)
+		}
+		n.engine.Cache().Drop(p.Key)
+		forget = append(forget, p.Key)
+	}
+	if len(forget) > 0 {
+		if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_ForgetObjects{ForgetObjects: &v1.ForgetObjectsCommand{Keys: forget}}}); err != nil {
+			return err
+		}
+	}
+	// Orphans: objects no catalog entry names, older than the grace period
+	// (a flush uploads before it commits; give it time to commit).
+	objs, err := n.store.List(ctx, parquetio.DataPrefix)
+	if err != nil {
+		return fmt.Errorf("list objects: %w", err)
+	}
+	live := n.fsm.LiveKeys()
+	for _, o := range objs {
+		if live[o.Key] || o.ModTime.After(cutoff) {
+			continue
+		}
+		if err := n.store.Delete(ctx, o.Key); err != nil {
+			return fmt.Errorf("delete orphan %s: %w", o.Key, err)
+		}
+		n.logger.Info("deleted orphan object", "object_key", o.Key)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package node
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/miniodb/miniodb/ingest"
+	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
+	"github.com/miniodb/miniodb/query"
+)
+
+func (n *Node) newHTTPServer() *http.Server {
+	a := &api{n: n}
+	opts := []connect.HandlerOption{
+		connect.WithCodec(jsonCodec{name: "json"}),
+		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
+		connect.WithReadMaxBytes(int(n.cfg.MaxRequestBytes)),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(miniodbv1connect.NewWriteServiceHandler(a, opts...))
+	mux.Handle(miniodbv1connect.NewQueryServiceHandler(a, opts...))
+	mux.Handle(miniodbv1connect.NewTableServiceHandler(a, opts...))
+	mux.Handle(miniodbv1connect.NewClusterServiceHandler(a, opts...))
+	mux.HandleFunc("POST /v1/tables/{table}/rows", n.handleNDJSON)
+	mux.HandleFunc("GET /v1/query", n.handleHTTPQuery)
+	mux.HandleFunc("POST /v1/query", n.handleHTTPQuery)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", n.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           mux,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+}
+
+// handleNDJSON takes a body of newline-delimited JSON rows:
+//
+//	curl --data-binary @rows.ndjson localhost:7070/v1/tables/events/rows
+//
+// The request id may be given as ?request_id= or the Idempotency-Key header.
+func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxRequestBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			err = fmt.Errorf("%w: the body is larger than %d bytes; split it into smaller requests", ErrInvalid, n.cfg.MaxRequestBytes)
+		}
+		writeHTTPError(w, apiError(n.logger, "write", err))
+		return
+	}
+	id := r.URL.Query().Get("request_id")
+	if id == "" {
+		id = r.Header.Get("Idempotency-Key")
+	}
+	res, err := n.Write(r.Context(), WriteInput{Table: r.PathValue("table"), RequestID: id, Input: ingest.NDJSON(body)})
+	n.observeWrite(start, err)
+	if err != nil {
+		writeHTTPError(w, apiError(n.logger, "write", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"rows_written": res.Rows, "raft_index": res.Index, "duplicate": res.Duplicate})
+}
+
+// handleHTTPQuery answers ?sql=…&format=json|csv|ndjson for curl users.
+func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if err := r.ParseForm(); err != nil {
+		writeHTTPError(w, connect.NewError(connect.CodeInvalidArgument, err))
+		return
+	}
+	format := r.Form.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	var cols []query.Column
+	var cw *csv.Writer
+	first := true
+	started := false
+	err := n.Query(r.Context(), r.Form.Get("sql"), r.Form.Get("consistency"), func(c []query.Column) error {
+		cols = c
+		switch format {
+		case "csv":
+			w.Header().Set("Content-Type", "text/csv")
+			cw = csv.NewWriter(w)
+			names := make([]string, len(c))
+			for i, col := range c {
+				names[i] = col.Name
+			}
+			started = true
+			return cw.Write(names)
+		case "ndjson":
+			w.Header().Set("Content-Type", "application/x-ndjson")
+		case "json":
+			w.Header().Set("Content-Type", "application/json")
+			started = true
+			_, err := io.WriteString(w, "[")
+			return err
+		default:
+			return fmt.Errorf("%w: format %q: want json, ndjson or csv", ErrInvalid, format)
+		}
+		started = true
+		return nil
+	}, func(row *structpb.ListValue) error {
+		switch format {
+		case "csv":
+			rec := make([]string, len(row.Values))
+			for i, v := range row.Values {
+				rec[i] = csvCell(v)
+			}
+			return cw.Write(rec)
+		default:
+			obj := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(cols))}
+			for i, c := range cols {
+				obj.Fields[c.Name] = row.Values[i]
+			}
+			b, err := protojson.Marshal(obj)
+			if err != nil {
+				return err
+			}
+			sep := "\n"
+			if format == "json" {
+				sep = ","
+				if first {
+					sep = ""
+				}
+				b = append([]byte(sep), b...)
+				sep = ""
+			}
+			first = false
+			_, err = w.Write(append(b, sep...))
+			return err
+		}
+	})
+	n.observeQuery(start, err)
+	if err != nil {
+		if !started {
+			writeHTTPError(w, apiError(n.logger, "query", err))
+			return
+		}
+		// Headers are gone: end the body with the error so it cannot be
+		// mistaken for a complete result.
+		fmt.Fprintf(w, "\nerror: %v\n", err)
+		return
+	}
+	switch format {
+	case "csv":
+		cw.Flush()
+	case "json":
+		io.WriteString(w, "]\n")
+	}
+}
+
+func csvCell(v *structpb.Value) string {
+	switch k := v.Kind.(type) {
+	case *structpb.Value_NullValue:
+		return ""
+	case *structpb.Value_StringValue:
+		return k.StringValue
+	}
+	b, _ := protojson.Marshal(v)
+	return string(b)
+}
+
+func writeHTTPError(w http.ResponseWriter, ce *connect.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	status := httpStatus(ce.Code())
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"code": ce.Code().String(), "message": ce.Message()})
+}
+
+func httpStatus(c connect.Code) int {
+	switch c {
+	case connect.CodeInvalidArgument:
+		return http.StatusBadRequest
+	case connect.CodeNotFound:
+		return http.StatusNotFound
+	case connect.CodeAlreadyExists:
+		return http.StatusConflict
+	case connect.CodeResourceExhausted, connect.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case connect.CodeDeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case connect.CodeCanceled:
+		return 499
+	}
+	return http.StatusInternalServerError
+}
+
+// handleReady answers 200 when the node has a leader and its object store
+// answers, 503 with the reason otherwise.
+func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var problems []string
+	if addr, _ := n.raft.LeaderWithID(); addr == "" {
+		problems = append(problems, "no raft leader")
+	}
+	if n.raft.State() == raft.Shutdown {
+		problems = append(problems, "raft is shut down")
+	}
+	if err := n.store.Ping(ctx); err != nil {
+		problems = append(problems, "object store: "+err.Error())
+	}
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, p := range problems {
+			fmt.Fprintln(w, p)
+		}
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}

@@ -1,0 +1,280 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/query"
+	"github.com/miniodb/miniodb/raftfsm"
+	"github.com/miniodb/miniodb/wal"
+)
+
+// Node is one running MinIODB server.
+type Node struct {
+	cfg    Config
+	logger *slog.Logger
+
+	fsm       *raftfsm.FSM
+	raft      *raft.Raft
+	transport *raft.NetworkTransport
+	logStore  raft.LogStore
+	stable    *raftboltdb.BoltStore
+	store     parquetio.ObjectStore
+	engine    *query.Engine
+	metrics   *metrics
+	registry  *prometheus.Registry
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+
+	flushMu  sync.Mutex // one flush at a time
+	ageMu    sync.Mutex
+	hotSince map[string]time.Time // table/partition → when first seen hot (leader-local)
+
+	storeMu  sync.Mutex
+	storeErr error // last object-store error, nil when healthy
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New starts a node: opens its stores, starts Raft (bootstrapping a
+// one-voter cluster on first start), the query engine, the API server and
+// the background loops. Close stops it.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("node_id", cfg.NodeID)
+	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{})}
+	if err := n.open(ctx); err != nil {
+		n.closeAll()
+		return nil, err
+	}
+	n.wg.Add(3)
+	go n.serveHTTP()
+	go n.flushLoop()
+	go n.gcLoop()
+	return n, nil
+}
+
+func (n *Node) open(ctx context.Context) error {
+	cfg := n.cfg
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("node: data dir: %w", err)
+	}
+	raftDir := filepath.Join(dataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return fmt.Errorf("node: create data dir: %w", err)
+	}
+	storeURL := cfg.ObjectStore
+	if storeURL == "" {
+		storeURL = "file://" + filepath.Join(dataDir, "objects")
+	}
+	n.store, err = parquetio.OpenStore(ctx, storeURL, parquetio.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey})
+	if err != nil {
+		return fmt.Errorf("node: object store: %w", err)
+	}
+
+	n.fsm = raftfsm.New(n.logger.With("component", "fsm"))
+	n.stable, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "stable.db")})
+	if err != nil {
+		return fmt.Errorf("node: open raft stable store: %w", err)
+	}
+	switch cfg.RaftLog {
+	case "wal":
+		opts := wal.DefaultOptions()
+		opts.Logger = n.logger.With("component", "wal")
+		n.logStore, err = wal.Open(filepath.Join(raftDir, "wal"), opts)
+	default:
+		n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "log.db")})
+	}
+	if err != nil {
+		return fmt.Errorf("node: open raft log (%s): %w", cfg.RaftLog, err)
+	}
+	hlog := newHCLogger(n.logger.With("component", "raft"))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("node: open snapshot store: %w", err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("node: raft address: %w", err)
+	}
+	var advertise net.Addr // nil: advertise the port the listener gets (tests use port 0)
+	if addr.Port != 0 {
+		advertise = addr
+	}
+	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 3, 10*time.Second, hlog)
+	if err != nil {
+		return fmt.Errorf("node: raft transport on %s: %w", cfg.RaftAddr, err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.TrailingLogs = cfg.TrailingLogs
+	existing, err := raft.HasExistingState(n.logStore, n.stable, snaps)
+	if err != nil {
+		return fmt.Errorf("node: inspect raft state: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.logStore, n.stable, snaps, n.transport)
+	if err != nil {
+		return fmt.Errorf("node: start raft: %w", err)
+	}
+	if !existing {
+		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.transport.LocalAddr()}}}
+		if err := n.raft.BootstrapCluster(conf).Error(); err != nil {
+			return fmt.Errorf("node: bootstrap cluster: %w", err)
+		}
+		n.logger.Info("bootstrapped a new single-node cluster", "raft_addr", cfg.RaftAddr)
+	}
+
+	n.engine, err = query.Open(ctx, query.Config{
+		Dir:         filepath.Join(dataDir, "query"),
+		CacheBytes:  cfg.CacheBytes,
+		MemoryLimit: cfg.QueryMemoryLimit,
+		Threads:     cfg.QueryThreads,
+		Store:       n.store,
+		Catalog:     n.fsm,
+		Logger:      n.logger.With("component", "query"),
+		NoPruning:   cfg.QueryNoPruning,
+	})
+	if err != nil {
+		return err
+	}
+	n.registry = prometheus.NewRegistry()
+	n.metrics = newMetrics(n.registry, n)
+
+	n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("node: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	n.httpSrv = n.newHTTPServer()
+	return nil
+}
+
+// HTTPAddr returns the address the API listens on.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// Raft returns the node's Raft instance.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// FSM returns the node's state machine.
+func (n *Node) FSM() *raftfsm.FSM { return n.fsm }
+
+// WaitLeader blocks until the cluster has a leader or ctx ends.
+func (n *Node) WaitLeader(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: no leader: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) serveHTTP() {
+	defer n.wg.Done()
+	n.logger.Info("serving API", "http_addr", n.HTTPAddr())
+	if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		n.logger.Error("API server stopped", "error", err)
+	}
+}
+
+// Close stops the node: the API first, then the loops, Raft and the stores.
+func (n *Node) Close() error {
+	close(n.stop)
+	var errs []error
+	if n.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	n.wg.Wait()
+	errs = append(errs, n.closeAll())
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeAll() error {
+	var errs []error
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("node: raft shutdown: %w", err))
+		}
+	}
+	if n.transport != nil {
+		n.transport.Close()
+	}
+	if n.engine != nil {
+		errs = append(errs, n.engine.Close())
+	}
+	if c, ok := n.logStore.(io.Closer); ok && c != nil {
+		errs = append(errs, c.Close())
+	}
+	if n.stable != nil {
+		errs = append(errs, n.stable.Close())
+	}
+	if n.httpLn != nil && n.httpSrv == nil {
+		n.httpLn.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// hcLogger adapts slog to the hclog.Logger raft wants.
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: &slogWriter{l: l},
+	})
+}
+
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	switch {
+	case strings.Contains(msg, "[ERROR]"):
+		level = slog.LevelError
+	case strings.Contains(msg, "[WARN]"):
+		level = slog.LevelWarn
+	case strings.Contains(msg, "[DEBUG]"), strings.Contains(msg, "[TRACE]"):
+		level = slog.LevelDebug
+	}
+	// hclog's own prefix (time, level) is redundant under slog.
+	if i := strings.Index(msg, "] "); i >= 0 && i < 40 {
+		msg = msg[i+2:]
+	}
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}

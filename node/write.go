@@ -1,0 +1,173 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/miniodb/miniodb/ingest"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
+)
+
+// Errors the node's operations return; apiError maps them to Connect codes.
+var (
+	// ErrNotLeader: this node is not the leader and cannot forward.
+	ErrNotLeader = errors.New("node: not the leader")
+	// ErrBackpressure: hot buffers are full; retry later.
+	ErrBackpressure = errors.New("node: hot buffers full")
+	// ErrInvalid: bad input from the client.
+	ErrInvalid = errors.New("node: invalid request")
+	// ErrNotFound: the named table does not exist.
+	ErrNotFound = errors.New("node: not found")
+	// ErrExists: the table exists already.
+	ErrExists = errors.New("node: already exists")
+)
+
+// WriteInput is one write request's rows in one of the accepted forms.
+type WriteInput struct {
+	Table     string
+	RequestID string
+	Input     ingest.Input
+}
+
+// WriteResult is the answer to a write.
+type WriteResult struct {
+	Rows      int64
+	Index     uint64
+	Duplicate bool
+}
+
+// normalizeTable validates a table name; names are case-insensitive and
+// stored in lower case, as DuckDB resolves them.
+func normalizeTable(name string) (string, error) {
+	if err := ingest.ValidName("table", name); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return strings.ToLower(name), nil
+}
+
+// Write validates and encodes rows on the leader and applies them through
+// Raft. It returns once the entry is committed on a quorum and applied.
+func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
+	table, err := normalizeTable(in.Table)
+	if err != nil {
+		return nil, err
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, n.notLeader()
+	}
+	if len(in.RequestID) > 256 {
+		return nil, fmt.Errorf("%w: request_id is %d bytes, at most 256", ErrInvalid, len(in.RequestID))
+	}
+	if hot, limit := n.fsm.HotBytes(), n.cfg.HotBytesLimit; hot >= limit {
+		return nil, fmt.Errorf("%w: hot rows hold %d bytes, the limit is %d: flushes are behind%s",
+			ErrBackpressure, hot, limit, n.storeErrorSuffix())
+	}
+	t := ingest.Table{Name: table}
+	var create *v1.TableSpec
+	if view, ok := n.fsm.Table(table); ok {
+		t.Columns = view.Spec.Columns
+		t.Explicit = view.Spec.ExplicitSchema
+		t.Partitioning = view.Spec.Partitioning
+	} else {
+		t.Partitioning = v1.Partitioning_PARTITIONING_DAY
+		create = &v1.TableSpec{Name: table, Partitioning: t.Partitioning}
+	}
+	opts := ingest.DefaultOptions()
+	opts.MaxRows = n.cfg.MaxRowsPerWrite
+	res, err := ingest.Parse(t, in.Input, time.Now(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	cmd := &v1.Command{Cmd: &v1.Command_Insert{Insert: &v1.InsertCommand{
+		Table:     table,
+		RequestId: in.RequestID,
+		Batches:   res.Batches,
+		Create:    create,
+	}}}
+	r, err := n.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	n.metrics.writeRows.Add(float64(r.Rows))
+	return &WriteResult{Rows: r.Rows, Index: r.Index, Duplicate: r.Duplicate}, nil
+}
+
+// apply runs a command through Raft and returns the FSM's result. A
+// rejection by the FSM comes back as an error.
+func (n *Node) apply(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, error) {
+	data, err := raftfsm.EncodeCommand(cmd)
+	if err != nil {
+		return nil, err
+	}
+	timeout := n.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+		if timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return nil, fmt.Errorf("%w: %v", n.notLeader(), err)
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return nil, fmt.Errorf("node: raft apply: %w", context.DeadlineExceeded)
+		}
+		return nil, fmt.Errorf("node: raft apply: %w", err)
+	}
+	r, ok := f.Response().(*raftfsm.Result)
+	if !ok {
+		return nil, fmt.Errorf("node: raft apply: unexpected response %T", f.Response())
+	}
+	if r.Err != nil {
+		return nil, fsmError(r.Err)
+	}
+	return r, nil
+}
+
+// fsmError classifies an FSM rejection for the API.
+func fsmError(err error) error {
+	switch {
+	case errors.Is(err, raftfsm.ErrTableNotFound):
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	case errors.Is(err, raftfsm.ErrTableExists):
+		return fmt.Errorf("%w: %v", ErrExists, err)
+	case errors.Is(err, ingest.ErrInvalid):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return err
+}
+
+func (n *Node) notLeader() error {
+	addr, id := n.raft.LeaderWithID()
+	if addr == "" {
+		return fmt.Errorf("%w: the cluster has no leader right now", ErrNotLeader)
+	}
+	return fmt.Errorf("%w: the leader is %s at %s", ErrNotLeader, id, addr)
+}
+
+func (n *Node) setStoreErr(err error) {
+	n.storeMu.Lock()
+	n.storeErr = err
+	n.storeMu.Unlock()
+}
+
+func (n *Node) getStoreErr() error {
+	n.storeMu.Lock()
+	defer n.storeMu.Unlock()
+	return n.storeErr
+}
+
+func (n *Node) storeErrorSuffix() string {
+	if err := n.getStoreErr(); err != nil {
+		return fmt.Sprintf(" (the object store fails: %v)", err)
+	}
+	return ""
+}

@@ -1,0 +1,58 @@
+// Package query runs read-only SQL over MinIODB tables with DuckDB. It owns
+// SQL analysis (with DuckDB's own parser, json_serialize_sql), predicate
+// extraction, file pruning by column statistics, the local file cache, the
+// DuckDB mirror of the hot rows, and execution. It never changes the
+// catalog: it reads the replicated state through the Catalog interface
+// (implemented by *raftfsm.FSM, whose immutable views it consumes; that is
+// why query imports raftfsm, one way, and never the reverse).
+//
+// # How a table becomes a relation
+//
+// For every MinIODB table a statement names, the engine creates a
+// temporary view in the query's own connection and transaction:
+//
+//	SELECT CAST(col AS type), … FROM read_parquet([pruned cached files], union_by_name = true)
+//	UNION ALL
+//	SELECT CAST(col AS type), … FROM miniodb_hot."t_<table>"
+//
+// Files come from the object store through the Cache (downloaded once,
+// pinned while a query reads them, LRU-evicted by size). Columns a file
+// does not have (it predates them) read as NULL; BIGINT columns that were
+// widened to DOUBLE are cast.
+//
+// # Hot rows
+//
+// DESIGN.md §8.4 asked to measure two shapes for hot rows; this package
+// keeps a DuckDB in-memory mirror of each table's hot buffers. Rows are
+// appended (DuckDB Appender) once, by the first query after their Apply or
+// by the node's background SyncAll, and deleted when their partition's
+// FlushCommit is seen, so a query pays only for rows that arrived since the
+// last sync, never a per-query copy of the whole buffer. The FSM stays
+// pure: the engine pulls from immutable views instead of being called from
+// Apply.
+//
+// Consistency: syncing the mirrors to a set of views and starting the
+// query's DuckDB transaction happen under one mutex, so the transaction's
+// snapshot of the mirrors is exactly the hot rows of those views, and the
+// files listed in the same views hold exactly the rest. A later sync
+// (which may delete flushed rows) cannot change what a running query sees.
+//
+// # Lockdown
+//
+// DuckDB runs with enable_external_access=false and allowed_directories
+// set to the cache and spill directories, no extension auto-install or
+// auto-load, and lock_configuration=true. The analyser refuses statements
+// that are not a single SELECT, qualified table names (so the mirror schema
+// and DuckDB's catalogs cannot be named), unknown tables (so a string like
+// '/etc/passwd' is never read as a file) and table functions other than
+// range, generate_series and unnest.
+//
+// # Pruning
+//
+// Conjuncts "column op constant" (=, <, <=, >, >=, BETWEEN) of the
+// outermost WHERE of a single-table query are compared with each file's
+// min/max statistics; a file that cannot match is not read. Anything not
+// understood (OR, functions, casts of columns) means "may match". Pruning
+// never changes a result; the differential tests run every query with and
+// without it.
+package query

@@ -1,0 +1,435 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/miniodb/miniodb/parquetio"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
+)
+
+// Catalog is the read side of the replicated state the engine queries.
+// *raftfsm.FSM implements it.
+type Catalog interface {
+	// Views returns consistent views of the named tables that exist.
+	Views(names []string) map[string]raftfsm.TableView
+	// Exists reports whether a table exists.
+	Exists(name string) bool
+	// TableNames lists all tables.
+	TableNames() []string
+}
+
+// Config configures an Engine.
+type Config struct {
+	// Dir is the engine's working directory: the file cache and DuckDB's
+	// spill directory live below it. Its previous contents are removed.
+	Dir string
+	// CacheBytes bounds the local file cache (default 4 GiB).
+	CacheBytes int64
+	// MemoryLimit is DuckDB's memory_limit, e.g. "2GB" (default: DuckDB's).
+	MemoryLimit string
+	// Threads is DuckDB's thread count (default: DuckDB's, the CPU count).
+	Threads int
+	// Store holds the Parquet files.
+	Store parquetio.ObjectStore
+	// Catalog is the table state to query.
+	Catalog Catalog
+	// Logger receives the engine's logs.
+	Logger *slog.Logger
+	// NoPruning turns file pruning off (for differential tests).
+	NoPruning bool
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("query: Config.Dir is empty"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("query: Config.Store is nil"))
+	}
+	if c.Catalog == nil {
+		errs = append(errs, errors.New("query: Config.Catalog is nil"))
+	}
+	if c.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("query: Config.CacheBytes is negative (%d)", c.CacheBytes))
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("query: Config.Threads is negative (%d)", c.Threads))
+	}
+	return errors.Join(errs...)
+}
+
+// Engine runs read-only SQL over MinIODB tables with DuckDB. Safe for
+// concurrent use.
+type Engine struct {
+	cfg    Config
+	logger *slog.Logger
+	db     *sql.DB
+	cache  *Cache
+
+	// mirrorMu serialises syncing the hot mirrors and starting a query's
+	// transaction, so every query's transaction sees the mirrors exactly in
+	// the state of the views it took.
+	mirrorMu sync.Mutex
+	mirrors  map[string]*mirrorTable
+}
+
+// Open starts an engine: an in-memory DuckDB locked down to read only the
+// cache directory.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.CacheBytes == 0 {
+		cfg.CacheBytes = 4 << 30
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	cache, err := NewCache(filepath.Join(dir, "cache"), cfg.CacheBytes, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	spill := filepath.Join(dir, "spill")
+	if err := os.RemoveAll(spill); err != nil {
+		return nil, fmt.Errorf("query: clear spill dir: %w", err)
+	}
+	if err := os.MkdirAll(spill, 0o755); err != nil {
+		return nil, fmt.Errorf("query: create spill dir: %w", err)
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("query: open duckdb: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	settings := []string{
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		fmt.Sprintf("SET temp_directory = %s", quoteString(spill)),
+		fmt.Sprintf("SET allowed_directories = [%s, %s]", quoteString(cache.Dir()+"/"), quoteString(spill+"/")),
+		"SET enable_external_access = false",
+	}
+	if cfg.MemoryLimit != "" {
+		settings = append(settings, fmt.Sprintf("SET memory_limit = %s", quoteString(cfg.MemoryLimit)))
+	}
+	if cfg.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))
+	}
+	settings = append(settings,
+		"CREATE SCHEMA "+hotSchema,
+		"SET lock_configuration = true",
+	)
+	for _, s := range settings {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("query: configure duckdb (%s): %w", s, err)
+		}
+	}
+	return &Engine{cfg: cfg, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}}, nil
+}
+
+// Close releases DuckDB.
+func (e *Engine) Close() error {
+	return e.db.Close()
+}
+
+// Cache returns the engine's file cache.
+func (e *Engine) Cache() *Cache { return e.cache }
+
+// Column describes a result column.
+type Column struct {
+	Name string
+	Type string // DuckDB's type name
+}
+
+// Rows is a query's result, read with Next and Values like sql.Rows.
+// Close must be called.
+type Rows struct {
+	Columns []Column
+	rows    *sql.Rows
+	vals    []any
+	ptrs    []any
+	closeFn func() error
+	closed  bool
+}
+
+// Next advances to the next row; false at the end or on error (see Err).
+func (r *Rows) Next() bool { return r.rows.Next() }
+
+// Values returns the current row's values. The slice is reused by the next
+// call to Values.
+func (r *Rows) Values() ([]any, error) {
+	if err := r.rows.Scan(r.ptrs...); err != nil {
+		return nil, fmt.Errorf("query: read row: %w", err)
+	}
+	return r.vals, nil
+}
+
+// Err returns the error that ended iteration, if any.
+func (r *Rows) Err() error {
+	if err := r.rows.Err(); err != nil {
+		return wrapDuckDB(err)
+	}
+	return nil
+}
+
+// Close ends the query and releases its files and connection.
+func (r *Rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.rows.Close()
+	return errors.Join(err, r.closeFn())
+}
+
+// Plan describes how a query was (or would be) run.
+type Plan struct {
+	Tables []TablePlan
+}
+
+// TablePlan says which data of a table a query reads.
+type TablePlan struct {
+	Table        string
+	FilesTotal   int
+	FilesRead    int
+	BytesRead    int64
+	HotRows      int64
+	Predicates   []Predicate
+	AppliedIndex uint64
+}
+
+// Query runs one read-only SELECT. The result reflects the catalog at one
+// applied index at least as new as any write applied before the call.
+func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error) {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("query: connection: %w", err)
+	}
+	var cleanup []func()
+	fail := func(err error) (*Rows, *Plan, error) {
+		for _, f := range slices.Backward(cleanup) {
+			f()
+		}
+		conn.Close()
+		return nil, nil, err
+	}
+	root, err := parseTree(ctx, conn, sqlText)
+	if err != nil {
+		return fail(err)
+	}
+	a, err := analyse(root, e.cfg.Catalog.Exists)
+	if err != nil {
+		return fail(err)
+	}
+	slices.Sort(a.Tables)
+	views, idents, err := e.begin(ctx, conn, a.Tables)
+	if err != nil {
+		return fail(err)
+	}
+	cleanup = append(cleanup, func() { conn.ExecContext(context.Background(), "ROLLBACK") })
+	plan := &Plan{}
+	for _, name := range a.Tables {
+		view, ok := views[name]
+		if !ok {
+			return fail(fmt.Errorf("%w: %q", ErrTableNotFound, name))
+		}
+		var preds []Predicate
+		if !e.cfg.NoPruning && len(a.Tables) == 1 {
+			preds = a.Predicates
+		}
+		tp, release, err := e.createView(ctx, conn, name, idents[name], view, preds)
+		if release != nil {
+			cleanup = append(cleanup, release)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		plan.Tables = append(plan.Tables, tp)
+	}
+	rows, err := conn.QueryContext(ctx, sqlText)
+	if err != nil {
+		return fail(wrapDuckDB(err))
+	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		rows.Close()
+		return fail(fmt.Errorf("query: column types: %w", err))
+	}
+	r := &Rows{rows: rows}
+	r.vals = make([]any, len(types))
+	r.ptrs = make([]any, len(types))
+	for i, t := range types {
+		r.Columns = append(r.Columns, Column{Name: t.Name(), Type: t.DatabaseTypeName()})
+		r.ptrs[i] = &r.vals[i]
+	}
+	r.closeFn = func() error {
+		for _, f := range slices.Backward(cleanup) {
+			f()
+		}
+		return conn.Close()
+	}
+	return r, plan, nil
+}
+
+// begin syncs the hot mirrors of tables to one consistent set of views and
+// starts the connection's transaction while no other sync can run, so the
+// transaction's snapshot of the mirrors equals the views.
+func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (map[string]raftfsm.TableView, map[string]string, error) {
+	e.mirrorMu.Lock()
+	defer e.mirrorMu.Unlock()
+	views := e.cfg.Catalog.Views(tables)
+	for _, name := range tables {
+		if v, ok := views[name]; ok {
+			if err := e.syncMirror(ctx, conn, name, v); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return nil, nil, fmt.Errorf("query: begin: %w", err)
+	}
+	idents := map[string]string{}
+	// DuckDB starts a database's transaction lazily, at its first use:
+	// touch the mirrors now, while the lock still holds.
+	for _, name := range tables {
+		if m := e.mirrors[name]; m != nil {
+			idents[name] = m.ident
+			if _, err := conn.ExecContext(ctx, "SELECT 1 FROM "+m.ident+" LIMIT 0"); err != nil {
+				conn.ExecContext(context.Background(), "ROLLBACK")
+				return nil, nil, fmt.Errorf("query: begin: %w", err)
+			}
+		}
+	}
+	return views, idents, nil
+}
+
+// SyncAll brings every table's hot mirror up to date and drops mirrors of
+// dropped tables, so queries rarely pay for loading hot rows themselves.
+func (e *Engine) SyncAll(ctx context.Context) error {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("query: connection: %w", err)
+	}
+	defer conn.Close()
+	e.mirrorMu.Lock()
+	defer e.mirrorMu.Unlock()
+	names := e.cfg.Catalog.TableNames()
+	views := e.cfg.Catalog.Views(names)
+	for name, m := range e.mirrors {
+		if _, ok := views[name]; !ok {
+			if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+m.ident); err != nil {
+				return fmt.Errorf("query: drop hot mirror of %s: %w", name, err)
+			}
+			delete(e.mirrors, name)
+		}
+	}
+	for _, name := range names {
+		if err := e.syncMirror(ctx, conn, name, views[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createView creates the temporary view that stands for a MinIODB table in
+// this connection's transaction: its pruned files plus its hot rows.
+func (e *Engine) createView(ctx context.Context, conn *sql.Conn, name, hotIdent string, view raftfsm.TableView, preds []Predicate) (TablePlan, func(), error) {
+	tp := TablePlan{Table: name, FilesTotal: len(view.Files), Predicates: preds, AppliedIndex: view.AppliedIndex}
+	tp.HotRows, _ = view.HotRows()
+	types := map[string]v1.ColumnType{}
+	for _, c := range view.Spec.Columns {
+		types[strings.ToLower(c.Name)] = c.Type
+	}
+	var files []*v1.DataFile
+	for _, f := range view.Files {
+		if len(preds) == 0 || fileMayMatch(f, types, preds) {
+			files = append(files, f)
+		}
+	}
+	tp.FilesRead = len(files)
+	var releases []func()
+	release := func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+	var paths []string
+	present := map[string]bool{}
+	for _, f := range files {
+		path, rel, err := e.cache.Acquire(ctx, f.Key, f.SizeBytes)
+		if err != nil {
+			return tp, release, err
+		}
+		releases = append(releases, rel)
+		paths = append(paths, quoteString(path))
+		tp.BytesRead += f.SizeBytes
+		for _, s := range f.Stats {
+			present[s.Name] = true
+		}
+	}
+	var parts []string
+	if len(paths) > 0 {
+		var sel []string
+		for _, c := range view.Spec.Columns {
+			src := "NULL"
+			if present[c.Name] {
+				src = quoteIdent(c.Name)
+			}
+			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", src, sqlType(c.Type), quoteIdent(c.Name)))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s], union_by_name = true)",
+			strings.Join(sel, ", "), strings.Join(paths, ", ")))
+	}
+	var sel []string
+	for _, c := range view.Spec.Columns {
+		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), sqlType(c.Type), quoteIdent(c.Name)))
+	}
+	parts = append(parts, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), hotIdent))
+	stmt := fmt.Sprintf("CREATE TEMP VIEW %s AS %s", quoteIdent(name), strings.Join(parts, " UNION ALL "))
+	if _, err := conn.ExecContext(ctx, stmt); err != nil {
+		return tp, release, fmt.Errorf("query: create view of %s: %w", name, err)
+	}
+	return tp, release, nil
+}
+
+// wrapDuckDB marks DuckDB's errors about the statement as invalid queries.
+func wrapDuckDB(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch de.Type {
+		case duckdb.ErrorTypeParser, duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog,
+			duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeOutOfRange,
+			duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeMismatchType, duckdb.ErrorTypeNotImplemented,
+			duckdb.ErrorTypeInvalidType, duckdb.ErrorTypePermission, duckdb.ErrorTypeSyntax,
+			duckdb.ErrorTypeExpression, duckdb.ErrorTypeParameterNotResolved, duckdb.ErrorTypeMissingExtension,
+			duckdb.ErrorTypeAutoLoad:
+			return fmt.Errorf("%w: %s", ErrInvalidQuery, de.Msg)
+		}
+	}
+	return fmt.Errorf("query: %w", err)
+}

@@ -1,0 +1,435 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/miniodb/miniodb/ingest"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+)
+
+// Errors returned inside Result.Err. They are decided by Apply and are the
+// same on every node.
+var (
+	// ErrTableNotFound: the command names a table that does not exist.
+	ErrTableNotFound = errors.New("raftfsm: table not found")
+	// ErrTableExists: CreateTable of a table that exists already.
+	ErrTableExists = errors.New("raftfsm: table already exists")
+	// ErrStaleFlush: a FlushCommit planned against an older state of the
+	// partition (another flush of overlapping rows won); nothing changed.
+	ErrStaleFlush = errors.New("raftfsm: stale flush commit")
+	// ErrBadCommand: the entry cannot be decoded or is malformed.
+	ErrBadCommand = errors.New("raftfsm: bad command")
+)
+
+// envelopeV1 is the first byte of every command this version writes.
+const envelopeV1 = 0x01
+
+// DefaultDedupeWindow is how many request ids the FSM remembers. It is part
+// of the replicated state's definition: every node must use the same value.
+const DefaultDedupeWindow = 100_000
+
+// Result is what Apply returns for an entry (raft.ApplyFuture.Response()).
+type Result struct {
+	Index     uint64 // the entry's index, or for a duplicate the original's
+	Rows      int64  // rows inserted or flushed
+	Duplicate bool   // a retried request id or an already committed flush
+	Err       error  // a rejection; the state did not change
+}
+
+// HotBatch is a batch of applied rows that have not been flushed yet.
+// Its rows are immutable.
+type HotBatch struct {
+	Index uint64 // Raft index of the Insert entry
+	Rows  *v1.RowBatch
+	Bytes int64
+}
+
+type partition struct {
+	batches     []HotBatch // ascending Index
+	flushedUpto uint64     // rows with index <= flushedUpto are in files
+	rows, bytes int64
+}
+
+type table struct {
+	spec         *v1.TableSpec
+	createdIndex uint64
+	files        []*v1.DataFile
+	parts        map[string]*partition
+}
+
+type requestRecord struct {
+	index uint64
+	rows  int64
+}
+
+// FSM implements raft.FSM. The zero value is not usable; use New.
+type FSM struct {
+	logger      *slog.Logger
+	dedupeLimit int
+
+	mu         sync.RWMutex
+	applied    uint64
+	generation uint64 // bumped by Restore
+	tables     map[string]*table
+	requests   map[string]requestRecord
+	requestLog []string // FIFO of request ids, oldest first
+	pending    []*v1.PendingDelete
+	appliedCh  chan struct{} // closed and replaced when applied advances
+}
+
+// New returns an empty FSM.
+func New(logger *slog.Logger) *FSM {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &FSM{
+		logger:      logger,
+		dedupeLimit: DefaultDedupeWindow,
+		tables:      map[string]*table{},
+		requests:    map[string]requestRecord{},
+		appliedCh:   make(chan struct{}),
+	}
+}
+
+// EncodeCommand encodes a command as a log entry.
+func EncodeCommand(c *v1.Command) ([]byte, error) {
+	b := make([]byte, 1, 1+proto.Size(c))
+	b[0] = envelopeV1
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, c)
+	if err != nil {
+		return nil, fmt.Errorf("raftfsm: encode command: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeCommand decodes a log entry written by EncodeCommand.
+func DecodeCommand(b []byte) (*v1.Command, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty entry", ErrBadCommand)
+	}
+	if b[0] != envelopeV1 {
+		return nil, fmt.Errorf("%w: unknown envelope version %d (this node understands 1; upgrade it)", ErrBadCommand, b[0])
+	}
+	c := &v1.Command{}
+	if err := proto.Unmarshal(b[1:], c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCommand, err)
+	}
+	if c.Cmd == nil {
+		return nil, fmt.Errorf("%w: no command set", ErrBadCommand)
+	}
+	return c, nil
+}
+
+// Apply applies one committed log entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer f.advance(l.Index)
+	if l.Type != raft.LogCommand {
+		return &Result{Index: l.Index}
+	}
+	c, err := DecodeCommand(l.Data)
+	if err != nil {
+		f.logger.Error("cannot decode log entry", "index", l.Index, "error", err)
+		return &Result{Index: l.Index, Err: err}
+	}
+	switch cmd := c.Cmd.(type) {
+	case *v1.Command_Insert:
+		return f.applyInsert(l.Index, cmd.Insert)
+	case *v1.Command_FlushCommit:
+		return f.applyFlushCommit(l.Index, cmd.FlushCommit)
+	case *v1.Command_CreateTable:
+		return f.applyCreateTable(l.Index, cmd.CreateTable)
+	case *v1.Command_DropTable:
+		return f.applyDropTable(l.Index, cmd.DropTable)
+	case *v1.Command_ForgetObjects:
+		return f.applyForgetObjects(l.Index, cmd.ForgetObjects)
+	default:
+		return &Result{Index: l.Index, Err: fmt.Errorf("%w: unknown command %T", ErrBadCommand, c.Cmd)}
+	}
+}
+
+// advance records that index was applied and wakes waiters. Called with mu held.
+func (f *FSM) advance(index uint64) {
+	if index > f.applied {
+		f.applied = index
+		close(f.appliedCh)
+		f.appliedCh = make(chan struct{})
+	}
+}
+
+func (f *FSM) newTable(index uint64, spec *v1.TableSpec) *table {
+	spec = proto.Clone(spec).(*v1.TableSpec)
+	return &table{spec: spec, createdIndex: index, parts: map[string]*partition{}}
+}
+
+func (f *FSM) applyCreateTable(index uint64, c *v1.CreateTableCommand) *Result {
+	if c.GetSpec().GetName() == "" {
+		return &Result{Index: index, Err: fmt.Errorf("%w: create table without a name", ErrBadCommand)}
+	}
+	name := c.Spec.Name
+	if t, ok := f.tables[name]; ok {
+		if c.IfNotExists {
+			return &Result{Index: t.createdIndex, Duplicate: true}
+		}
+		return &Result{Index: index, Err: fmt.Errorf("%w: %q", ErrTableExists, name)}
+	}
+	f.tables[name] = f.newTable(index, c.Spec)
+	return &Result{Index: index}
+}
+
+func (f *FSM) applyDropTable(index uint64, c *v1.DropTableCommand) *Result {
+	t, ok := f.tables[c.Name]
+	if !ok {
+		if c.IfExists {
+			return &Result{Index: index, Duplicate: true}
+		}
+		return &Result{Index: index, Err: fmt.Errorf("%w: %q", ErrTableNotFound, c.Name)}
+	}
+	for _, file := range t.files {
+		f.pending = append(f.pending, &v1.PendingDelete{Key: file.Key, UnixMicros: c.UnixMicros})
+	}
+	delete(f.tables, c.Name)
+	return &Result{Index: index}
+}
+
+func (f *FSM) applyForgetObjects(index uint64, c *v1.ForgetObjectsCommand) *Result {
+	forget := map[string]bool{}
+	for _, k := range c.Keys {
+		forget[k] = true
+	}
+	f.pending = slices.DeleteFunc(f.pending, func(p *v1.PendingDelete) bool { return forget[p.Key] })
+	return &Result{Index: index}
+}
+
+func (f *FSM) applyInsert(index uint64, c *v1.InsertCommand) *Result {
+	if c.RequestId != "" {
+		if r, ok := f.requests[c.RequestId]; ok {
+			return &Result{Index: r.index, Rows: r.rows, Duplicate: true}
+		}
+	}
+	t, ok := f.tables[c.Table]
+	if !ok {
+		if c.Create == nil {
+			return &Result{Index: index, Err: fmt.Errorf("%w: %q", ErrTableNotFound, c.Table)}
+		}
+		if c.Create.Name != c.Table {
+			return &Result{Index: index, Err: fmt.Errorf("%w: insert into %q creates %q", ErrBadCommand, c.Table, c.Create.Name)}
+		}
+		t = f.newTable(index, c.Create)
+	}
+	// Decide everything before changing anything: a rejected entry leaves
+	// the state as it was.
+	cols := t.spec.Columns
+	var rows int64
+	for i, b := range c.Batches {
+		if err := checkBatch(b.GetRows()); err != nil {
+			return &Result{Index: index, Err: fmt.Errorf("%w: batch %d: %v", ErrBadCommand, i, err)}
+		}
+		merged, err := ingest.MergeColumns(cols, b.Rows.Columns, t.spec.ExplicitSchema)
+		if err != nil {
+			return &Result{Index: index, Err: err}
+		}
+		cols = merged
+		rows += b.Rows.RowCount
+	}
+	if _, ok := f.tables[c.Table]; !ok {
+		f.tables[c.Table] = t
+	}
+	if len(cols) != len(t.spec.Columns) || !columnsEqual(cols, t.spec.Columns) {
+		spec := proto.Clone(t.spec).(*v1.TableSpec)
+		spec.Columns = cols
+		t.spec = spec // specs are replaced, never mutated: views share them
+	}
+	for _, b := range c.Batches {
+		p := t.parts[b.Partition]
+		if p == nil {
+			p = &partition{}
+			t.parts[b.Partition] = p
+		}
+		size := ingest.BatchBytes(b.Rows)
+		p.batches = append(p.batches, HotBatch{Index: index, Rows: b.Rows, Bytes: size})
+		p.rows += b.Rows.RowCount
+		p.bytes += size
+	}
+	if c.RequestId != "" {
+		f.remember(c.RequestId, requestRecord{index: index, rows: rows})
+	}
+	return &Result{Index: index, Rows: rows}
+}
+
+func (f *FSM) remember(id string, r requestRecord) {
+	f.requests[id] = r
+	f.requestLog = append(f.requestLog, id)
+	if over := len(f.requestLog) - f.dedupeLimit; over > 0 {
+		for _, old := range f.requestLog[:over] {
+			delete(f.requests, old)
+		}
+		f.requestLog = slices.Clone(f.requestLog[over:])
+	}
+}
+
+// checkBatch verifies that a batch's vectors agree with its columns, so a
+// malformed entry is rejected instead of corrupting reads later.
+func checkBatch(b *v1.RowBatch) error {
+	if b == nil {
+		return errors.New("no rows")
+	}
+	if len(b.Columns) != len(b.Vectors) {
+		return fmt.Errorf("%d columns but %d vectors", len(b.Columns), len(b.Vectors))
+	}
+	n := int(b.RowCount)
+	for i, c := range b.Columns {
+		v := b.Vectors[i]
+		var got int
+		switch c.Type {
+		case v1.ColumnType_COLUMN_TYPE_BIGINT, v1.ColumnType_COLUMN_TYPE_TIMESTAMP:
+			got = len(v.Ints)
+		case v1.ColumnType_COLUMN_TYPE_DOUBLE:
+			got = len(v.Doubles)
+		case v1.ColumnType_COLUMN_TYPE_VARCHAR, v1.ColumnType_COLUMN_TYPE_JSON:
+			got = len(v.Strings)
+		case v1.ColumnType_COLUMN_TYPE_BOOLEAN:
+			got = len(v.Bools)
+		default:
+			return fmt.Errorf("column %q has type %v", c.Name, c.Type)
+		}
+		if got != n {
+			return fmt.Errorf("column %q has %d values for %d rows", c.Name, got, n)
+		}
+		if len(v.Nulls) != 0 && len(v.Nulls) != (n+7)/8 {
+			return fmt.Errorf("column %q has a NULL bitmap of %d bytes for %d rows", c.Name, len(v.Nulls), n)
+		}
+	}
+	return nil
+}
+
+func columnsEqual(a, b []*v1.Column) bool {
+	return slices.EqualFunc(a, b, func(x, y *v1.Column) bool { return x.Name == y.Name && x.Type == y.Type })
+}
+
+func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
+	file := c.GetFile()
+	if file == nil || file.Key == "" {
+		return &Result{Index: index, Err: fmt.Errorf("%w: flush commit without a file", ErrBadCommand)}
+	}
+	t, ok := f.tables[file.Table]
+	if !ok || t.createdIndex != c.TableCreatedIndex {
+		// The table was dropped (and maybe re-created) after the flush was
+		// planned; the uploaded object is an orphan for the sweeper.
+		return &Result{Index: index, Err: fmt.Errorf("%w: %q (created at %d)", ErrTableNotFound, file.Table, c.TableCreatedIndex)}
+	}
+	p := t.parts[file.Partition]
+	if p == nil {
+		p = &partition{}
+		t.parts[file.Partition] = p
+	}
+	if file.UptoIndex <= p.flushedUpto {
+		return &Result{Index: index, Duplicate: true}
+	}
+	if file.FromIndex != p.flushedUpto {
+		return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s planned from index %d, but rows up to %d are flushed already",
+			ErrStaleFlush, file.Table, file.Partition, file.FromIndex, p.flushedUpto)}
+	}
+	var rows, bytes int64
+	keep := 0
+	for keep < len(p.batches) && p.batches[keep].Index <= file.UptoIndex {
+		rows += p.batches[keep].Rows.RowCount
+		bytes += p.batches[keep].Bytes
+		keep++
+	}
+	if rows != file.RowCount {
+		return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s flush of (%d, %d] holds %d rows, the buffer has %d",
+			ErrStaleFlush, file.Table, file.Partition, file.FromIndex, file.UptoIndex, file.RowCount, rows)}
+	}
+	// A new slice, so views holding the old one stay valid.
+	p.batches = slices.Clone(p.batches[keep:])
+	p.rows -= rows
+	p.bytes -= bytes
+	p.flushedUpto = file.UptoIndex
+	live := proto.Clone(file).(*v1.DataFile)
+	live.LiveIndex = index
+	t.files = append(slices.Clip(t.files), live)
+	return &Result{Index: index, Rows: rows}
+}
+
+// Snapshot captures the state for Persist. It copies slices of pointers to
+// immutable data only, so it returns quickly.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := &snapshot{header: &v1.SnapshotHeader{
+		Version:      snapshotVersion,
+		AppliedIndex: f.applied,
+		TableCount:   uint32(len(f.tables)),
+	}}
+	for _, id := range f.requestLog {
+		r := f.requests[id]
+		s.header.Dedupe = append(s.header.Dedupe, &v1.RequestRecord{RequestId: id, Index: r.index, Rows: r.rows})
+	}
+	s.header.PendingDeletes = slices.Clone(f.pending)
+	for _, name := range f.tableNames() {
+		t := f.tables[name]
+		st := snapshotTable{table: &v1.SnapshotTable{
+			Spec:         t.spec,
+			CreatedIndex: t.createdIndex,
+			Files:        slices.Clone(t.files),
+			FlushedUpto:  map[string]uint64{},
+		}}
+		for _, pname := range sortedKeys(t.parts) {
+			p := t.parts[pname]
+			st.table.FlushedUpto[pname] = p.flushedUpto
+			for _, b := range p.batches {
+				st.batches = append(st.batches, &v1.SnapshotBatch{Index: b.Index, Partition: pname, Rows: b.Rows})
+			}
+		}
+		st.table.BatchCount = uint32(len(st.batches))
+		s.tables = append(s.tables, st)
+	}
+	return s, nil
+}
+
+// Restore replaces the state with a snapshot written by Persist.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tables = st.tables
+	f.requests = st.requests
+	f.requestLog = st.requestLog
+	f.pending = st.pending
+	f.generation++
+	// A restore may move applied backwards (raft restores the latest
+	// snapshot on start); waiters only care about progress.
+	f.applied = st.applied
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+	f.logger.Info("restored snapshot", "index", st.applied, "tables", len(st.tables))
+	return nil
+}
+
+func (f *FSM) tableNames() []string {
+	return sortedKeys(f.tables)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
