@@ -168,10 +168,10 @@ type parser struct {
 	part     miniodbv1.Partitioning
 	opts     Options
 	now      int64
-	rows     int   // rows started so far
-	line     int   // NDJSON line of the current row, 0 otherwise
-	base     int   // offset of the scanned slice in the input, for messages
-	capHint  int   // expected rows, for vector capacity; 0 until known
+	rows     int // rows started so far
+	line     int // NDJSON line of the current row, 0 otherwise
+	base     int // offset of the scanned slice in the input, for messages
+	capHint  int // expected rows, for vector capacity; 0 until known
 	cols     []*colBuilder
 	index    map[string]*colBuilder // exact name
 	lower    map[string]*colBuilder // lower-case name
@@ -344,9 +344,9 @@ type kind uint8
 const (
 	kNull kind = iota
 	kString
-	kInt      // integral and fits int64
-	kBigInt   // integral literal out of int64 range (JSON text only)
-	kFloat    // any other number
+	kInt    // integral and fits int64
+	kBigInt // integral literal out of int64 range (JSON text only)
+	kFloat  // any other number
 	kBool
 	kObject
 	kArray
@@ -462,10 +462,10 @@ func (p *parser) put(b *colBuilder, r int, v *scalar) error {
 		b.n++
 	case typeDouble:
 		f := v.f
-		switch v.k {
-		case kInt:
+		switch {
+		case v.k == kInt:
 			f = float64(v.i) // correctly rounded, as parsing the literal as a double
-		case kBigInt:
+		case v.s != nil: // JSON number text, parsed only when stored as a double
 			var err error
 			if f, err = parseFloat(v.s); err != nil {
 				return p.rowErr(r, b.name, err.Error())

@@ -221,6 +221,9 @@ func (p *parser) value(b *colBuilder, d []byte, i, r int) (int, error) {
 		start := len(b.sbuf)
 		var err error
 		if b.sbuf, i, err = p.compact(b.sbuf, d, i, 1, r); err != nil {
+			if re, ok := err.(*RowError); ok && re.Field == "" {
+				re.Field = b.name
+			}
 			return i, err
 		}
 		if n := len(b.sbuf) - start; n > p.opts.MaxFieldBytes {

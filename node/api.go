@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -176,9 +177,10 @@ func (n *Node) Query(ctx context.Context, sql, consistency string, onColumns fun
 }
 
 // readBarrier implements a linearizable read: confirm leadership with a
-// quorum, then wait until everything in the log at that moment is applied.
-// Waiting for the last index (not just the commit index) also covers a new
-// leader whose commit index does not yet include its own term's entry.
+// quorum, then make sure every entry in the log at that moment is applied.
+// When the last entry is a command the FSM has applied, or a barrier this
+// node issued covers it, nothing more is needed; otherwise (a new leader's
+// no-op, or writes in flight) a raft Barrier waits for all of them.
 func (n *Node) readBarrier(ctx context.Context) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
@@ -187,12 +189,27 @@ func (n *Node) readBarrier(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", n.notLeader(), err)
 	}
 	last := n.raft.LastIndex()
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-	defer cancel()
-	if err := n.fsm.WaitApplied(ctx, last); err != nil {
-		return fmt.Errorf("node: wait for index %d to apply: %w", last, err)
+	if n.fsm.AppliedIndex() >= last || n.barrierIndex.Load() >= last {
+		return nil
 	}
-	return nil
+	timeout := n.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return fmt.Errorf("%w: %v", n.notLeader(), err)
+		}
+		return fmt.Errorf("node: read barrier: %w", err)
+	}
+	// The barrier entry came after last, so everything up to last+1 (the
+	// barrier itself at the earliest) has been applied.
+	for {
+		cur := n.barrierIndex.Load()
+		if cur >= last+1 || n.barrierIndex.CompareAndSwap(cur, last+1) {
+			return nil
+		}
+	}
 }
 
 // --- TableService

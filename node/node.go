@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +50,10 @@ type Node struct {
 
 	storeMu  sync.Mutex
 	storeErr error // last object-store error, nil when healthy
+
+	// barrierIndex: every entry up to it is known applied (by a read
+	// barrier); lets strong reads skip the barrier when nothing was added.
+	barrierIndex atomic.Uint64
 
 	stop chan struct{}
 	wg   sync.WaitGroup

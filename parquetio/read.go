@@ -24,6 +24,24 @@ var ErrCorrupt = errors.New("parquetio: corrupt or unsupported parquet file")
 // footers are a few KiB.
 const maxFooterSize = 64 << 20
 
+// footerReadAhead is how much of a file's end openFile reads at once.
+const footerReadAhead = 64 << 10
+
+// tailCachedReaderAt serves reads inside the already-read tail of a file
+// from memory.
+type tailCachedReaderAt struct {
+	r    io.ReaderAt
+	tail []byte
+	off  int64
+}
+
+func (t *tailCachedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= t.off && off+int64(len(p)) <= t.off+int64(len(t.tail)) {
+		return copy(p, t.tail[off-t.off:]), nil
+	}
+	return t.r.ReadAt(p, off)
+}
+
 // fileColumn is one column of a file being read: its miniodb column and how
 // to scale its values.
 type fileColumn struct {
@@ -40,13 +58,17 @@ func openFile(r io.ReaderAt, size int64, readIndexes bool) (f *parquet.File, col
 		return nil, nil, fmt.Errorf("%w: %d bytes is too small", ErrCorrupt, size)
 	}
 	var head [4]byte
-	if _, err := r.ReadAt(head[:], 0); err != nil {
+	if n, err := r.ReadAt(head[:], 0); n != len(head) {
 		return nil, nil, fmt.Errorf("parquetio: read header: %w", err)
 	}
-	var tail [8]byte
-	if _, err := r.ReadAt(tail[:], size-8); err != nil && !(err == io.EOF) {
-		return nil, nil, fmt.Errorf("parquetio: read footer length: %w", err)
+	// Read the end of the file once: for MinIODB's files it holds the
+	// whole footer, so a remote reader makes two requests in all.
+	tailLen := min(size, footerReadAhead)
+	tailBuf := make([]byte, tailLen)
+	if n, err := r.ReadAt(tailBuf, size-tailLen); n != len(tailBuf) {
+		return nil, nil, fmt.Errorf("parquetio: read footer: %w", err)
 	}
+	tail := tailBuf[tailLen-8:]
 	if string(head[:]) != "PAR1" || string(tail[4:]) != "PAR1" {
 		return nil, nil, fmt.Errorf("%w: no PAR1 magic", ErrCorrupt)
 	}
@@ -54,15 +76,16 @@ func openFile(r io.ReaderAt, size int64, readIndexes bool) (f *parquet.File, col
 	if footer > size-12 || footer > maxFooterSize {
 		return nil, nil, fmt.Errorf("%w: footer of %d bytes in a %d-byte file", ErrCorrupt, footer, size)
 	}
+	r = &tailCachedReaderAt{r: r, tail: tailBuf, off: size - tailLen}
 	defer func() {
 		if p := recover(); p != nil {
 			f, cols, err = nil, nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p)
 		}
 	}()
 	f, err = parquet.OpenFile(r, size,
+		parquet.SkipMagicBytes(true),
 		parquet.SkipPageIndex(!readIndexes),
 		parquet.SkipBloomFilters(true),
-		parquet.ReadBufferSize(int(min(footer+8, 1<<20))),
 	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrCorrupt, err)

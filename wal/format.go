@@ -427,10 +427,16 @@ func scan(path string, data []byte, base uint64, last bool) (scanResult, error) 
 // laterEntry reports whether an intact entry record with the given index
 // starts anywhere after off. It tells a torn final write (nothing valid
 // after the damage) from a damaged length field in the middle of the data.
+//
+// Candidates are found by searching for the entry's type byte and index
+// varint, and confirmed by CRC. The CRC work is bounded by a few times the
+// data size; data crafted to exceed it (many fake headers) is answered
+// "yes", which makes Open refuse the log rather than cut it.
 func laterEntry(data []byte, off int, index uint64) bool {
 	var pat [1 + binary.MaxVarintLen64]byte
 	pat[0] = recEntry
 	p := pat[:1+binary.PutUvarint(pat[1:], index)]
+	budget := 4*len(data) + 1<<20
 	from := off + 1 + 8 // the type byte of a frame starting after off
 	for from < len(data) {
 		i := bytes.Index(data[from:], p)
@@ -438,10 +444,15 @@ func laterEntry(data []byte, off int, index uint64) bool {
 			return false
 		}
 		start := from + i - 8
-		if f, err := readFrame(data, start); err == nil && f.typ == recEntry {
-			var l raft.Log
-			if decodeEntry(f.payload, &l, false) == nil && l.Index == index {
+		if n := binary.LittleEndian.Uint32(data[start:]); uint64(n) <= uint64(len(data)-start-frameHeaderSize) {
+			if budget -= int(n); budget < 0 {
 				return true
+			}
+			if f, err := readFrame(data, start); err == nil && f.typ == recEntry {
+				var l raft.Log
+				if decodeEntry(f.payload, &l, false) == nil && l.Index == index {
+					return true
+				}
 			}
 		}
 		from += i + 1

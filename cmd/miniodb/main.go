@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,12 @@ func commands() []*command {
 			summary:  "run a server node (one node, data in ./data, objects in a local directory)",
 			external: runServe,
 		},
+		{
+			name:     "bench",
+			args:     "[flags]",
+			summary:  "measure ingest and query speed on a throw-away local node",
+			external: runBench,
+		},
 		{name: "sql", args: "[flags] [SQL | -]", summary: "run read-only SQL and print the result", help: sqlHelp, new: func() subcommand { return new(sqlCmd) }},
 		{name: "write", args: "[flags] [TABLE] FILE|-", summary: "write rows from NDJSON, a JSON array or CSV", help: writeHelp, new: func() subcommand { return new(writeCmd) }},
 		{name: "tables", args: "[flags] [NAME]", summary: "list tables, or show one table's columns and counts", help: tablesHelp, new: func() subcommand { return new(tablesCmd) }},
@@ -87,7 +94,7 @@ func findCommand(name string) *command {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	if len(args) == 0 {
-		printUsage(stderr)
+		printShortUsage(stderr)
 		return exitUsage
 	}
 	name, rest := args[0], args[1:]
@@ -104,7 +111,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd := findCommand(name)
 	if cmd == nil || cmd.name == "help" {
 		fmt.Fprintf(stderr, "miniodb: unknown command %q\n\n", name)
-		printUsage(stderr)
+		printShortUsage(stderr)
 		return exitUsage
 	}
 	return runCommand(ctx, c, cmd, rest)
@@ -116,7 +123,7 @@ func runHelp(ctx context.Context, c *cli, name string) int {
 	switch {
 	case cmd == nil:
 		fmt.Fprintf(c.stderr, "miniodb help: unknown command %q\n\n", name)
-		printUsage(c.stderr)
+		printShortUsage(c.stderr)
 		return exitUsage
 	case cmd.name == "help":
 		printUsage(c.stdout)
@@ -161,7 +168,7 @@ func reportError(ctx context.Context, stderr io.Writer, cmd *command, err error)
 			cmd.name, ue.msg, cmd.name, cmd.args, cmd.name)
 		return exitUsage
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "miniodb %s: interrupted\n", cmd.name)
+		fmt.Fprintf(stderr, "miniodb %s: interrupted: %s\n", cmd.name, err)
 		return exitInterrupted
 	}
 	fmt.Fprintf(stderr, "miniodb %s: %s\n", cmd.name, describeError(err))
@@ -245,12 +252,23 @@ The same API with curl (Connect protocol, JSON):
 Run 'miniodb help COMMAND' or 'miniodb COMMAND --help' for a command's flags.
 `
 
-func printUsage(w io.Writer) {
+func commandList() string {
 	var b strings.Builder
 	for _, cmd := range commands() {
 		fmt.Fprintf(&b, "  %-8s %s\n", cmd.name, cmd.summary)
 	}
-	fmt.Fprintf(w, usageText, b.String())
+	return b.String()
+}
+
+// printUsage prints the full help: commands, examples and the curl tour.
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, usageText, commandList())
+}
+
+// printShortUsage is what a usage mistake gets: the command list and where
+// to find more.
+func printShortUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: miniodb COMMAND [flags] [arguments]\n\nCommands:\n%s\nRun 'miniodb help' for examples, 'miniodb help COMMAND' for a command's flags.\n", commandList())
 }
 
 // printCommandHelp prints "miniodb NAME --help": synopsis, description and
@@ -275,7 +293,12 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w, line)
 		if def := f.DefValue; def != "" && def != "false" && def != "0" && def != "0s" {
-			usage += fmt.Sprintf(" (default %q)", def)
+			if g, ok := f.Value.(flag.Getter); ok {
+				if _, isString := g.Get().(string); isString {
+					def = strconv.Quote(def)
+				}
+			}
+			usage += " (default " + def + ")"
 		}
 		fmt.Fprintf(w, "      %s\n", strings.ReplaceAll(usage, "\n", "\n      "))
 	}

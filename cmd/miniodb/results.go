@@ -71,9 +71,10 @@ func kindOf(typ string) colKind {
 }
 
 // formatNumber writes a float the way encoding/json does (no exponent
-// between 1e-6 and 1e21), with ".0" added to integral values of float
-// columns so that DOUBLE 2 reads "2.0". NaN and infinities, which JSON
-// lacks, are "NaN", "Infinity" and "-Infinity".
+// between 1e-6 and 1e21). With float set (the table format, for DOUBLE
+// columns) an integral value gets ".0", so DOUBLE 2 reads "2.0" as in
+// DuckDB's shell; csv, json and ndjson write the shortest text ("2"). NaN
+// and infinities, which JSON lacks, are "NaN", "Infinity" and "-Infinity".
 func formatNumber(f float64, float bool) string {
 	switch {
 	case math.IsNaN(f):
@@ -254,29 +255,30 @@ func checkRow(row *structpb.ListValue, ncols int) error {
 	return nil
 }
 
-func rowCountText(n int64) string {
-	if n == 1 {
-		return "1 row"
-	}
-	return commas(n) + " rows"
-}
 
-// tableWriter prints a box table for people. It keeps every row in memory
-// to size the columns, so it is not for huge results (use csv or ndjson).
+// tableWriter prints a box table for people. Column widths depend on
+// every row, so it keeps the whole result until finish: the cells' text in
+// one byte arena with an end offset per cell (about the size of the text,
+// plus 8 bytes a cell). It never drops rows; for huge results use csv or
+// ndjson, which stream.
 type tableWriter struct {
 	w        io.Writer
 	maxWidth int // cut cells to this many columns with "…"; 0: never
 	cols     []*miniodbv1.ResultColumn
 	kinds    []colKind
-	cells    [][]string
-	nulls    [][]bool
+	widths   []int // display width of each column so far
+	arena    []byte
+	ends     []int // ends[r*len(cols)+c]: end of cell (r, c) in arena
+	nrows    int64
 }
 
 func (t *tableWriter) columns(cols []*miniodbv1.ResultColumn) error {
 	t.cols = cols
 	t.kinds = make([]colKind, len(cols))
+	t.widths = make([]int, len(cols))
 	for i, c := range cols {
 		t.kinds[i] = kindOf(c.GetType())
+		t.widths[i] = max(displayWidth(printable(c.GetName())), displayWidth(printable(c.GetType())), 1)
 	}
 	return nil
 }
@@ -286,8 +288,6 @@ func (t *tableWriter) rows(rows []*structpb.ListValue) error {
 		if err := checkRow(row, len(t.cols)); err != nil {
 			return err
 		}
-		cells := make([]string, len(t.cols))
-		nulls := make([]bool, len(t.cols))
 		for i, v := range row.GetValues() {
 			text, null := cellText(v, t.kinds[i])
 			if null {
@@ -295,68 +295,58 @@ func (t *tableWriter) rows(rows []*structpb.ListValue) error {
 			} else {
 				text = truncateWidth(printable(text), t.maxWidth)
 			}
-			cells[i], nulls[i] = text, null
+			t.widths[i] = max(t.widths[i], displayWidth(text))
+			t.arena = append(t.arena, text...)
+			t.ends = append(t.ends, len(t.arena))
 		}
-		t.cells = append(t.cells, cells)
-		t.nulls = append(t.nulls, nulls)
+		t.nrows++
 	}
 	return nil
 }
 
 func (t *tableWriter) finish(elapsed time.Duration) error {
-	var b strings.Builder
-	if len(t.cols) > 0 {
-		names := make([]string, len(t.cols))
-		types := make([]string, len(t.cols))
-		widths := make([]int, len(t.cols))
-		right := make([]bool, len(t.cols))
-		for i, c := range t.cols {
-			names[i] = printable(c.GetName())
-			types[i] = strings.ToLower(printable(c.GetType()))
-			widths[i] = max(displayWidth(names[i]), displayWidth(types[i]), 1)
-			right[i] = t.kinds[i].numeric
-		}
-		for _, row := range t.cells {
-			for i, cell := range row {
-				widths[i] = max(widths[i], displayWidth(cell))
-			}
-		}
+	bw := bufio.NewWriter(t.w)
+	if n := len(t.cols); n > 0 {
 		rule := func(left, mid, right string) {
-			b.WriteString(left)
-			for i, w := range widths {
+			bw.WriteString(left)
+			for i, w := range t.widths {
 				if i > 0 {
-					b.WriteString(mid)
+					bw.WriteString(mid)
 				}
-				b.WriteString(strings.Repeat("─", w+2))
+				bw.WriteString(strings.Repeat("─", w+2))
 			}
-			b.WriteString(right + "\n")
+			bw.WriteString(right + "\n")
 		}
-		line := func(cells []string, a func(i int) align) {
-			for i, cell := range cells {
-				b.WriteString("│ ")
-				b.WriteString(pad(cell, widths[i], a(i)))
-				b.WriteString(" ")
+		cell := func(i int, text string, a align) {
+			bw.WriteString("│ ")
+			bw.WriteString(pad(text, t.widths[i], a))
+			bw.WriteString(" ")
+			if i == n-1 {
+				bw.WriteString("│\n")
 			}
-			b.WriteString("│\n")
 		}
-		center := func(int) align { return alignCenter }
 		rule("┌", "┬", "┐")
-		line(names, center)
-		line(types, center)
+		for i, c := range t.cols {
+			cell(i, printable(c.GetName()), alignCenter)
+		}
+		for i, c := range t.cols {
+			cell(i, strings.ToLower(printable(c.GetType())), alignCenter)
+		}
 		rule("├", "┼", "┤")
-		for _, row := range t.cells {
-			line(row, func(i int) align {
-				if right[i] {
-					return alignRight
-				}
-				return alignLeft
-			})
+		start := 0
+		for k, end := range t.ends {
+			i := k % n
+			a := alignLeft
+			if t.kinds[i].numeric {
+				a = alignRight
+			}
+			cell(i, string(t.arena[start:end]), a)
+			start = end
 		}
 		rule("└", "┴", "┘")
 	}
-	fmt.Fprintf(&b, "%s (%.2fs)\n", rowCountText(int64(len(t.cells))), elapsed.Seconds())
-	_, err := io.WriteString(t.w, b.String())
-	return err
+	fmt.Fprintf(bw, "%s (%.2fs)\n", plural(t.nrows, "row", "rows"), elapsed.Seconds())
+	return bw.Flush()
 }
 
 // csvWriter streams RFC 4180 CSV: a header of column names, then rows;
@@ -372,6 +362,7 @@ func (c *csvWriter) columns(cols []*miniodbv1.ResultColumn) error {
 	header := make([]string, len(cols))
 	for i, col := range cols {
 		c.kinds[i] = kindOf(col.GetType())
+		c.kinds[i].float = false // shortest number text, as in JSON
 		header[i] = col.GetName()
 	}
 	c.rec = make([]string, len(cols))
@@ -427,6 +418,7 @@ func (j *jsonWriter) columns(cols []*miniodbv1.ResultColumn) error {
 		seen[name] = true
 		j.keys[i] = append(appendJSONString(nil, name), ':')
 		j.kinds[i] = kindOf(c.GetType())
+		j.kinds[i].float = false // shortest number text: 2.0 is 2
 	}
 	return nil
 }

@@ -209,6 +209,14 @@ func commas(n int64) string {
 	return b.String()
 }
 
+// plural renders a count with its noun: "1 file", "1,024 files".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return commas(n) + " " + many
+}
+
 // parseBytes reads a size such as "4MiB", "512KiB", "1MB", "4m" or "4194304".
 // Binary and decimal units are both accepted; single letters are binary.
 func parseBytes(s string) (int64, error) {
@@ -241,10 +249,10 @@ func parseBytes(s string) (int64, error) {
 	return int64(v), nil
 }
 
-// byteSize is a flag.Value for sizes such as "4MiB".
-type byteSize int64
+// sizeFlag is a flag.Value for sizes such as "4MiB".
+type sizeFlag int64
 
-func (b *byteSize) String() string {
+func (b *sizeFlag) String() string {
 	if b == nil {
 		return ""
 	}
@@ -260,11 +268,11 @@ func (b *byteSize) String() string {
 	return strconv.FormatInt(n, 10)
 }
 
-func (b *byteSize) Set(s string) error {
+func (b *sizeFlag) Set(s string) error {
 	n, err := parseBytes(s)
 	if err != nil {
 		return err
 	}
-	*b = byteSize(n)
+	*b = sizeFlag(n)
 	return nil
 }

@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	mathrand "math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,7 +62,7 @@ type writeCmd struct {
 	table      string
 	format     string
 	batchRows  int
-	batchBytes byteSize
+	batchBytes sizeFlag
 	prefix     string
 	parallel   int
 	retries    int
@@ -265,6 +263,9 @@ func (w *writeCmd) run(ctx context.Context, c *cli, args []string) error {
 	}
 	elapsed := time.Since(start)
 	if err != nil {
+		if stats.batches.Load() == 0 {
+			return fmt.Errorf("%w\nnothing was written", err)
+		}
 		return fmt.Errorf("%w\n%d rows in %d batches were written before the error; to resume without duplicates, run the same command with --request-id-prefix %s",
 			err, stats.rows.Load(), stats.batches.Load(), prefix)
 	}
@@ -419,6 +420,3 @@ func progressLine(table string, st *writeStats, elapsed time.Duration) string {
 	}
 	return line
 }
-
-var _ = errors.New // keep errors imported for future use in this file
-var _ = filepath.Base

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/miniodb/miniodb/node"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
+)
+
+const benchUsage = `Usage: miniodb bench [flags]
+
+Starts a throw-away single node in a temporary directory and measures:
+  ingest  rows/s acknowledged for Connect JSON batches of {id, ts, value,
+          region, host, status} from concurrent clients (durable: each batch
+          is acknowledged after Raft commit and apply);
+  query   GROUP BY and time-range queries over the flushed Parquet files,
+          through MinIODB and through raw DuckDB on the same files, in the
+          same run (median of --repeat runs each).
+
+Example:
+  miniodb bench --rows 2000000 --clients 4 --batch 5000 --raft-log wal
+
+Flags:
+`
+
+type benchQuery struct {
+	name, sql string
+}
+
+var benchQueries = []benchQuery{
+	{"group-by", "SELECT region, count(*), avg(value), max(status) FROM events GROUP BY region ORDER BY region"},
+	{"group-by-host", "SELECT host, count(*), sum(value) FROM events GROUP BY host ORDER BY 3 DESC LIMIT 10"},
+	{"time-range-1h", "SELECT count(*), avg(value) FROM events WHERE ts >= TIMESTAMP '2026-01-02 10:00:00' AND ts < TIMESTAMP '2026-01-02 11:00:00'"},
+	{"time-range-1d", "SELECT region, count(*) FROM events WHERE ts >= TIMESTAMP '2026-01-03' AND ts < TIMESTAMP '2026-01-04' GROUP BY region ORDER BY region"},
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rows := fs.Int("rows", 2_000_000, "rows to ingest")
+	batch := fs.Int("batch", 5000, "rows per write request")
+	clients := fs.Int("clients", 4, "concurrent writers")
+	raftLog := fs.String("raft-log", "bolt", "raft log store of the node: bolt or wal")
+	repeat := fs.Int("repeat", 5, "runs of each query (the median is reported)")
+	days := fs.Int("days", 4, "days the rows' timestamps span (one partition per day)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rows <= 0 || *batch <= 0 || *clients <= 0 || *repeat <= 0 || *days <= 0 {
+		return fmt.Errorf("--rows, --batch, --clients, --repeat and --days must be positive")
+	}
+	dir, err := os.MkdirTemp("", "miniodb-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := node.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.RaftLog = *raftLog
+	cfg.HotBytesLimit = 8 << 30
+	cfg.FlushAge = time.Hour // flushed once, at the end of ingest, so files are large
+	cfg.FlushRows = 1 << 40
+	cfg.FlushBytes = 1 << 40
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.WaitLeader(ctx); err != nil {
+		return err
+	}
+	base := "http://" + n.HTTPAddr()
+	host, _ := os.Hostname()
+	fmt.Fprintf(stdout, "# miniodb bench — %s, %s, %d CPUs, %s/%s, raft log %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *raftLog)
+
+	// Ingest.
+	bodies := make([][]byte, *clients)
+	var sent atomic.Int64
+	var latMu sync.Mutex
+	var lats []time.Duration
+	start := time.Now()
+	var wg sync.WaitGroup
+	errc := make(chan error, *clients)
+	span := int64(*days) * 24 * 3600 * 1e6
+	for c := 0; c < *clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{}
+			for {
+				first := sent.Add(int64(*batch)) - int64(*batch)
+				if first >= int64(*rows) {
+					return
+				}
+				count := min(int64(*batch), int64(*rows)-first)
+				bodies[c] = benchBody(bodies[c][:0], first, count, span)
+				t0 := time.Now()
+				resp, err := hc.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(bodies[c]))
+				if err != nil {
+					errc <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errc <- fmt.Errorf("write: %s: %s", resp.Status, b)
+					return
+				}
+				latMu.Lock()
+				lats = append(lats, time.Since(t0))
+				latMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	elapsed := time.Since(start)
+	slices.Sort(lats)
+	fmt.Fprintf(stdout, "## Ingest\n\n| rows | batch | clients | seconds | rows/s | p50 batch | p99 batch |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(stdout, "| %d | %d | %d | %.2f | %.0f | %s | %s |\n\n", *rows, *batch, *clients, elapsed.Seconds(),
+		float64(*rows)/elapsed.Seconds(), pct(lats, 0.50), pct(lats, 0.99))
+
+	// Flush everything, then query.
+	cluster := miniodbv1connect.NewClusterServiceClient(http.DefaultClient, base)
+	t0 := time.Now()
+	fr, err := cluster.Flush(ctx, connect.NewRequest(&v1.FlushRequest{}))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Flush: %d rows into %d files in %.2f s (%.0f rows/s).\n\n", fr.Msg.RowsFlushed, fr.Msg.FilesWritten,
+		time.Since(t0).Seconds(), float64(fr.Msg.RowsFlushed)/time.Since(t0).Seconds())
+	view, ok := n.FSM().Table("events")
+	if !ok {
+		return fmt.Errorf("bench table missing")
+	}
+	var paths []string
+	for _, f := range view.Files {
+		paths = append(paths, "'"+filepath.Join(dir, "objects", filepath.FromSlash(f.Key))+"'")
+	}
+	raw, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, fmt.Sprintf("CREATE VIEW events AS SELECT * FROM read_parquet([%s])", strings.Join(paths, ","))); err != nil {
+		return err
+	}
+	qc := miniodbv1connect.NewQueryServiceClient(http.DefaultClient, base)
+	fmt.Fprintf(stdout, "## Queries over %d flushed rows in %d files (median of %d)\n\n", fr.Msg.RowsFlushed, len(paths), *repeat)
+	fmt.Fprintf(stdout, "| query | MinIODB ms | raw DuckDB ms | ratio |\n|---|---|---|---|\n")
+	for _, q := range benchQueries {
+		var ours, theirs []time.Duration
+		for i := 0; i < *repeat; i++ {
+			t0 := time.Now()
+			if _, err := qc.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: q.sql})); err != nil {
+				return fmt.Errorf("%s: %w", q.name, err)
+			}
+			ours = append(ours, time.Since(t0))
+			t0 = time.Now()
+			if err := drain(ctx, raw, q.sql); err != nil {
+				return fmt.Errorf("%s (raw): %w", q.name, err)
+			}
+			theirs = append(theirs, time.Since(t0))
+		}
+		slices.Sort(ours)
+		slices.Sort(theirs)
+		a, b := pct(ours, 0.5), pct(theirs, 0.5)
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(b), float64(a)/float64(b))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func drain(ctx context.Context, db *sql.DB, q string) error {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// benchBody appends a Connect JSON write of count rows starting at row first.
+func benchBody(b []byte, first, count, spanMicros int64) []byte {
+	regions := []string{"eu", "us", "ap", "sa"}
+	statuses := []int{200, 200, 200, 201, 404, 500}
+	b = append(b, `{"table":"events","rows":[`...)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	for i := int64(0); i < count; i++ {
+		r := first + i
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ts := time.UnixMicro(base + r*172_801_013%spanMicros).UTC() // spread over the span
+		b = fmt.Appendf(b, `{"id":"dev-%d","ts":"%s","value":%d.%02d,"region":"%s","host":"host-%d","status":%d}`,
+			r%10000, ts.Format(time.RFC3339Nano), r%1000, r%100, regions[r%4], r%50, statuses[r%6])
+	}
+	return append(b, "]}"...)
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
