@@ -49,6 +49,8 @@
 //     Anything else is an error naming the 1-based row, the field, the
 //     column's type and the value:
 //     `row 2: field "value": column is DOUBLE, got string "x"`.
+//   - A JSON column stores the JSON text of any non-null value (a string as
+//     its quoted text); JSON null is SQL NULL there as everywhere.
 //   - Explicit schemas: a field not in the schema and a widening are errors.
 //   - Names: tables and columns match [A-Za-z_][A-Za-z0-9_]*, at most 63
 //     bytes, not starting with _miniodb, and column names are unique
@@ -60,6 +62,10 @@
 //     request's columns that have a non-null value: table columns in table
 //     order, then new ones (ts, id, then by name — a Struct has no field
 //     order, so name order is the one order every form shares).
+//
+// MergeColumns is idempotent (merging a batch into the schema it produced
+// changes nothing), so the FSM may merge every partition batch of one
+// insert in turn; the batches of one Result all carry the same columns.
 //
 // # Errors
 //

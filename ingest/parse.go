@@ -34,8 +34,10 @@ type Options struct {
 	// MaxFieldBytes is the largest VARCHAR value (decoded UTF-8 bytes) or
 	// JSON value (compact text). Default 1 MiB.
 	MaxFieldBytes int
-	// MaxColumns is the most columns the table may have after the request,
-	// counting new fields that are only ever null. Default 1,000.
+	// MaxColumns caps the table's width: a new field is refused once the
+	// table's columns plus the request's new fields (null-only ones
+	// included) number MaxColumns. A table already wider takes writes to
+	// its existing columns. Default 1,000.
 	MaxColumns int
 	// MaxDepth is the deepest nesting of objects and arrays inside a JSON
 	// value (a field holding an object is depth 1). Default 64.
@@ -180,7 +182,7 @@ type parser struct {
 	kbuf     []byte   // decoded field names
 	vbuf     []byte   // decoded string values
 	nkeys    []byte   // decoded keys of nested objects, for duplicate checks
-	nspans   []int    // ends of the keys in nkeys
+	nspans   []int    // start, end pairs of the keys in nkeys
 	keys     []string // sorted keys of a Struct row
 	jsonText []byte   // encoded Struct values
 }
@@ -227,9 +229,6 @@ func newParser(t Table, now time.Time, opts Options) (*parser, error) {
 		p.ts = p.add(TimeColumn, typeTimestamp)
 	}
 	p.ts.nonNull = true
-	if len(p.cols) > opts.MaxColumns {
-		return nil, &RowError{Msg: fmt.Sprintf("table %q has more than %d columns", t.Name, opts.MaxColumns)}
-	}
 	return p, nil
 }
 
@@ -510,8 +509,6 @@ func (p *parser) mismatch(b *colBuilder, r int, v *scalar) error {
 		return p.rowErr(r, b.name, "want an RFC 3339 timestamp string, got "+v.k.String())
 	case v.k == kBigInt && (b.typ == typeUnknown || b.typ == typeBigint):
 		return p.rowErr(r, b.name, fmt.Sprintf("integer %s is out of BIGINT range (send it as a string, or with a fraction or exponent to store a DOUBLE)", truncate(string(v.s))))
-	case b.typ == typeUnknown:
-		return p.rowErr(r, b.name, "unsupported value "+v.k.String())
 	}
 	return p.rowErr(r, b.name, "column is "+TypeName(b.typ)+", got "+p.describe(v))
 }

@@ -555,6 +555,17 @@ func TestLimits(t *testing.T) {
 	deep = `[{"a":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}]`
 	parseErr(t, Table{}, JSONArray([]byte(deep)), Options{})
 
+	// A table already wider than MaxColumns takes writes to its columns, not
+	// new ones.
+	wide := Table{Columns: cols("ts TIMESTAMP", "a BIGINT", "b BIGINT", "c BIGINT")}
+	parseOK(t, wide, JSONArray([]byte(`[{"a":1,"c":2}]`)))
+	if _, err := Parse(Table{Name: "t", Columns: wide.Columns}, JSONArray([]byte(`[{"a":1}]`)), testNow, Options{MaxColumns: 2}); err != nil {
+		t.Errorf("write to a wide table: %v", err)
+	}
+	if got, want := parseErr(t, wide, JSONArray([]byte(`[{"a":1,"d":1}]`)), Options{MaxColumns: 2}), `row 1: field "d": too many columns: the limit is 2 per table`; got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+
 	// A bad option is a caller bug, not bad input.
 	_, err := Parse(Table{Name: "t"}, JSONArray([]byte(three)), testNow, Options{MaxRows: -1})
 	if err == nil || errors.Is(err, ErrInvalid) {

@@ -534,22 +534,15 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(u), true
 }
 
-// parseFloat parses a JSON number as a double; values beyond its range are
-// errors, values too small for it round to zero (or a subnormal).
+// parseFloat parses a JSON number (already checked against the grammar) as
+// a double. A value beyond the double range is an error; one too small for
+// it rounds to zero or a subnormal, as strconv does.
 func parseFloat(b []byte) (float64, error) {
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
-	if err != nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+	if err != nil {
 		return 0, fmt.Errorf("number %s is out of DOUBLE range", truncate(string(b)))
 	}
-	if err != nil && !isRangeErr(err) {
-		return 0, fmt.Errorf("invalid number %s", truncate(string(b)))
-	}
 	return f, nil
-}
-
-func isRangeErr(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }
 
 func hex4(d []byte, i int) (rune, bool) {
