@@ -39,27 +39,159 @@ func (c jsonCodec) Unmarshal(data []byte, m any) error {
 }
 
 func unmarshalWriteRequest(data []byte, w *v1.WriteRequest) error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return fmt.Errorf("request body is not a JSON object: %w", err)
-	}
-	rows, hasRows := top["rows"]
-	delete(top, "rows")
-	rest, err := json.Marshal(top)
+	// Split the top-level object without decoding the rows: they are
+	// parsed (and validated) once, by package ingest. The other fields go
+	// through protojson as usual.
+	fields, err := splitObject(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("request body: %w", err)
 	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest, w); err != nil {
-		return err
-	}
-	if hasRows {
-		trimmed := bytes.TrimSpace(rows)
-		if !bytes.Equal(trimmed, []byte("null")) {
-			if len(trimmed) == 0 || trimmed[0] != '[' {
-				return fmt.Errorf(`"rows" must be a JSON array of objects`)
-			}
-			w.RowsJson = trimmed
+	var rest bytes.Buffer
+	rest.WriteByte('{')
+	var rows []byte
+	for _, f := range fields {
+		if string(f.key) == `"rows"` {
+			rows = f.value
+			continue
 		}
+		if rest.Len() > 1 {
+			rest.WriteByte(',')
+		}
+		rest.Write(f.key)
+		rest.WriteByte(':')
+		rest.Write(f.value)
+	}
+	rest.WriteByte('}')
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest.Bytes(), w); err != nil {
+		return err
+	}
+	if rows != nil && string(rows) != "null" {
+		if rows[0] != '[' {
+			return fmt.Errorf(`"rows" must be a JSON array of objects`)
+		}
+		w.RowsJson = rows
 	}
 	return nil
+}
+
+type jsonField struct{ key, value []byte }
+
+// splitObject returns the raw key and value texts of a JSON object's
+// members. It checks the structure (strings, nesting), not the values'
+// grammar; callers parse the values.
+func splitObject(data []byte) ([]jsonField, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, fmt.Errorf("want a JSON object")
+	}
+	i = skipSpace(data, i+1)
+	var fields []jsonField
+	if i < len(data) && data[i] == '}' {
+		if skipSpace(data, i+1) != len(data) {
+			return nil, fmt.Errorf("trailing data after the JSON object")
+		}
+		return nil, nil
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return nil, fmt.Errorf("want a field name at byte %d", i)
+		}
+		end, err := skipString(data, i)
+		if err != nil {
+			return nil, err
+		}
+		key := data[i:end]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			if err := json.Unmarshal(key, &k); err != nil {
+				return nil, fmt.Errorf("bad field name at byte %d: %w", i, err)
+			}
+			key, _ = json.Marshal(k)
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil, fmt.Errorf("want ':' at byte %d", i)
+		}
+		i = skipSpace(data, i+1)
+		start := i
+		if i, err = skipValue(data, i); err != nil {
+			return nil, err
+		}
+		fields = append(fields, jsonField{key: key, value: data[start:i]})
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			return nil, fmt.Errorf("unexpected end of the JSON object")
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			if skipSpace(data, i+1) != len(data) {
+				return nil, fmt.Errorf("trailing data after the JSON object")
+			}
+			return fields, nil
+		default:
+			return nil, fmt.Errorf("want ',' or '}' at byte %d", i)
+		}
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at data[i] == '"'.
+func skipString(data []byte, i int) (int, error) {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("unterminated string at byte %d", i)
+}
+
+// skipValue returns the index after the JSON value starting at data[i].
+// Mismatched bracket kinds are left for the value's parser to report.
+func skipValue(data []byte, i int) (int, error) {
+	if i >= len(data) {
+		return 0, fmt.Errorf("want a value at byte %d", i)
+	}
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end, err := skipString(data, j)
+				if err != nil {
+					return 0, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("unterminated value at byte %d", i)
+	}
+	j := i
+	for j < len(data) && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(data[j])) {
+		j++
+	}
+	if j == i {
+		return 0, fmt.Errorf("want a value at byte %d", i)
+	}
+	return j, nil
 }

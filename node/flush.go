@@ -54,7 +54,7 @@ func (n *Node) flushLoop() {
 		backoff = 0
 		if n.engine != nil {
 			ctx, cancel := n.stopContext()
-			if err := n.engine.SyncAll(ctx); err != nil && ctx.Err() == nil {
+			if err := n.engine.SyncAll(ctx, time.Minute); err != nil && ctx.Err() == nil {
 				n.logger.Warn("syncing hot mirrors failed", "error", err)
 			}
 			cancel()

@@ -218,14 +218,12 @@ func (s *DirStore) Delete(ctx context.Context, key string) error {
 // List implements ObjectStore.
 func (s *DirStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	// Walk only the deepest directory that prefix fully names.
+	if !prefixCanMatch(prefix) {
+		return nil, nil
+	}
 	start := s.root
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		dirPart := prefix[:i]
-		if ValidateKey(dirPart) != nil {
-			// No valid key can start with this prefix.
-			return nil, nil
-		}
-		start = filepath.Join(s.root, filepath.FromSlash(dirPart))
+		start = filepath.Join(s.root, filepath.FromSlash(prefix[:i]))
 	}
 	var out []ObjectInfo
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 
 	miniodbv1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
@@ -82,4 +86,92 @@ func FuzzReadStats(f *testing.F) {
 			t.Fatalf("inconsistent result: %d stats, %d columns, %d rows", len(meta.Stats), len(schema), meta.RowCount)
 		}
 	})
+}
+
+// writeForeign writes a Parquet file the way another tool might: no
+// miniodb metadata, other timestamp units, a JSON logical type.
+func writeForeign(t *testing.T, fields orderedGroup, rows []parquet.Row) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("foreign", fields))
+	if _, err := w.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestReadForeignFile(t *testing.T) {
+	fields := orderedGroup{
+		&orderedField{Node: parquet.Optional(parquet.Timestamp(parquet.Millisecond)), name: "ts"},
+		&orderedField{Node: parquet.Optional(parquet.Timestamp(parquet.Nanosecond)), name: "ts_ns"},
+		&orderedField{Node: parquet.Optional(parquet.String()), name: "name"},
+		&orderedField{Node: parquet.Optional(parquet.JSON()), name: "doc"},
+		&orderedField{Node: parquet.Int(64), name: "n"}, // required
+	}
+	row := func(ms, ns int64, name, doc string, n int64) parquet.Row {
+		return parquet.Row{
+			parquet.Int64Value(ms).Level(0, 1, 0),
+			parquet.Int64Value(ns).Level(0, 1, 1),
+			parquet.ByteArrayValue([]byte(name)).Level(0, 1, 2),
+			parquet.ByteArrayValue([]byte(doc)).Level(0, 1, 3),
+			parquet.Int64Value(n).Level(0, 0, 4),
+		}
+	}
+	data := writeForeign(t, fields, []parquet.Row{
+		row(1500, -1500, "b", `{"a":1}`, 7),
+		row(-2, 2_999, "", "[]", 0),
+	})
+	meta, schema, err := ReadStats(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSchema := []*miniodbv1.Column{col("ts", tTimestamp), col("ts_ns", tTimestamp), col("name", tVarchar), col("doc", tJSON), col("n", tBigint)}
+	if !schemaEqual(schema, wantSchema) {
+		t.Fatalf("schema = %v, want %v", schema, wantSchema)
+	}
+	want := []*miniodbv1.ColumnStats{
+		{Name: "ts", Min: intScalar(-2000), Max: intScalar(1_500_000)},
+		{Name: "ts_ns", Min: intScalar(-2), Max: intScalar(2)}, // floor division
+		{Name: "name", Min: stringScalar(""), Max: stringScalar("b")},
+		{Name: "doc", Min: stringScalar(`[]`), Max: stringScalar(`{"a":1}`)},
+		{Name: "n", Min: intScalar(0), Max: intScalar(7)},
+	}
+	checkMeta(t, meta, FileMeta{RowCount: 2, Stats: want})
+	got := rowsOf(t, wantSchema, mustReadBatches(t, data))
+	wantRows := [][]cell{
+		{int64(1_500_000), int64(-2), "b", `{"a":1}`, int64(7)},
+		{int64(-2000), int64(2), "", "[]", int64(0)},
+	}
+	if !reflect.DeepEqual(got, wantRows) {
+		t.Fatalf("rows = %v, want %v", got, wantRows)
+	}
+}
+
+func TestReadUnsupportedTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		node    parquet.Node
+		wantErr string
+	}{
+		{"int32", parquet.Optional(parquet.Int(32)), "INT32"},
+		{"unsigned", parquet.Optional(parquet.Uint(64)), "not supported"},
+		{"float", parquet.Optional(parquet.Leaf(parquet.FloatType)), "FLOAT"},
+		{"binary", parquet.Optional(parquet.Leaf(parquet.ByteArrayType)), "not supported"},
+		{"list", parquet.List(parquet.String()), "not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("x", orderedGroup{&orderedField{Node: tc.node, name: "c"}}))
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := ReadStats(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want ErrCorrupt mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
 }

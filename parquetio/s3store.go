@@ -166,6 +166,8 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
 	if size < 0 {
 		opts.PartSize = partSizeUnknownLength
+	} else {
+		r = &exactReader{r: r, remaining: size, size: size}
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, obj, r, size, opts)
 	if err != nil {
@@ -253,6 +255,9 @@ func (s *S3Store) Delete(ctx context.Context, key string) error {
 func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops minio-go's listing goroutine on early return
+	if !prefixCanMatch(prefix) {
+		return nil, nil
+	}
 	var out []ObjectInfo
 	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if o.Err != nil {

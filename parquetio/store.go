@@ -113,6 +113,52 @@ func ValidateKey(key string) error {
 	return nil
 }
 
+// prefixCanMatch reports whether any valid key can start with prefix: its
+// complete segments (those followed by "/") must be valid key segments, and
+// it must not contain characters no key may hold.
+func prefixCanMatch(prefix string) bool {
+	if strings.ContainsAny(prefix, "\\\x00") || strings.HasPrefix(prefix, "/") {
+		return false
+	}
+	i := strings.LastIndexByte(prefix, '/')
+	if i < 0 {
+		return true
+	}
+	return ValidateKey(prefix[:i]) == nil
+}
+
+// exactReader passes on exactly size bytes of r and fails the read that
+// would deliver the last byte if r holds more, or a read at the end if r
+// holds less, so that an upload of the wrong length fails before the
+// object is complete.
+type exactReader struct {
+	r         io.Reader
+	remaining int64
+	size      int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.remaining {
+		p = p[:e.remaining]
+	}
+	n, err := e.r.Read(p)
+	e.remaining -= int64(n)
+	if e.remaining == 0 {
+		var one [1]byte
+		if m, _ := io.ReadFull(e.r, one[:]); m > 0 {
+			return 0, fmt.Errorf("parquetio: reader holds more than the %d bytes promised", e.size)
+		}
+		return n, nil
+	}
+	if err == io.EOF {
+		return n, fmt.Errorf("parquetio: reader ended %d bytes before the %d promised: %w", e.remaining, e.size, io.ErrUnexpectedEOF)
+	}
+	return n, err
+}
+
 // Download copies the object at key to localPath atomically: it writes a
 // temporary file in localPath's directory, fsyncs it, renames it to
 // localPath and fsyncs the directory. localPath's directory must exist. On

@@ -478,3 +478,31 @@ func TestBloomFilter(t *testing.T) {
 		t.Fatal("unexpected bloom filter on ts")
 	}
 }
+
+func TestWriteFileDeterministicAndPure(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	batches := []*miniodbv1.RowBatch{
+		mkBatch(t, allTypesSchema, randomRows(r, 3000)...),
+		mkBatch(t, allTypesSchema, randomRows(r, 10)...),
+	}
+	before := make([]*miniodbv1.RowBatch, len(batches))
+	for i, b := range batches {
+		before[i] = proto.Clone(b).(*miniodbv1.RowBatch)
+	}
+	for _, input := range [][]*miniodbv1.RowBatch{batches[:1], batches} {
+		var first []byte
+		for _, par := range []int{0, 1, 2, 8} {
+			data, _ := mustWrite(t, allTypesSchema, input, WriteOptions{Parallelism: par, RowGroupRows: 700, BloomFilterColumns: []string{"id"}})
+			if first == nil {
+				first = data
+			} else if !bytes.Equal(data, first) {
+				t.Fatalf("Parallelism %d gives a different file", par)
+			}
+		}
+	}
+	for i := range batches {
+		if !proto.Equal(batches[i], before[i]) {
+			t.Fatalf("WriteFile modified batch %d", i)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -85,6 +87,8 @@ type Engine struct {
 	// the state of the views it took.
 	mirrorMu sync.Mutex
 	mirrors  map[string]*mirrorTable
+
+	lastQuery atomic.Int64 // unix nanos of the last query's start
 }
 
 // Open starts an engine: an in-memory DuckDB locked down to read only the
@@ -220,6 +224,7 @@ type TablePlan struct {
 // Query runs one read-only SELECT. The result reflects the catalog at one
 // applied index at least as new as any write applied before the call.
 func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error) {
+	e.lastQuery.Store(time.Now().UnixNano())
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("query: connection: %w", err)
@@ -324,7 +329,12 @@ func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (ma
 
 // SyncAll brings every table's hot mirror up to date and drops mirrors of
 // dropped tables, so queries rarely pay for loading hot rows themselves.
-func (e *Engine) SyncAll(ctx context.Context) error {
+// It does nothing when no query ran within idle: a node that only ingests
+// does not spend CPU on a mirror nobody reads (the next query catches up).
+func (e *Engine) SyncAll(ctx context.Context, idle time.Duration) error {
+	if time.Since(time.Unix(0, e.lastQuery.Load())) > idle {
+		return nil
+	}
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("query: connection: %w", err)

@@ -355,6 +355,9 @@ func scan(path string, data []byte, base uint64, last bool) (scanResult, error) 
 	if err != nil {
 		return res, bad(0, "segment header: %v", err)
 	}
+	if hb == 0 {
+		return res, bad(0, "segment header names base index 0, which Raft never uses")
+	}
 	if hb != base {
 		return res, bad(0, "segment header names base index %d but the file name says %d", hb, base)
 	}

@@ -118,8 +118,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("wal: create directory: %w", err)
+	if err := createDir(dir, opts.NoSync); err != nil {
+		return nil, err
 	}
 	lock, err := lockFile(filepath.Join(dir, lockFileName))
 	if err != nil {
@@ -134,6 +134,35 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createDir creates dir and any missing parents, and syncs the parent of
+// every directory it created so that the new entries survive a crash.
+func createDir(dir string, noSync bool) error {
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("wal: create directory: %w", err)
+	}
+	if noSync {
+		return nil
+	}
+	for _, d := range created {
+		p, err := os.Open(filepath.Dir(d))
+		if err == nil {
+			err = p.Sync()
+			p.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("wal: sync directory: %w", err)
+		}
+	}
+	return nil
 }
 
 // recover loads every segment, validates it and builds the index.

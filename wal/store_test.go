@@ -319,3 +319,28 @@ func TestOpenCreatesDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriteFailureIsSticky makes a write fail (the segment's file is closed
+// underneath the store) and checks that later writes are refused, reads of
+// durable entries still work, and a reopen recovers.
+func TestWriteFailureIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, testOptions(t, 4096))
+	mustStore(t, s, testEntries(1, 5, 30))
+	s.segs[len(s.segs)-1].f.Close()
+	if err := s.StoreLogs(testEntries(6, 6, 30)); err == nil {
+		t.Fatal("StoreLogs on a closed file succeeded")
+	}
+	err := s.StoreLogs(testEntries(6, 6, 30))
+	if err == nil || !strings.Contains(err.Error(), "reopen") {
+		t.Fatalf("second StoreLogs: %v, want a sticky error asking to reopen", err)
+	}
+	if err := s.DeleteRange(1, 2); err == nil {
+		t.Fatal("DeleteRange after a failed write succeeded")
+	}
+	testCheckRange(t, s, testEntries(1, 5, 30))
+	s.Close()
+	s = mustOpen(t, dir, testOptions(t, 4096))
+	testCheckRange(t, s, testEntries(1, 5, 30))
+	mustStore(t, s, testEntries(6, 6, 30))
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +63,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	raftLog := fs.String("raft-log", "bolt", "raft log store of the node: bolt or wal")
 	repeat := fs.Int("repeat", 5, "runs of each query (the median is reported)")
 	days := fs.Int("days", 4, "days the rows' timestamps span (one partition per day)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -101,6 +103,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *raftLog)
 
 	// Ingest.
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	bodies := make([][]byte, *clients)
 	var sent atomic.Int64
 	var latMu sync.Mutex
@@ -146,6 +157,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 	}
 	elapsed := time.Since(start)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	slices.Sort(lats)
 	fmt.Fprintf(stdout, "## Ingest\n\n| rows | batch | clients | seconds | rows/s | p50 batch | p99 batch |\n|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(stdout, "| %d | %d | %d | %.2f | %.0f | %s | %s |\n\n", *rows, *batch, *clients, elapsed.Seconds(),

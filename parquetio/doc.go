@@ -1,0 +1,104 @@
+// Package parquetio owns MinIODB's data files and where they are kept: the
+// mapping between table schemas and Parquet, writing row batches as sorted,
+// zstd-compressed Parquet files (WriteFile), reading their footers and
+// statistics back (ReadStats) or all their rows (ReadBatches), the
+// deterministic object keys of those files (ObjectKey), and the
+// ObjectStore interface with its two backends: a local directory
+// (DirStore, the embedded default) and S3 through minio-go (S3Store). It
+// knows nothing of Raft, the catalog or SQL: callers hand it rows and keys
+// and get bytes and statistics back. It imports only the generated proto
+// types of this project.
+//
+// # Usage
+//
+// A flush writes the rows of one table partition up to Raft index N, then
+// uploads the file under a key that depends only on (table, partition, N),
+// so a retried flush overwrites the same object:
+//
+//	var buf bytes.Buffer
+//	meta, err := parquetio.WriteFile(&buf, schema, batches, parquetio.WriteOptions{})
+//	key := parquetio.ObjectKey(table, tableCreatedIndex, partition, n)
+//	err = store.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+//	// then propose FlushCommit{key, meta.RowCount, int64(buf.Len()), meta.Stats}
+//
+// The query cache downloads objects atomically with Download; compaction
+// reads files with ReadBatches and writes the merged rows with WriteFile
+// under a CompactedObjectKey.
+//
+// # Format
+//
+// Object keys (version 1):
+//
+//	data/<table>/<tableCreatedIndex>/<partition>/<uptoIndex>.parquet               flushed file
+//	data/<table>/<tableCreatedIndex>/<partition>/<uptoIndex>-<compactionID>.parquet  compaction output
+//
+// tableCreatedIndex is the Raft index that created the table, in decimal
+// without leading zeros, so a re-created table never reuses its
+// predecessor's keys. uptoIndex and compactionID are zero-padded to 20
+// digits, so keys of one partition sort by index. partition is "" (written
+// "_") for an unpartitioned table, otherwise e.g. "2026-01", "2026-01-02" or
+// "2026-01-02T13". Table and partition are escaped: every byte other than
+// [A-Za-z0-9_-] becomes %XX (upper-case hex), the empty string becomes "_"
+// and the string "_" becomes "%5F". ParseObjectKey inverts this and accepts
+// only canonical keys.
+//
+// Parquet files: one optional (nullable) top-level column per schema
+// column, in schema order, no nesting:
+//
+//	BIGINT     INT64 (INT(64, signed))
+//	DOUBLE     DOUBLE
+//	VARCHAR    BYTE_ARRAY, STRING (UTF8)
+//	JSON       BYTE_ARRAY, STRING (UTF8): JSON text; the JSON type is kept in the metadata
+//	BOOLEAN    BOOLEAN
+//	TIMESTAMP  INT64, TIMESTAMP(isAdjustedToUTC=false, MICROS): DuckDB reads it as TIMESTAMP,
+//	           not TIMESTAMP WITH TIME ZONE; values are microseconds since the epoch, UTC
+//
+// NULLs are encoded with definition levels, never as zero values, so 0, ""
+// and false survive as values. Rows are sorted by ts ascending (stable, NULL
+// last). Row groups hold at most WriteOptions.RowGroupRows rows (default
+// DefaultRowGroupRows); pages are zstd-compressed, data page v2, with
+// statistics, and column chunks carry full (untruncated) min/max/null-count
+// statistics. ts is DELTA_BINARY_PACKED; other columns are RLE_DICTIONARY
+// when a sample shows few distinct values, else PLAIN. An optional
+// split-block bloom filter is written for WriteOptions.BloomFilterColumns.
+//
+// Footer key/value metadata:
+//
+//	miniodb.format  "1": the format version; readers reject newer versions
+//	miniodb.schema  the schema as JSON, [{"name":"ts","type":"TIMESTAMP"},...],
+//	                type names as in SQL (BIGINT, DOUBLE, VARCHAR, BOOLEAN, TIMESTAMP, JSON)
+//	miniodb.nan     only when needed: JSON list of DOUBLE columns holding NaN, which
+//	                Parquet statistics omit; ReadStats reports NaN as their maximum
+//
+// Readers also accept Parquet files without this metadata whose columns
+// map onto these types (INT64 timestamps in other units are converted to
+// microseconds).
+//
+// # Object stores
+//
+// ObjectStore documents its contract per method: Put creates or overwrites
+// atomically, Get and Stat report ErrNotFound, Delete of a missing key
+// succeeds, List returns keys sorted in byte order. ValidateKey says which
+// keys are accepted (no empty, "." or ".." segments, not absolute). S3 keys
+// are the store's prefix plus the key. OpenStore builds a store from a URL
+// (file:///path, a plain path, or s3://bucket/prefix?endpoint=host:port&insecure=true&region=r)
+// and credentials passed in; this package reads no environment variables.
+// FaultyStore wraps a store to inject errors in tests.
+//
+// # Concurrency
+//
+// WriteFile, ReadStats and ReadBatches share no state and may run
+// concurrently; WriteFile does not modify its input batches (it may keep
+// referring to their slices while it runs). WriteOptions.Parallelism lets
+// one WriteFile encode columns on several goroutines with byte-identical
+// output. DirStore, S3Store and FaultyStore are safe for concurrent use; a
+// DirStore's concurrent Puts of one key leave one of the complete objects.
+// Every call that does I/O takes a context. The package has no
+// package-level mutable state.
+//
+// # Errors
+//
+// Errors start with "parquetio: " and wrap their causes. Callers branch on
+// ErrNotFound, ErrInvalidKey and ErrCorrupt (a file that is damaged, not
+// Parquet, or uses features outside the format above) with errors.Is.
+package parquetio
