@@ -69,7 +69,8 @@ func unmarshalWriteRequest(data []byte, w *v1.WriteRequest) error {
 		if rows[0] != '[' {
 			return fmt.Errorf(`"rows" must be a JSON array of objects`)
 		}
-		w.RowsJson = rows
+		// Connect reuses data's buffer after Unmarshal returns: copy.
+		w.RowsJson = bytes.Clone(rows)
 	}
 	return nil
 }

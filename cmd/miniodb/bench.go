@@ -103,6 +103,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *raftLog)
 
 	// Ingest.
+	// Request bodies are built before the clock starts, so the figure is
+	// the server's, not the load generator's.
+	span := int64(*days) * 24 * 3600 * 1e6
+	var bodies [][]byte
+	for first := int64(0); first < int64(*rows); first += int64(*batch) {
+		bodies = append(bodies, benchBody(nil, first, min(int64(*batch), int64(*rows)-first), span))
+	}
+	var next atomic.Int64
+	var latMu sync.Mutex
+	var lats []time.Duration
+	var wg sync.WaitGroup
+	errc := make(chan error, *clients)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -112,28 +124,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	bodies := make([][]byte, *clients)
-	var sent atomic.Int64
-	var latMu sync.Mutex
-	var lats []time.Duration
 	start := time.Now()
-	var wg sync.WaitGroup
-	errc := make(chan error, *clients)
-	span := int64(*days) * 24 * 3600 * 1e6
 	for c := 0; c < *clients; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			hc := &http.Client{}
 			for {
-				first := sent.Add(int64(*batch)) - int64(*batch)
-				if first >= int64(*rows) {
+				i := next.Add(1) - 1
+				if i >= int64(len(bodies)) {
 					return
 				}
-				count := min(int64(*batch), int64(*rows)-first)
-				bodies[c] = benchBody(bodies[c][:0], first, count, span)
 				t0 := time.Now()
-				resp, err := hc.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(bodies[c]))
+				resp, err := hc.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(bodies[i]))
 				if err != nil {
 					errc <- err
 					return

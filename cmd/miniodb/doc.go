@@ -8,6 +8,7 @@
 // defaults to $MINIODB_ADDR or 127.0.0.1:7070:
 //
 //	serve            run a node (see "miniodb serve --help")
+//	bench            measure ingest and query speed on a throw-away node
 //	sql [SQL | -]    run read-only SQL; print a table, CSV, JSON or NDJSON
 //	write TABLE FILE write rows from NDJSON, a JSON array or CSV
 //	tables [NAME]    list tables, or show one table's columns and counts
@@ -30,7 +31,8 @@
 // output streams with bounded memory. The table format sizes its columns
 // from the whole result, so it holds every row in memory; it never
 // truncates. Numbers are right-aligned, NULL prints as NULL, and the footer
-// gives the row count and the elapsed time.
+// gives the row count and the elapsed time. The other formats write numbers
+// in their shortest form, as encoding/json does.
 //
 // # write
 //

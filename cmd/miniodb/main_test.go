@@ -128,11 +128,11 @@ func TestCommandHelp(t *testing.T) {
 
 func TestCommandHelpFlags(t *testing.T) {
 	tests := map[string][]string{
-		"sql":   {"--format format", "--consistency mode", "--max-width columns", `(default "table")`, `(default "strong")`},
-		"write": {"--table table", "--batch-rows rows", "(default 5000)", "--batch-bytes bytes", "(default 4MiB)", "--request-id-prefix PREFIX", "--parallel batches", "--retries int", "--dry-run", "(default 1m0s)"},
-		"status": {"--format format", `(default "text")`, "(default 10s)"},
-		"tables": {"--format format"},
-		"flush":  {"(default 5m0s)"},
+		"sql":     {"--format format", "--consistency mode", "--max-width columns", `(default "table")`, `(default "strong")`},
+		"write":   {"--table table", "--batch-rows rows", "(default 5000)", "--batch-bytes bytes", "(default 4MiB)", "--request-id-prefix PREFIX", "--parallel batches", "--retries int", "--dry-run", "(default 1m0s)"},
+		"status":  {"--format format", `(default "text")`, "(default 10s)"},
+		"tables":  {"--format format"},
+		"flush":   {"(default 5m0s)"},
 		"version": {"--deps"},
 	}
 	for name, wants := range tests {

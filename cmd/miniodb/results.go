@@ -255,7 +255,6 @@ func checkRow(row *structpb.ListValue, ncols int) error {
 	return nil
 }
 
-
 // tableWriter prints a box table for people. Column widths depend on
 // every row, so it keeps the whole result until finish: the cells' text in
 // one byte arena with an end offset per cell (about the size of the text,

@@ -120,7 +120,7 @@ id,name,score,ok,id
 func TestResultFormatsEmpty(t *testing.T) {
 	cols := []*miniodbv1.ResultColumn{{Name: "n", Type: "BIGINT"}}
 	tests := map[string]string{
-		formatTable: "┌────────┐\n│   n    │\n│ bigint │\n├────────┤\n└────────┘\n0 rows (1.23s)\n",
+		formatTable:  "┌────────┐\n│   n    │\n│ bigint │\n├────────┤\n└────────┘\n0 rows (1.23s)\n",
 		formatCSV:    "n\n",
 		formatJSON:   "[]\n",
 		formatNDJSON: "",
@@ -225,7 +225,7 @@ func TestDisplayWidth(t *testing.T) {
 		{"日本語", 6},
 		{"한국어", 6},
 		{"ｆｕｌｌ", 8},
-		{"e\u0301", 1}, // combining acute accent
+		{"e\u0301", 1},  // combining acute accent
 		{"a\u200bb", 2}, // zero-width space
 		{"🙂", 2},
 		{"αβγ", 3},

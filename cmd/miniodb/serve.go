@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/miniodb/miniodb/node"
@@ -34,50 +33,6 @@ MINIO_ROOT_USER/MINIO_ROOT_PASSWORD.
 Flags:
 `
 
-// byteSize is a flag holding a size in bytes, written as 1048576, 64MiB,
-// 1GB, 512KiB.
-type byteSize struct{ v *int64 }
-
-func (b byteSize) String() string {
-	if b.v == nil {
-		return ""
-	}
-	return strconv.FormatInt(*b.v, 10)
-}
-
-func (b byteSize) Set(s string) error {
-	n, err := parseByteSize(s)
-	if err != nil {
-		return err
-	}
-	*b.v = n
-	return nil
-}
-
-func parseByteSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
-	}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			mult = u.mult
-			s = strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad size %q: want a number with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
-	}
-	return int64(n * float64(mult)), nil
-}
-
 func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(configFile, "config", "", "JSON config file; keys are flag names, flags given on the command line win")
@@ -87,19 +42,19 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft address (listen and advertise)")
 	fs.StringVar(&cfg.ObjectStore, "object-store", "", "where Parquet files go: file:///path or s3://bucket/prefix?endpoint=host:port&insecure=true (default <data-dir>/objects)")
 	fs.StringVar(&cfg.RaftLog, "raft-log", cfg.RaftLog, "Raft log store: bolt or wal")
-	fs.Var(byteSize{&cfg.MaxRequestBytes}, "max-request-bytes", "largest request body accepted")
+	fs.Var((*sizeFlag)(&cfg.MaxRequestBytes), "max-request-bytes", "largest request body accepted")
 	fs.IntVar(&cfg.MaxRowsPerWrite, "max-rows-per-write", cfg.MaxRowsPerWrite, "most rows in one write request")
-	fs.Var(byteSize{&cfg.HotBytesLimit}, "hot-bytes-limit", "memory unflushed rows may hold before writes are refused (ResourceExhausted)")
+	fs.Var((*sizeFlag)(&cfg.HotBytesLimit), "hot-bytes-limit", "memory unflushed rows may hold before writes are refused (ResourceExhausted)")
 	fs.IntVar(&cfg.MaxResultRows, "max-result-rows", cfg.MaxResultRows, "most rows a unary Query returns (QueryStream has no limit)")
 	fs.Int64Var(&cfg.FlushRows, "flush-rows", cfg.FlushRows, "flush a partition at this many hot rows")
-	fs.Var(byteSize{&cfg.FlushBytes}, "flush-bytes", "flush a partition at this many hot bytes")
+	fs.Var((*sizeFlag)(&cfg.FlushBytes), "flush-bytes", "flush a partition at this many hot bytes")
 	fs.DurationVar(&cfg.FlushAge, "flush-age", cfg.FlushAge, "flush a partition when its oldest hot row is this old")
 	fs.DurationVar(&cfg.DeleteGrace, "delete-grace", cfg.DeleteGrace, "keep replaced, dropped and orphaned objects this long before deleting them")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "Raft log entries between snapshots")
 	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "Raft log entries kept after a snapshot")
 	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "DuckDB memory_limit, e.g. 4GB (default DuckDB's: 80% of RAM)")
 	fs.IntVar(&cfg.QueryThreads, "query-threads", cfg.QueryThreads, "DuckDB threads (default: the CPU count)")
-	fs.Var(byteSize{&cfg.CacheBytes}, "cache-bytes", "size of the local Parquet file cache")
+	fs.Var((*sizeFlag)(&cfg.CacheBytes), "cache-bytes", "size of the local Parquet file cache")
 	fs.StringVar(logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs
 }
@@ -117,7 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q (see miniodb serve --help)", fs.Args())
+		return usageErrorf("serve takes no arguments, got %q (see miniodb serve --help)", fs.Args())
 	}
 	if configFile != "" {
 		if err := applyConfigFile(fs, configFile); err != nil {

@@ -22,14 +22,16 @@ argument is "-" or absent and stdin is not a terminal.
 
 The result streams from the server (QueryService.QueryStream). Formats:
   table   a box table for people (the default): column types under the names,
-          numbers right-aligned, NULL shown as NULL, a footer "N rows (T s)".
+          numbers right-aligned (a DOUBLE 2 shows as 2.0), NULL shown as
+          NULL, control characters escaped, a footer "N rows (T s)".
           It holds the whole result in memory to size the columns and never
           drops rows; for big results use csv or ndjson.
   csv     RFC 4180: a header row, then rows; NULL is an empty field.
   json    one JSON array of objects, one row per line.
   ndjson  one JSON object per line.
-json and ndjson write exact numbers (a BIGINT beyond 2^53 stays exact) and
-NaN/Infinity as strings. csv, json and ndjson stream with bounded memory.
+csv, json and ndjson write numbers in their shortest form (2, 0.5, 1e+21);
+json and ndjson keep a BIGINT beyond 2^53 exact and write NaN and Infinity
+as strings. csv, json and ndjson stream with bounded memory.
 
 Consistency: "strong" (the default) reads everything acknowledged before
 the query started; "local" answers from this node's state, which may lag.

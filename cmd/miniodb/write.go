@@ -112,8 +112,8 @@ func (w *writeCmd) target(c *cli, args []string) (table, input string, err error
 	if table == "" {
 		return "", "", usageErrorf("no table given: use 'miniodb write TABLE FILE' or --table")
 	}
-	if input == "-" && isTerminal(c.stdin) {
-		return "", "", usageErrorf("no input: give a FILE or pipe rows on stdin")
+	if len(args) == 0 && isTerminal(c.stdin) {
+		return "", "", usageErrorf("no input: give a FILE (or \"-\" to type rows) or pipe rows on stdin")
 	}
 	return table, input, nil
 }
@@ -281,7 +281,11 @@ func summary(table string, st *writeStats, elapsed time.Duration) string {
 	if secs > 0 {
 		rate = float64(rows) / secs
 	}
-	s := fmt.Sprintf("wrote %d rows to %s in %.2f s (%.0f rows/s)", rows, table, secs, rate)
+	noun := "rows"
+	if rows == 1 {
+		noun = "row"
+	}
+	s := fmt.Sprintf("wrote %d %s to %s in %.2f s (%.0f rows/s)", rows, noun, table, secs, rate)
 	if d := st.dupRows.Load(); d > 0 {
 		s += fmt.Sprintf("; %d of them in %d batches had been written before (same request id) and were not written again", d, st.dupBatch.Load())
 	}

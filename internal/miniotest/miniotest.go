@@ -158,6 +158,10 @@ func (s *Server) Pause() {
 	if s.runningLocked() {
 		if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			s.t.Errorf("miniotest: pause: %v", err)
+			return
+		}
+		if err := waitStopped(s.cmd.Process.Pid, 5*time.Second); err != nil {
+			s.t.Errorf("miniotest: pause: %v", err)
 		}
 	}
 }
