@@ -369,4 +369,3 @@ func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) 
 	}
 	return connect.NewResponse(&v1.FlushResponse{FilesWritten: res.Files, RowsFlushed: res.Rows}), nil
 }
-

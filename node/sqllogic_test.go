@@ -127,4 +127,3 @@ func runLogicFile(t *testing.T, file string) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
