@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -24,15 +25,30 @@ type api struct{ n *Node }
 
 func (a *api) Write(ctx context.Context, req *connect.Request[v1.WriteRequest]) (*connect.Response[v1.WriteResponse], error) {
 	start := time.Now()
-	res, err := a.write(ctx, req.Msg)
+	res, err := a.n.WriteRequest(ctx, req.Header(), req.Msg)
 	a.n.observeWrite(start, err)
 	if err != nil {
 		return nil, apiError(a.n.logger, "write", err)
 	}
-	return connect.NewResponse(&v1.WriteResponse{RowsWritten: res.Rows, RaftIndex: res.Index, Duplicate: res.Duplicate}), nil
+	return connect.NewResponse(res), nil
 }
 
-func (a *api) write(ctx context.Context, m *v1.WriteRequest) (*WriteResult, error) {
+// WriteRequest serves a write from any node: the leader applies it, a
+// follower forwards it to the leader (keeping its request_id) or, when the
+// client asked for a redirect, answers with the leader's address.
+func (n *Node) WriteRequest(ctx context.Context, h http.Header, m *v1.WriteRequest) (*v1.WriteResponse, error) {
+	if n.raft.State() != raft.Leader && m.Redirect && h.Get(forwardedHeader) == "" {
+		return nil, n.redirectError()
+	}
+	if p, err := n.forwardTarget(h); err != nil {
+		return nil, err
+	} else if p != nil {
+		resp, err := p.write.Write(ctx, forwarded(m))
+		if err != nil {
+			return nil, err
+		}
+		return resp.Msg, nil
+	}
 	var inputs []ingest.Input
 	if len(m.RowsJson) > 0 {
 		inputs = append(inputs, ingest.JSONArray(m.RowsJson))
@@ -53,7 +69,11 @@ func (a *api) write(ctx context.Context, m *v1.WriteRequest) (*WriteResult, erro
 	default:
 		return nil, fmt.Errorf("%w: set only one of rows, rows_ndjson and records", ErrInvalid)
 	}
-	return a.n.Write(ctx, WriteInput{Table: m.Table, RequestID: m.RequestId, Input: inputs[0]})
+	res, err := n.Write(ctx, WriteInput{Table: m.Table, RequestID: m.RequestId, Input: inputs[0]})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.WriteResponse{RowsWritten: res.Rows, RaftIndex: res.Index, Duplicate: res.Duplicate}, nil
 }
 
 func (n *Node) observeWrite(start time.Time, err error) {
@@ -73,8 +93,8 @@ const maxStreamChunk = 1024
 func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
 	start := time.Now()
 	resp := &v1.QueryResponse{}
-	err := a.n.Query(ctx, req.Msg.Sql, req.Msg.Consistency, func(cols []query.Column) error {
-		resp.Columns = resultColumns(cols)
+	err := a.n.Query(ctx, req.Header(), req.Msg, func(cols []*v1.ResultColumn) error {
+		resp.Columns = cols
 		return nil
 	}, func(row *structpb.ListValue) error {
 		if len(resp.Rows) >= a.n.cfg.MaxResultRows {
@@ -93,8 +113,8 @@ func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) 
 func (a *api) QueryStream(ctx context.Context, req *connect.Request[v1.QueryRequest], stream *connect.ServerStream[v1.QueryStreamResponse]) error {
 	start := time.Now()
 	chunk := &v1.QueryStreamResponse{}
-	err := a.n.Query(ctx, req.Msg.Sql, req.Msg.Consistency, func(cols []query.Column) error {
-		return stream.Send(&v1.QueryStreamResponse{Columns: resultColumns(cols)})
+	err := a.n.Query(ctx, req.Header(), req.Msg, func(cols []*v1.ResultColumn) error {
+		return stream.Send(&v1.QueryStreamResponse{Columns: cols})
 	}, func(row *structpb.ListValue) error {
 		chunk.Rows = append(chunk.Rows, row)
 		if len(chunk.Rows) >= maxStreamChunk {
@@ -115,6 +135,29 @@ func (a *api) QueryStream(ctx context.Context, req *connect.Request[v1.QueryRequ
 	return nil
 }
 
+// forwardQuery runs a query on the leader and relays its stream.
+func forwardQuery(ctx context.Context, p *peerClient, m *v1.QueryRequest, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
+	stream, err := p.query.QueryStream(ctx, forwarded(m))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		msg := stream.Msg()
+		if len(msg.Columns) > 0 {
+			if err := onColumns(msg.Columns); err != nil {
+				return err
+			}
+		}
+		for _, r := range msg.Rows {
+			if err := onRow(r); err != nil {
+				return err
+			}
+		}
+	}
+	return stream.Err()
+}
+
 func resultColumns(cols []query.Column) []*v1.ResultColumn {
 	out := make([]*v1.ResultColumn, len(cols))
 	for i, c := range cols {
@@ -133,28 +176,44 @@ func (n *Node) observeQuery(start time.Time, err error) {
 }
 
 // Query runs SQL and hands the result to onColumns and then onRow. With
-// consistency "strong" (the default) it first makes sure this node is the
-// leader and has applied every entry it has accepted, so the result
-// includes every write acknowledged before the call (linearizable).
-func (n *Node) Query(ctx context.Context, sql, consistency string, onColumns func([]query.Column) error, onRow func(*structpb.ListValue) error) error {
+// consistency "strong" (the default) the leader answers, after making sure
+// it leads and has applied every entry it has accepted, so the result
+// includes every write acknowledged before the call (linearizable); a
+// follower forwards the query to the leader. "local" answers from this
+// node's state, refused when the leader has been silent for longer than
+// max_staleness_ms.
+func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
+	sql := m.Sql
 	if strings.TrimSpace(sql) == "" {
 		return fmt.Errorf("%w: sql is empty", ErrInvalid)
 	}
-	switch consistency {
+	switch m.Consistency {
 	case "", "strong":
+		if p, err := n.forwardTarget(h); err != nil {
+			return err
+		} else if p != nil {
+			return forwardQuery(ctx, p, m, onColumns, onRow)
+		}
 		if err := n.readBarrier(ctx); err != nil {
 			return err
 		}
 	case "local":
+		if m.MaxStalenessMs > 0 && n.raft.State() != raft.Leader {
+			bound := time.Duration(m.MaxStalenessMs) * time.Millisecond
+			if since := time.Since(n.raft.LastContact()); since > bound {
+				return fmt.Errorf("%w: this node last heard from the leader %v ago, more than max_staleness_ms %d",
+					ErrStale, since.Round(time.Millisecond), m.MaxStalenessMs)
+			}
+		}
 	default:
-		return fmt.Errorf("%w: consistency %q: want strong or local", ErrInvalid, consistency)
+		return fmt.Errorf("%w: consistency %q: want strong or local", ErrInvalid, m.Consistency)
 	}
 	rows, _, err := n.engine.Query(ctx, sql)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	if err := onColumns(rows.Columns); err != nil {
+	if err := onColumns(resultColumns(rows.Columns)); err != nil {
 		return err
 	}
 	for rows.Next() {
@@ -233,6 +292,11 @@ func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 }
 
 func (a *api) CreateTable(ctx context.Context, req *connect.Request[v1.CreateTableRequest]) (*connect.Response[v1.CreateTableResponse], error) {
+	if p, err := a.n.forwardTarget(req.Header()); err != nil {
+		return nil, apiError(a.n.logger, "create table", err)
+	} else if p != nil {
+		return p.tables.CreateTable(ctx, forwarded(req.Msg))
+	}
 	info, err := a.n.CreateTable(ctx, req.Msg)
 	if err != nil {
 		return nil, apiError(a.n.logger, "create table", err)
@@ -297,6 +361,11 @@ func (a *api) GetTable(ctx context.Context, req *connect.Request[v1.GetTableRequ
 }
 
 func (a *api) DropTable(ctx context.Context, req *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error) {
+	if p, err := a.n.forwardTarget(req.Header()); err != nil {
+		return nil, apiError(a.n.logger, "drop table", err)
+	} else if p != nil {
+		return p.tables.DropTable(ctx, forwarded(req.Msg))
+	}
 	err := a.n.DropTable(ctx, req.Msg.Name, req.Msg.IfExists)
 	if err != nil {
 		return nil, apiError(a.n.logger, "drop table", err)
@@ -340,6 +409,12 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 		ObjectStore:   n.store.String(),
 		RaftLog:       n.cfg.RaftLog,
 		HotBytesLimit: n.cfg.HotBytesLimit,
+		Members:       n.members(),
+	}
+	if n.raft.State() != raft.Leader {
+		if lc := n.raft.LastContact(); !lc.IsZero() {
+			s.LastContactMs = time.Since(lc).Milliseconds()
+		}
 	}
 	for _, v := range n.fsm.Tables() {
 		hotRows, hotBytes := v.HotRows()
@@ -363,9 +438,29 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 }
 
 func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error) {
+	if p, err := a.n.forwardTarget(req.Header()); err != nil {
+		return nil, apiError(a.n.logger, "flush", err)
+	} else if p != nil {
+		return p.cluster.Flush(ctx, forwarded(req.Msg))
+	}
 	res, err := a.n.Flush(ctx, req.Msg.Table, true)
 	if err != nil {
 		return nil, apiError(a.n.logger, "flush", err)
 	}
 	return connect.NewResponse(&v1.FlushResponse{FilesWritten: res.Files, RowsFlushed: res.Rows}), nil
+}
+
+func (a *api) Join(ctx context.Context, req *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error) {
+	resp, err := a.n.Join(ctx, req.Header(), req.Msg)
+	if err != nil {
+		return nil, apiError(a.n.logger, "join", err)
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (a *api) Remove(ctx context.Context, req *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error) {
+	if err := a.n.Remove(ctx, req.Header(), req.Msg.NodeId); err != nil {
+		return nil, apiError(a.n.logger, "remove", err)
+	}
+	return connect.NewResponse(&v1.RemoveResponse{}), nil
 }

@@ -25,6 +25,14 @@ type Config struct {
 	AccessKey, SecretKey string
 	// RaftLog picks the Raft log store: "bolt" (raft-boltdb) or "wal".
 	RaftLog string
+	// ObjectStoreShared marks a local-directory object store as visible to
+	// every node (tests on one machine); a cluster needs a shared store.
+	ObjectStoreShared bool
+	// JoinAddrs are API addresses of cluster members to join on first
+	// start; empty means bootstrap a new one-node cluster.
+	JoinAddrs []string
+	// JoinTimeout bounds the retries of a join.
+	JoinTimeout time.Duration
 
 	// MaxRequestBytes bounds one API request body.
 	MaxRequestBytes int64
@@ -88,6 +96,7 @@ func DefaultConfig() Config {
 		SnapshotThreshold: 8192,
 		TrailingLogs:      10240,
 		ApplyTimeout:      30 * time.Second,
+		JoinTimeout:       60 * time.Second,
 		CacheBytes:        4 << 30,
 	}
 }
@@ -114,7 +123,7 @@ func (c *Config) Validate() error {
 		"max request bytes": c.MaxRequestBytes, "max rows per write": int64(c.MaxRowsPerWrite),
 		"hot bytes limit": c.HotBytesLimit, "max result rows": int64(c.MaxResultRows),
 		"flush rows": c.FlushRows, "flush bytes": c.FlushBytes, "flush age": int64(c.FlushAge),
-		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout),
+		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout), "join timeout": int64(c.JoinTimeout),
 		"cache bytes": c.CacheBytes, "snapshot threshold": int64(c.SnapshotThreshold),
 	}
 	for name, v := range positive {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"connectrpc.com/connect"
@@ -16,9 +17,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/miniodb/miniodb/ingest"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
-	"github.com/miniodb/miniodb/query"
 )
 
 func (n *Node) newHTTPServer() *http.Server {
@@ -71,14 +71,20 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = r.Header.Get("Idempotency-Key")
 	}
-	res, err := n.Write(r.Context(), WriteInput{Table: r.PathValue("table"), RequestID: id, Input: ingest.NDJSON(body)})
+	res, err := n.WriteRequest(r.Context(), r.Header, &v1.WriteRequest{
+		Table: r.PathValue("table"), RequestId: id, RowsNdjson: body, Redirect: r.URL.Query().Get("redirect") == "true",
+	})
 	n.observeWrite(start, err)
 	if err != nil {
-		writeHTTPError(w, apiError(n.logger, "write", err))
+		ce := apiError(n.logger, "write", err)
+		if leader := ce.Meta().Get(leaderHeader); leader != "" {
+			w.Header().Set(leaderHeader, leader)
+		}
+		writeHTTPError(w, ce)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"rows_written": res.Rows, "raft_index": res.Index, "duplicate": res.Duplicate})
+	json.NewEncoder(w).Encode(map[string]any{"rows_written": res.RowsWritten, "raft_index": res.RaftIndex, "duplicate": res.Duplicate})
 }
 
 // handleHTTPQuery answers ?sql=…&format=json|csv|ndjson for curl users.
@@ -92,11 +98,13 @@ func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 	if format == "" {
 		format = "json"
 	}
-	var cols []query.Column
+	var cols []*v1.ResultColumn
 	var cw *csv.Writer
 	first := true
 	started := false
-	err := n.Query(r.Context(), r.Form.Get("sql"), r.Form.Get("consistency"), func(c []query.Column) error {
+	staleness, _ := strconv.ParseInt(r.Form.Get("max_staleness_ms"), 10, 64)
+	req := &v1.QueryRequest{Sql: r.Form.Get("sql"), Consistency: r.Form.Get("consistency"), MaxStalenessMs: staleness}
+	err := n.Query(r.Context(), r.Header, req, func(c []*v1.ResultColumn) error {
 		cols = c
 		switch format {
 		case "csv":

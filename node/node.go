@@ -40,6 +40,7 @@ type Node struct {
 	engine    *query.Engine
 	metrics   *metrics
 	registry  *prometheus.Registry
+	peers     *peers
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -47,6 +48,8 @@ type Node struct {
 	flushMu  sync.Mutex // one flush at a time
 	ageMu    sync.Mutex
 	hotSince map[string]time.Time // table/partition → when first seen hot (leader-local)
+
+	needJoin bool // first start with JoinAddrs: join instead of bootstrapping
 
 	storeMu  sync.Mutex
 	storeErr error // last object-store error, nil when healthy
@@ -71,15 +74,22 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("node_id", cfg.NodeID)
-	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers()}
 	if err := n.open(ctx); err != nil {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.serveHTTP()
 	go n.flushLoop()
 	go n.gcLoop()
+	go n.leaderLoop()
+	if n.needJoin {
+		if err := n.joinCluster(ctx); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -100,6 +110,9 @@ func (n *Node) open(ctx context.Context) error {
 	n.store, err = parquetio.OpenStore(ctx, storeURL, parquetio.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey})
 	if err != nil {
 		return fmt.Errorf("node: object store: %w", err)
+	}
+	if len(cfg.JoinAddrs) > 0 && isLocalStore(n.store) && !cfg.ObjectStoreShared {
+		return fmt.Errorf("node: cannot join a cluster with a local-directory object store (%s): other nodes cannot read its files; use a shared store (s3://…), or --object-store-shared for a directory every node sees", n.store)
 	}
 
 	n.fsm = raftfsm.New(n.logger.With("component", "fsm"))
@@ -148,7 +161,12 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node: start raft: %w", err)
 	}
-	if !existing {
+	switch {
+	case !existing && len(cfg.JoinAddrs) > 0:
+		n.needJoin = true
+	case existing && len(cfg.JoinAddrs) > 0:
+		n.logger.Info("node has raft state already; not joining again", "join", cfg.JoinAddrs)
+	case !existing:
 		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.transport.LocalAddr()}}}
 		if err := n.raft.BootstrapCluster(conf).Error(); err != nil {
 			return fmt.Errorf("node: bootstrap cluster: %w", err)

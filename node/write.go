@@ -26,6 +26,8 @@ var (
 	ErrNotFound = errors.New("node: not found")
 	// ErrExists: the table exists already.
 	ErrExists = errors.New("node: already exists")
+	// ErrStale: a local read would be staler than the client allows.
+	ErrStale = errors.New("node: too stale")
 )
 
 // WriteInput is one write request's rows in one of the accepted forms.

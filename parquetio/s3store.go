@@ -166,6 +166,12 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
 	if size < 0 {
 		opts.PartSize = partSizeUnknownLength
+	} else if n, ok := seekableLen(r); ok {
+		// Keep r as it is (minio-go uploads parts of an io.ReaderAt in
+		// parallel), but check its length first.
+		if n != size {
+			return fmt.Errorf("parquetio: put %q: reader holds %d bytes, want %d", key, n, size)
+		}
 	} else {
 		r = &exactReader{r: r, remaining: size, size: size}
 	}
@@ -178,6 +184,27 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 		return fmt.Errorf("parquetio: put %q in %s: uploaded %d bytes, want %d", key, s.desc, info.Size, size)
 	}
 	return nil
+}
+
+// seekableLen returns the number of bytes left in r if r can seek (and so
+// tell its length without being read).
+func seekableLen(r io.Reader) (int64, bool) {
+	rs, ok := r.(io.ReadSeeker)
+	if !ok {
+		return 0, false
+	}
+	cur, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, false
+	}
+	end, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, false
+	}
+	if _, err := rs.Seek(cur, io.SeekStart); err != nil {
+		return 0, false
+	}
+	return end - cur, true
 }
 
 // Get implements ObjectStore.

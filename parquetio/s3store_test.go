@@ -95,14 +95,18 @@ func TestS3Store(t *testing.T) {
 			}
 		}
 		want := sha256.Sum256(data)
-		for _, size := range []int64{int64(len(data)), -1} {
-			key := "big/known"
-			if size < 0 {
-				key = "big/unknown"
-			}
-			// A plain io.Reader, so minio-go cannot seek or read at.
-			if err := s.Put(ctx, key, io.MultiReader(bytes.NewReader(data)), size); err != nil {
-				t.Fatalf("Put(size %d): %v", size, err)
+		for _, tc := range []struct {
+			key  string
+			r    io.Reader
+			size int64
+		}{
+			{"big/readerat", bytes.NewReader(data), int64(len(data))},              // parallel parts
+			{"big/plain", io.MultiReader(bytes.NewReader(data)), int64(len(data))}, // streamed parts
+			{"big/unknown", io.MultiReader(bytes.NewReader(data)), -1},
+		} {
+			key := tc.key
+			if err := s.Put(ctx, key, tc.r, tc.size); err != nil {
+				t.Fatalf("Put(%s): %v", key, err)
 			}
 			info, err := s.Stat(ctx, key)
 			if err != nil || info.Size != int64(len(data)) {

@@ -86,6 +86,11 @@ func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.Row
 	if err := validateSchema(schema); err != nil {
 		return FileMeta{}, err
 	}
+	for _, name := range opts.BloomFilterColumns {
+		if !slices.ContainsFunc(schema, func(c *miniodbv1.Column) bool { return c.Name == name }) {
+			return FileMeta{}, fmt.Errorf("parquetio: bloom filter column %q is not in the schema", name)
+		}
+	}
 	rowGroupRows := opts.RowGroupRows
 	if rowGroupRows == 0 {
 		rowGroupRows = DefaultRowGroupRows
@@ -125,10 +130,7 @@ func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.Row
 	if len(opts.BloomFilterColumns) > 0 {
 		var filters []parquet.BloomFilterColumn
 		for _, name := range opts.BloomFilterColumns {
-			if !slices.ContainsFunc(schema, func(c *miniodbv1.Column) bool { return c.Name == name }) {
-				return FileMeta{}, fmt.Errorf("parquetio: bloom filter column %q is not in the schema", name)
-			}
-			filters = append(filters, parquet.SplitBlockFilter(10, name))
+			filters = append(filters, parquet.SplitBlockFilter(bloomBitsPerValue, name))
 		}
 		writerOpts = append(writerOpts, parquet.BloomFilters(filters...))
 	}
@@ -139,8 +141,8 @@ func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.Row
 	}
 	workers := min(max(opts.Parallelism, 1), len(cols))
 	bufs := make([][]parquet.Value, workers)
-	for w := range bufs {
-		bufs[w] = make([]parquet.Value, valueChunk)
+	for k := range bufs {
+		bufs[k] = make([]parquet.Value, valueChunk)
 	}
 	errs := make([]error, len(cols))
 	for lo := 0; lo < n; lo += rowGroupRows {
@@ -154,10 +156,10 @@ func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.Row
 			// column until none is left.
 			var next atomic.Int32
 			var wg sync.WaitGroup
-			for w := range workers {
+			for k := range workers {
 				wg.Go(func() {
 					for j := int(next.Add(1)) - 1; j < len(cols); j = int(next.Add(1)) - 1 {
-						errs[j] = cols[j].write(colWriters[j], j, perm, lo, hi, bufs[w])
+						errs[j] = cols[j].write(colWriters[j], j, perm, lo, hi, bufs[k])
 					}
 				})
 			}
@@ -229,6 +231,10 @@ func lowCardinality[T comparable](c *column, data []T) bool {
 	}
 	return taken > 0 && len(seen)*4 <= taken
 }
+
+// bloomBitsPerValue sizes bloom filters: 10 bits per value gives about a
+// 1% false-positive rate.
+const bloomBitsPerValue = 10
 
 // valueChunk is how many parquet.Values are built before each hand-over to
 // a column writer (24 bytes each).
@@ -534,13 +540,13 @@ func (c *column) write(cw *parquet.ColumnWriter, colIdx int, perm []int32, lo, h
 		vals := buf[:end-start]
 		switch c.typ {
 		case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT, miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
-			fillValues(vals, c.ints, c.defs, perm, start, colIdx, parquet.Int64Value)
+			fillInts(vals, c.ints, c.defs, perm, start, colIdx)
 		case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
-			fillValues(vals, c.doubles, c.defs, perm, start, colIdx, parquet.DoubleValue)
+			fillDoubles(vals, c.doubles, c.defs, perm, start, colIdx)
 		case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR, miniodbv1.ColumnType_COLUMN_TYPE_JSON:
-			fillValues(vals, c.strs, c.defs, perm, start, colIdx, stringValue)
+			fillStrings(vals, c.strs, c.defs, perm, start, colIdx)
 		case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
-			fillValues(vals, c.bools, c.defs, perm, start, colIdx, parquet.BooleanValue)
+			fillBools(vals, c.bools, c.defs, perm, start, colIdx)
 		}
 		if _, err := cw.WriteRowValues(vals); err != nil {
 			return err
@@ -549,42 +555,71 @@ func (c *column) write(cw *parquet.ColumnWriter, colIdx int, perm []int32, lo, h
 	return nil
 }
 
-// stringValue makes a BYTE_ARRAY value that points into s without copying;
-// column writers copy the bytes into their buffers.
-func stringValue(s string) parquet.Value {
-	return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+// The fill functions set vals[k] to row start+k of the sorted order (row
+// perm[start+k], or start+k when perm is nil), with explicit definition
+// levels so that zero values stay values and NULLs stay NULL. They are
+// written out per type because this is the writer's hot loop: a generic
+// version with a constructor argument costs an indirect call per value.
+
+func fillInts(vals []parquet.Value, data []int64, defs []byte, perm []int32, start, colIdx int) {
+	null := parquet.Value{}.Level(0, 0, colIdx)
+	for k := range vals {
+		i := start + k
+		if perm != nil {
+			i = int(perm[i])
+		}
+		if defs != nil && defs[i] == 0 {
+			vals[k] = null
+		} else {
+			vals[k] = parquet.Int64Value(data[i]).Level(0, 1, colIdx)
+		}
+	}
 }
 
-// fillValues sets vals[k] to row start+k of the sorted order, with explicit
-// definition levels so that zero values stay values and NULLs stay NULL.
-func fillValues[T any](vals []parquet.Value, data []T, defs []byte, perm []int32, start, colIdx int, mk func(T) parquet.Value) {
+func fillDoubles(vals []parquet.Value, data []float64, defs []byte, perm []int32, start, colIdx int) {
 	null := parquet.Value{}.Level(0, 0, colIdx)
-	switch {
-	case perm == nil && defs == nil:
-		for k := range vals {
-			vals[k] = mk(data[start+k]).Level(0, 1, colIdx)
+	for k := range vals {
+		i := start + k
+		if perm != nil {
+			i = int(perm[i])
 		}
-	case perm == nil:
-		for k := range vals {
-			i := start + k
-			if defs[i] == 0 {
-				vals[k] = null
-			} else {
-				vals[k] = mk(data[i]).Level(0, 1, colIdx)
-			}
+		if defs != nil && defs[i] == 0 {
+			vals[k] = null
+		} else {
+			vals[k] = parquet.DoubleValue(data[i]).Level(0, 1, colIdx)
 		}
-	case defs == nil:
-		for k := range vals {
-			vals[k] = mk(data[perm[start+k]]).Level(0, 1, colIdx)
+	}
+}
+
+// fillStrings makes BYTE_ARRAY values that point into the strings without
+// copying; column writers copy the bytes into their buffers.
+func fillStrings(vals []parquet.Value, data []string, defs []byte, perm []int32, start, colIdx int) {
+	null := parquet.Value{}.Level(0, 0, colIdx)
+	for k := range vals {
+		i := start + k
+		if perm != nil {
+			i = int(perm[i])
 		}
-	default:
-		for k := range vals {
-			i := perm[start+k]
-			if defs[i] == 0 {
-				vals[k] = null
-			} else {
-				vals[k] = mk(data[i]).Level(0, 1, colIdx)
-			}
+		if defs != nil && defs[i] == 0 {
+			vals[k] = null
+		} else {
+			s := data[i]
+			vals[k] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s))).Level(0, 1, colIdx)
+		}
+	}
+}
+
+func fillBools(vals []parquet.Value, data []bool, defs []byte, perm []int32, start, colIdx int) {
+	null := parquet.Value{}.Level(0, 0, colIdx)
+	for k := range vals {
+		i := start + k
+		if perm != nil {
+			i = int(perm[i])
+		}
+		if defs != nil && defs[i] == 0 {
+			vals[k] = null
+		} else {
+			vals[k] = parquet.BooleanValue(data[i]).Level(0, 1, colIdx)
 		}
 	}
 }

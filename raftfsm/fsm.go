@@ -83,7 +83,8 @@ type FSM struct {
 	requests   map[string]requestRecord
 	requestLog []string // FIFO of request ids, oldest first
 	pending    []*v1.PendingDelete
-	appliedCh  chan struct{} // closed and replaced when applied advances
+	members    map[string]*v1.MemberRecord // node id → addresses
+	appliedCh  chan struct{}               // closed and replaced when applied advances
 }
 
 // New returns an empty FSM.
@@ -96,6 +97,7 @@ func New(logger *slog.Logger) *FSM {
 		dedupeLimit: DefaultDedupeWindow,
 		tables:      map[string]*table{},
 		requests:    map[string]requestRecord{},
+		members:     map[string]*v1.MemberRecord{},
 		appliedCh:   make(chan struct{}),
 	}
 }
@@ -153,6 +155,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyDropTable(l.Index, cmd.DropTable)
 	case *v1.Command_ForgetObjects:
 		return f.applyForgetObjects(l.Index, cmd.ForgetObjects)
+	case *v1.Command_SetMember:
+		m := cmd.SetMember
+		if m.NodeId == "" {
+			return &Result{Index: l.Index, Err: fmt.Errorf("%w: member without an id", ErrBadCommand)}
+		}
+		f.members[m.NodeId] = &v1.MemberRecord{NodeId: m.NodeId, HttpAddr: m.HttpAddr, RaftAddr: m.RaftAddr}
+		return &Result{Index: l.Index}
+	case *v1.Command_RemoveMember:
+		delete(f.members, cmd.RemoveMember.NodeId)
+		return &Result{Index: l.Index}
 	default:
 		return &Result{Index: l.Index, Err: fmt.Errorf("%w: unknown command %T", ErrBadCommand, c.Cmd)}
 	}
@@ -377,6 +389,9 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		s.header.Dedupe = append(s.header.Dedupe, &v1.RequestRecord{RequestId: id, Index: r.index, Rows: r.rows})
 	}
 	s.header.PendingDeletes = slices.Clone(f.pending)
+	for _, id := range sortedKeys(f.members) {
+		s.header.Members = append(s.header.Members, f.members[id])
+	}
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
 		st := snapshotTable{table: &v1.SnapshotTable{
@@ -411,6 +426,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.requests = st.requests
 	f.requestLog = st.requestLog
 	f.pending = st.pending
+	f.members = st.members
 	f.generation++
 	// A restore may move applied backwards (raft restores the latest
 	// snapshot on start); waiters only care about progress.

@@ -199,6 +199,9 @@ func fingerprint(f *FSM) string {
 	defer f.mu.RUnlock()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "applied=%d pending=%v requests=%v\n", f.applied, f.pending, f.requestLog)
+	for _, id := range sortedKeys(f.members) {
+		fmt.Fprintf(&b, "member %v\n", f.members[id])
+	}
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
 		fmt.Fprintf(&b, "table %s created=%d spec=%v files=%v\n", name, t.createdIndex, t.spec, t.files)
@@ -281,6 +284,10 @@ func randomCommands(h *harness, rng *rand.Rand, n int) {
 		case 8:
 			h.apply(&v1.Command{Cmd: &v1.Command_DropTable{DropTable: &v1.DropTableCommand{Name: table, IfExists: true, UnixMicros: int64(i)}}})
 		case 9:
+			if rng.IntN(2) == 0 {
+				h.apply(&v1.Command{Cmd: &v1.Command_SetMember{SetMember: &v1.SetMemberCommand{NodeId: fmt.Sprint("n", rng.IntN(3)), HttpAddr: fmt.Sprint("h:", i)}}})
+				continue
+			}
 			if p := h.fsm.PendingDeletes(); len(p) > 0 {
 				h.apply(&v1.Command{Cmd: &v1.Command_ForgetObjects{ForgetObjects: &v1.ForgetObjectsCommand{Keys: []string{p[0].Key}}}})
 			}

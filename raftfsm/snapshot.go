@@ -78,6 +78,7 @@ type restored struct {
 	requests   map[string]requestRecord
 	requestLog []string
 	pending    []*v1.PendingDelete
+	members    map[string]*v1.MemberRecord
 }
 
 func readSnapshot(r io.Reader) (*restored, error) {
@@ -108,6 +109,10 @@ func readSnapshot(r io.Reader) (*restored, error) {
 		tables:   map[string]*table{},
 		requests: map[string]requestRecord{},
 		pending:  h.PendingDeletes,
+		members:  map[string]*v1.MemberRecord{},
+	}
+	for _, m := range h.Members {
+		st.members[m.NodeId] = m
 	}
 	for _, d := range h.Dedupe {
 		st.requests[d.RequestId] = requestRecord{index: d.Index, rows: d.Rows}

@@ -182,3 +182,22 @@ func (f *FSM) TableNames() []string {
 	defer f.mu.RUnlock()
 	return f.tableNames()
 }
+
+// Member returns the recorded addresses of a node.
+func (f *FSM) Member(id string) (*v1.MemberRecord, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	m, ok := f.members[id]
+	return m, ok
+}
+
+// Members returns all recorded members, sorted by id.
+func (f *FSM) Members() []*v1.MemberRecord {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]*v1.MemberRecord, 0, len(f.members))
+	for _, id := range sortedKeys(f.members) {
+		out = append(out, f.members[id])
+	}
+	return out
+}

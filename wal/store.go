@@ -426,7 +426,10 @@ func (s *Store) GetLog(index uint64, out *raft.Log) error {
 	start, end := int64(g.offs[i]), g.frameEnd(i)
 	if g.buf != nil {
 		// Verified when written or recovered; memory is trusted.
-		return decodeEntry(g.buf[start+frameHeaderSize:end], out, true)
+		if err := decodeEntry(g.buf[start+frameHeaderSize:end], out, true); err != nil {
+			return fmt.Errorf("wal: decode entry %d from memory: %w", index, err)
+		}
+		return nil
 	}
 	b := make([]byte, end-start)
 	if n, err := g.f.ReadAt(b, start); n != len(b) {
@@ -552,7 +555,9 @@ func (s *Store) grow(g *segment, used, need int64) {
 	if int64(len(g.buf)) >= need {
 		return
 	}
-	c := max(need, min(2*int64(len(g.buf)), s.opts.SegmentSize+2*frameHeaderSize+16), minBufCap)
+	// Grow 4x at a time (up to a full segment) to keep the copying of the
+	// first segment's buffer small; later segments reuse it (s.spare).
+	c := max(need, min(4*int64(len(g.buf)), s.opts.SegmentSize+2*frameHeaderSize+16), minBufCap)
 	nb := make([]byte, c)
 	copy(nb, g.buf[:used])
 	s.mu.Lock()

@@ -182,6 +182,23 @@ func writeStatus(w io.Writer, st *miniodbv1.StatusResponse) error {
 		{"catalog", plural(st.GetCatalogFiles(), "file", "files")},
 	}
 	keyValues(w, kv)
+	if len(st.GetMembers()) > 0 {
+		fmt.Fprintln(w)
+		var rows [][]string
+		for _, m := range st.GetMembers() {
+			role := "follower"
+			switch {
+			case m.GetLeader():
+				role = "leader"
+			case !m.GetVoter():
+				role = "non-voter"
+			}
+			rows = append(rows, []string{printable(m.GetNodeId()), role, orDash(m.GetRaftAddr()), orDash(m.GetHttpAddr())})
+		}
+		if err := writePlainTable(w, []string{"MEMBER", "ROLE", "RAFT ADDRESS", "API ADDRESS"}, []bool{false, false, false, false}, rows); err != nil {
+			return err
+		}
+	}
 	if len(st.GetTables()) == 0 {
 		_, err := fmt.Fprintln(w, "\nno tables")
 		return err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/miniodb/miniodb/node"
@@ -22,6 +23,8 @@ under ./data, Parquet files in ./data/objects (nothing else to install).
 
 Examples:
   miniodb serve
+  miniodb serve --node-id n2 --http-addr 127.0.0.1:7080 --raft-addr 127.0.0.1:7081 \
+    --object-store 's3://miniodb?endpoint=127.0.0.1:9000&insecure=true' --join 127.0.0.1:7070
   miniodb serve --data-dir /var/lib/miniodb --http-addr 0.0.0.0:7070
   MINIO_ROOT_USER=minioadmin MINIO_ROOT_PASSWORD=minioadmin \
     miniodb serve --object-store 's3://miniodb/prod?endpoint=127.0.0.1:9000&insecure=true'
@@ -42,6 +45,17 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft address (listen and advertise)")
 	fs.StringVar(&cfg.ObjectStore, "object-store", "", "where Parquet files go: file:///path or s3://bucket/prefix?endpoint=host:port&insecure=true (default <data-dir>/objects)")
 	fs.StringVar(&cfg.RaftLog, "raft-log", cfg.RaftLog, "Raft log store: bolt or wal")
+	fs.BoolVar(&cfg.ObjectStoreShared, "object-store-shared", false, "the file:// object store is a directory every node sees (tests on one machine)")
+	fs.Func("join", "on first start, join the cluster through these members' API addresses (comma-separated) instead of bootstrapping", func(v string) error {
+		cfg.JoinAddrs = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.JoinAddrs = append(cfg.JoinAddrs, a)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "how long --join keeps retrying")
 	fs.Var((*sizeFlag)(&cfg.MaxRequestBytes), "max-request-bytes", "largest request body accepted")
 	fs.IntVar(&cfg.MaxRowsPerWrite, "max-rows-per-write", cfg.MaxRowsPerWrite, "most rows in one write request")
 	fs.Var((*sizeFlag)(&cfg.HotBytesLimit), "hot-bytes-limit", "memory unflushed rows may hold before writes are refused (ResourceExhausted)")

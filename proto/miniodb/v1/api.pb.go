@@ -755,10 +755,14 @@ func (x *WriteResponse) GetDuplicate() bool {
 type QueryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Sql   string                 `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
-	// "strong" (default) or "local".
-	Consistency   string `protobuf:"bytes,2,opt,name=consistency,proto3" json:"consistency,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// "strong" (default): linearizable, answered by the leader (a follower
+	// forwards it). "local": answered from the receiving node's own state.
+	Consistency string `protobuf:"bytes,2,opt,name=consistency,proto3" json:"consistency,omitempty"`
+	// With "local": refuse (Unavailable) when this node has not heard from
+	// the leader for longer than this. 0 means no bound.
+	MaxStalenessMs int64 `protobuf:"varint,3,opt,name=max_staleness_ms,json=maxStalenessMs,proto3" json:"max_staleness_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
@@ -803,6 +807,13 @@ func (x *QueryRequest) GetConsistency() string {
 		return x.Consistency
 	}
 	return ""
+}
+
+func (x *QueryRequest) GetMaxStalenessMs() int64 {
+	if x != nil {
+		return x.MaxStalenessMs
+	}
+	return 0
 }
 
 // Values in rows are JSON values: BIGINT outside ±2^53 is a string (as
@@ -965,6 +976,287 @@ func (x *QueryStreamResponse) GetRows() []*structpb.ListValue {
 	return nil
 }
 
+type JoinRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	NodeId   string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddr string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	HttpAddr string                 `protobuf:"bytes,3,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	// The joining node's object store, so the leader can refuse a node that
+	// would not see the cluster's files.
+	ObjectStore   string `protobuf:"bytes,4,opt,name=object_store,json=objectStore,proto3" json:"object_store,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *JoinRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetObjectStore() string {
+	if x != nil {
+		return x.ObjectStore
+	}
+	return ""
+}
+
+type JoinResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	LeaderId string                 `protobuf:"bytes,1,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// False when the node was a member with these addresses already.
+	Changed       bool `protobuf:"varint,2,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinResponse) Reset() {
+	*x = JoinResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResponse) ProtoMessage() {}
+
+func (x *JoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
+func (*JoinResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *JoinResponse) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *JoinResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type RemoveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveRequest) Reset() {
+	*x = RemoveRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveRequest) ProtoMessage() {}
+
+func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
+func (*RemoveRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RemoveRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveResponse) Reset() {
+	*x = RemoveResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveResponse) ProtoMessage() {}
+
+func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
+func (*RemoveResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+}
+
+// Member is one node of the cluster as the Raft configuration and the
+// replicated member table know it.
+type Member struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	HttpAddr      string                 `protobuf:"bytes,3,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	Voter         bool                   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
+	Leader        bool                   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Member) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *Member) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *Member) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *Member) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+func (x *Member) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
 type StatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -973,7 +1265,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1277,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1290,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 type StatusResponse struct {
@@ -1018,13 +1310,16 @@ type StatusResponse struct {
 	ObjectStoreError string                 `protobuf:"bytes,13,opt,name=object_store_error,json=objectStoreError,proto3" json:"object_store_error,omitempty"`
 	RaftLog          string                 `protobuf:"bytes,14,opt,name=raft_log,json=raftLog,proto3" json:"raft_log,omitempty"`
 	HotBytesLimit    int64                  `protobuf:"varint,15,opt,name=hot_bytes_limit,json=hotBytesLimit,proto3" json:"hot_bytes_limit,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	Members          []*Member              `protobuf:"bytes,16,rep,name=members,proto3" json:"members,omitempty"`
+	// Milliseconds since this node last heard from the leader (0 on the leader).
+	LastContactMs int64 `protobuf:"varint,17,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1331,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1344,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -1157,6 +1452,20 @@ func (x *StatusResponse) GetHotBytesLimit() int64 {
 	return 0
 }
 
+func (x *StatusResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetLastContactMs() int64 {
+	if x != nil {
+		return x.LastContactMs
+	}
+	return 0
+}
+
 type TableStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1171,7 +1480,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1492,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1505,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TableStatus) GetName() string {
@@ -1250,7 +1559,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1571,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1584,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -1295,7 +1604,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1616,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1629,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -1395,10 +1704,11 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\x12\x1d\n" +
 	"\n" +
 	"raft_index\x18\x02 \x01(\x04R\traftIndex\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"B\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"l\n" +
 	"\fQueryRequest\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12 \n" +
-	"\vconsistency\x18\x02 \x01(\tR\vconsistency\"s\n" +
+	"\vconsistency\x18\x02 \x01(\tR\vconsistency\x12(\n" +
+	"\x10max_staleness_ms\x18\x03 \x01(\x03R\x0emaxStalenessMs\"s\n" +
 	"\rQueryResponse\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.miniodb.v1.ResultColumnR\acolumns\x12.\n" +
 	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"6\n" +
@@ -1407,8 +1717,25 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\"y\n" +
 	"\x13QueryStreamResponse\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.miniodb.v1.ResultColumnR\acolumns\x12.\n" +
-	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"\x0f\n" +
-	"\rStatusRequest\"\x9a\x04\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"\x83\x01\n" +
+	"\vJoinRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
+	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\x12!\n" +
+	"\fobject_store\x18\x04 \x01(\tR\vobjectStore\"E\n" +
+	"\fJoinResponse\x12\x1b\n" +
+	"\tleader_id\x18\x01 \x01(\tR\bleaderId\x12\x18\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"(\n" +
+	"\rRemoveRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x10\n" +
+	"\x0eRemoveResponse\"\x89\x01\n" +
+	"\x06Member\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
+	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\x12\x14\n" +
+	"\x05voter\x18\x04 \x01(\bR\x05voter\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x0f\n" +
+	"\rStatusRequest\"\xf0\x04\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
@@ -1427,7 +1754,9 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x0fobject_store_ok\x18\f \x01(\bR\robjectStoreOk\x12,\n" +
 	"\x12object_store_error\x18\r \x01(\tR\x10objectStoreError\x12\x19\n" +
 	"\braft_log\x18\x0e \x01(\tR\araftLog\x12&\n" +
-	"\x0fhot_bytes_limit\x18\x0f \x01(\x03R\rhotBytesLimit\"\xb1\x01\n" +
+	"\x0fhot_bytes_limit\x18\x0f \x01(\x03R\rhotBytesLimit\x12,\n" +
+	"\amembers\x18\x10 \x03(\v2\x12.miniodb.v1.MemberR\amembers\x12&\n" +
+	"\x0flast_contact_ms\x18\x11 \x01(\x03R\rlastContactMs\"\xb1\x01\n" +
 	"\vTableStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bhot_rows\x18\x02 \x01(\x03R\ahotRows\x12\x1b\n" +
@@ -1451,10 +1780,12 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x05Write\x12\x18.miniodb.v1.WriteRequest\x1a\x19.miniodb.v1.WriteResponse\"\x002\xa2\x01\n" +
 	"\fQueryService\x12A\n" +
 	"\x05Query\x12\x18.miniodb.v1.QueryRequest\x1a\x19.miniodb.v1.QueryResponse\"\x03\x90\x02\x01\x12O\n" +
-	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\x96\x01\n" +
+	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\x96\x02\n" +
 	"\x0eClusterService\x12D\n" +
 	"\x06Status\x12\x19.miniodb.v1.StatusRequest\x1a\x1a.miniodb.v1.StatusResponse\"\x03\x90\x02\x01\x12>\n" +
-	"\x05Flush\x12\x18.miniodb.v1.FlushRequest\x1a\x19.miniodb.v1.FlushResponse\"\x00B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
+	"\x05Flush\x12\x18.miniodb.v1.FlushRequest\x1a\x19.miniodb.v1.FlushResponse\"\x00\x12;\n" +
+	"\x04Join\x12\x17.miniodb.v1.JoinRequest\x1a\x18.miniodb.v1.JoinResponse\"\x00\x12A\n" +
+	"\x06Remove\x12\x19.miniodb.v1.RemoveRequest\x1a\x1a.miniodb.v1.RemoveResponse\"\x00B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
 
 var (
 	file_miniodb_v1_api_proto_rawDescOnce sync.Once
@@ -1468,7 +1799,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -1486,58 +1817,68 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*QueryResponse)(nil),       // 13: miniodb.v1.QueryResponse
 	(*ResultColumn)(nil),        // 14: miniodb.v1.ResultColumn
 	(*QueryStreamResponse)(nil), // 15: miniodb.v1.QueryStreamResponse
-	(*StatusRequest)(nil),       // 16: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 17: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 18: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 19: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 20: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 21: miniodb.v1.Column
-	(Partitioning)(0),           // 22: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 23: miniodb.v1.FlushPolicy
-	(*structpb.Struct)(nil),     // 24: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 25: google.protobuf.ListValue
+	(*JoinRequest)(nil),         // 16: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 17: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 18: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 19: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 20: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 21: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 22: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 23: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 24: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 25: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 26: miniodb.v1.Column
+	(Partitioning)(0),           // 27: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 28: miniodb.v1.FlushPolicy
+	(*structpb.Struct)(nil),     // 29: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 30: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	21, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	22, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	23, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	26, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	27, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	28, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
 	8,  // 3: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	8,  // 4: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	8,  // 5: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	21, // 6: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	22, // 7: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	23, // 8: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	24, // 9: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	26, // 6: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	27, // 7: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	28, // 8: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	29, // 9: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
 	10, // 10: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	24, // 11: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	29, // 11: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
 	14, // 12: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	25, // 13: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	30, // 13: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
 	14, // 14: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	25, // 15: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
-	18, // 16: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	0,  // 17: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
-	2,  // 18: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
-	4,  // 19: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
-	6,  // 20: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
-	9,  // 21: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	12, // 22: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	12, // 23: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	16, // 24: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	19, // 25: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	1,  // 26: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 27: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 28: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 29: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	11, // 30: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	13, // 31: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	15, // 32: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	17, // 33: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	20, // 34: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	26, // [26:35] is the sub-list for method output_type
-	17, // [17:26] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	30, // 15: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	23, // 16: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	20, // 17: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	0,  // 18: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
+	2,  // 19: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
+	4,  // 20: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
+	6,  // 21: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
+	9,  // 22: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	12, // 23: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	12, // 24: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	21, // 25: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	24, // 26: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	16, // 27: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	18, // 28: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	1,  // 29: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 30: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 31: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 32: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	11, // 33: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	13, // 34: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	15, // 35: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	22, // 36: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	25, // 37: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	17, // 38: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	19, // 39: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_api_proto_init() }
@@ -1552,7 +1893,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

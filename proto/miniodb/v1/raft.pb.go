@@ -32,6 +32,8 @@ type Command struct {
 	//	*Command_Insert
 	//	*Command_FlushCommit
 	//	*Command_ForgetObjects
+	//	*Command_SetMember
+	//	*Command_RemoveMember
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -119,6 +121,24 @@ func (x *Command) GetForgetObjects() *ForgetObjectsCommand {
 	return nil
 }
 
+func (x *Command) GetSetMember() *SetMemberCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_SetMember); ok {
+			return x.SetMember
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveMember() *RemoveMemberCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_RemoveMember); ok {
+			return x.RemoveMember
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -143,6 +163,14 @@ type Command_ForgetObjects struct {
 	ForgetObjects *ForgetObjectsCommand `protobuf:"bytes,5,opt,name=forget_objects,json=forgetObjects,proto3,oneof"`
 }
 
+type Command_SetMember struct {
+	SetMember *SetMemberCommand `protobuf:"bytes,6,opt,name=set_member,json=setMember,proto3,oneof"`
+}
+
+type Command_RemoveMember struct {
+	RemoveMember *RemoveMemberCommand `protobuf:"bytes,7,opt,name=remove_member,json=removeMember,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -152,6 +180,176 @@ func (*Command_Insert) isCommand_Cmd() {}
 func (*Command_FlushCommit) isCommand_Cmd() {}
 
 func (*Command_ForgetObjects) isCommand_Cmd() {}
+
+func (*Command_SetMember) isCommand_Cmd() {}
+
+func (*Command_RemoveMember) isCommand_Cmd() {}
+
+// SetMemberCommand records a member's API address, so every node can reach
+// every other node's API (to forward writes and reads to the leader).
+type SetMemberCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	HttpAddr      string                 `protobuf:"bytes,2,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemberCommand) Reset() {
+	*x = SetMemberCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemberCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemberCommand) ProtoMessage() {}
+
+func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemberCommand.ProtoReflect.Descriptor instead.
+func (*SetMemberCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetMemberCommand) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetMemberCommand) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *SetMemberCommand) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+type RemoveMemberCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberCommand) Reset() {
+	*x = RemoveMemberCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberCommand) ProtoMessage() {}
+
+func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberCommand.ProtoReflect.Descriptor instead.
+func (*RemoveMemberCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RemoveMemberCommand) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type MemberRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	HttpAddr      string                 `protobuf:"bytes,2,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRecord) Reset() {
+	*x = MemberRecord{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRecord) ProtoMessage() {}
+
+func (x *MemberRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRecord.ProtoReflect.Descriptor instead.
+func (*MemberRecord) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MemberRecord) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *MemberRecord) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *MemberRecord) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
 
 type TableSpec struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -166,7 +364,7 @@ type TableSpec struct {
 
 func (x *TableSpec) Reset() {
 	*x = TableSpec{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +376,7 @@ func (x *TableSpec) String() string {
 func (*TableSpec) ProtoMessage() {}
 
 func (x *TableSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +389,7 @@ func (x *TableSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableSpec.ProtoReflect.Descriptor instead.
 func (*TableSpec) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TableSpec) GetName() string {
@@ -239,7 +437,7 @@ type CreateTableCommand struct {
 
 func (x *CreateTableCommand) Reset() {
 	*x = CreateTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +449,7 @@ func (x *CreateTableCommand) String() string {
 func (*CreateTableCommand) ProtoMessage() {}
 
 func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +462,7 @@ func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableCommand.ProtoReflect.Descriptor instead.
 func (*CreateTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateTableCommand) GetSpec() *TableSpec {
@@ -293,7 +491,7 @@ type DropTableCommand struct {
 
 func (x *DropTableCommand) Reset() {
 	*x = DropTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +503,7 @@ func (x *DropTableCommand) String() string {
 func (*DropTableCommand) ProtoMessage() {}
 
 func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +516,7 @@ func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableCommand.ProtoReflect.Descriptor instead.
 func (*DropTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DropTableCommand) GetName() string {
@@ -358,7 +556,7 @@ type InsertCommand struct {
 
 func (x *InsertCommand) Reset() {
 	*x = InsertCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +568,7 @@ func (x *InsertCommand) String() string {
 func (*InsertCommand) ProtoMessage() {}
 
 func (x *InsertCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +581,7 @@ func (x *InsertCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertCommand.ProtoReflect.Descriptor instead.
 func (*InsertCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *InsertCommand) GetTable() string {
@@ -424,7 +622,7 @@ type PartitionBatch struct {
 
 func (x *PartitionBatch) Reset() {
 	*x = PartitionBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +634,7 @@ func (x *PartitionBatch) String() string {
 func (*PartitionBatch) ProtoMessage() {}
 
 func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +647,7 @@ func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionBatch.ProtoReflect.Descriptor instead.
 func (*PartitionBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PartitionBatch) GetPartition() string {
@@ -478,7 +676,7 @@ type FlushCommitCommand struct {
 
 func (x *FlushCommitCommand) Reset() {
 	*x = FlushCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +688,7 @@ func (x *FlushCommitCommand) String() string {
 func (*FlushCommitCommand) ProtoMessage() {}
 
 func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +701,7 @@ func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushCommitCommand.ProtoReflect.Descriptor instead.
 func (*FlushCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FlushCommitCommand) GetFile() *DataFile {
@@ -530,7 +728,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +740,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +753,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -575,13 +773,14 @@ type SnapshotHeader struct {
 	TableCount     uint32                 `protobuf:"varint,3,opt,name=table_count,json=tableCount,proto3" json:"table_count,omitempty"`
 	Dedupe         []*RequestRecord       `protobuf:"bytes,4,rep,name=dedupe,proto3" json:"dedupe,omitempty"`
 	PendingDeletes []*PendingDelete       `protobuf:"bytes,5,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
+	Members        []*MemberRecord        `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +792,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +805,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -644,6 +843,13 @@ func (x *SnapshotHeader) GetPendingDeletes() []*PendingDelete {
 	return nil
 }
 
+func (x *SnapshotHeader) GetMembers() []*MemberRecord {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 type RequestRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -655,7 +861,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +873,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +886,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -714,7 +920,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +932,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +945,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -769,7 +975,7 @@ type SnapshotTable struct {
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +987,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +1000,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -843,7 +1049,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1061,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1074,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -901,7 +1107,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1119,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1132,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -941,15 +1147,28 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xd9\x02\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xe0\x03\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
 	"drop_table\x18\x02 \x01(\v2\x1c.miniodb.v1.DropTableCommandH\x00R\tdropTable\x123\n" +
 	"\x06insert\x18\x03 \x01(\v2\x19.miniodb.v1.InsertCommandH\x00R\x06insert\x12C\n" +
 	"\fflush_commit\x18\x04 \x01(\v2\x1e.miniodb.v1.FlushCommitCommandH\x00R\vflushCommit\x12I\n" +
-	"\x0eforget_objects\x18\x05 \x01(\v2 .miniodb.v1.ForgetObjectsCommandH\x00R\rforgetObjectsB\x05\n" +
-	"\x03cmd\"\xe3\x01\n" +
+	"\x0eforget_objects\x18\x05 \x01(\v2 .miniodb.v1.ForgetObjectsCommandH\x00R\rforgetObjects\x12=\n" +
+	"\n" +
+	"set_member\x18\x06 \x01(\v2\x1c.miniodb.v1.SetMemberCommandH\x00R\tsetMember\x12F\n" +
+	"\rremove_member\x18\a \x01(\v2\x1f.miniodb.v1.RemoveMemberCommandH\x00R\fremoveMemberB\x05\n" +
+	"\x03cmd\"e\n" +
+	"\x10SetMemberCommand\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\thttp_addr\x18\x02 \x01(\tR\bhttpAddr\x12\x1b\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\".\n" +
+	"\x13RemoveMemberCommand\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"a\n" +
+	"\fMemberRecord\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\thttp_addr\x18\x02 \x01(\tR\bhttpAddr\x12\x1b\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xe3\x01\n" +
 	"\tTableSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12'\n" +
@@ -977,14 +1196,15 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x04file\x18\x01 \x01(\v2\x14.miniodb.v1.DataFileR\x04file\x12.\n" +
 	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\"*\n" +
 	"\x14ForgetObjectsCommand\x12\x12\n" +
-	"\x04keys\x18\x01 \x03(\tR\x04keys\"\xe7\x01\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\"\x9b\x02\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12\x1f\n" +
 	"\vtable_count\x18\x03 \x01(\rR\n" +
 	"tableCount\x121\n" +
 	"\x06dedupe\x18\x04 \x03(\v2\x19.miniodb.v1.RequestRecordR\x06dedupe\x12B\n" +
-	"\x0fpending_deletes\x18\x05 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\"X\n" +
+	"\x0fpending_deletes\x18\x05 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\x122\n" +
+	"\amembers\x18\x06 \x03(\v2\x18.miniodb.v1.MemberRecordR\amembers\"X\n" +
 	"\rRequestRecord\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1024,54 +1244,60 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),              // 0: miniodb.v1.Command
-	(*TableSpec)(nil),            // 1: miniodb.v1.TableSpec
-	(*CreateTableCommand)(nil),   // 2: miniodb.v1.CreateTableCommand
-	(*DropTableCommand)(nil),     // 3: miniodb.v1.DropTableCommand
-	(*InsertCommand)(nil),        // 4: miniodb.v1.InsertCommand
-	(*PartitionBatch)(nil),       // 5: miniodb.v1.PartitionBatch
-	(*FlushCommitCommand)(nil),   // 6: miniodb.v1.FlushCommitCommand
-	(*ForgetObjectsCommand)(nil), // 7: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),       // 8: miniodb.v1.SnapshotHeader
-	(*RequestRecord)(nil),        // 9: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),        // 10: miniodb.v1.PendingDelete
-	(*SnapshotTable)(nil),        // 11: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),        // 12: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),      // 13: miniodb.v1.SnapshotTrailer
-	nil,                          // 14: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),               // 15: miniodb.v1.Column
-	(Partitioning)(0),            // 16: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),          // 17: miniodb.v1.FlushPolicy
-	(*RowBatch)(nil),             // 18: miniodb.v1.RowBatch
-	(*DataFile)(nil),             // 19: miniodb.v1.DataFile
+	(*SetMemberCommand)(nil),     // 1: miniodb.v1.SetMemberCommand
+	(*RemoveMemberCommand)(nil),  // 2: miniodb.v1.RemoveMemberCommand
+	(*MemberRecord)(nil),         // 3: miniodb.v1.MemberRecord
+	(*TableSpec)(nil),            // 4: miniodb.v1.TableSpec
+	(*CreateTableCommand)(nil),   // 5: miniodb.v1.CreateTableCommand
+	(*DropTableCommand)(nil),     // 6: miniodb.v1.DropTableCommand
+	(*InsertCommand)(nil),        // 7: miniodb.v1.InsertCommand
+	(*PartitionBatch)(nil),       // 8: miniodb.v1.PartitionBatch
+	(*FlushCommitCommand)(nil),   // 9: miniodb.v1.FlushCommitCommand
+	(*ForgetObjectsCommand)(nil), // 10: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),       // 11: miniodb.v1.SnapshotHeader
+	(*RequestRecord)(nil),        // 12: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),        // 13: miniodb.v1.PendingDelete
+	(*SnapshotTable)(nil),        // 14: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),        // 15: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),      // 16: miniodb.v1.SnapshotTrailer
+	nil,                          // 17: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),               // 18: miniodb.v1.Column
+	(Partitioning)(0),            // 19: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),          // 20: miniodb.v1.FlushPolicy
+	(*RowBatch)(nil),             // 21: miniodb.v1.RowBatch
+	(*DataFile)(nil),             // 22: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
-	2,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
-	3,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
-	4,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
-	6,  // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	7,  // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
-	15, // 5: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	16, // 6: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	17, // 7: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	1,  // 8: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	5,  // 9: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	1,  // 10: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	18, // 11: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	19, // 12: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	9,  // 13: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	10, // 14: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	1,  // 15: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	19, // 16: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	14, // 17: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	18, // 18: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	5,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
+	6,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
+	7,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
+	9,  // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
+	10, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	1,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
+	2,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
+	18, // 7: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	19, // 8: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	20, // 9: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	4,  // 10: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	8,  // 11: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	4,  // 12: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	21, // 13: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	22, // 14: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	12, // 15: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	13, // 16: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	3,  // 17: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	4,  // 18: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	22, // 19: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	17, // 20: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	21, // 21: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -1086,6 +1312,8 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_Insert)(nil),
 		(*Command_FlushCommit)(nil),
 		(*Command_ForgetObjects)(nil),
+		(*Command_SetMember)(nil),
+		(*Command_RemoveMember)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1093,7 +1321,7 @@ func file_miniodb_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

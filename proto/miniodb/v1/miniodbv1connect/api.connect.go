@@ -59,6 +59,10 @@ const (
 	ClusterServiceStatusProcedure = "/miniodb.v1.ClusterService/Status"
 	// ClusterServiceFlushProcedure is the fully-qualified name of the ClusterService's Flush RPC.
 	ClusterServiceFlushProcedure = "/miniodb.v1.ClusterService/Flush"
+	// ClusterServiceJoinProcedure is the fully-qualified name of the ClusterService's Join RPC.
+	ClusterServiceJoinProcedure = "/miniodb.v1.ClusterService/Join"
+	// ClusterServiceRemoveProcedure is the fully-qualified name of the ClusterService's Remove RPC.
+	ClusterServiceRemoveProcedure = "/miniodb.v1.ClusterService/Remove"
 )
 
 // TableServiceClient is a client for the miniodb.v1.TableService service.
@@ -395,6 +399,12 @@ type ClusterServiceClient interface {
 	// Flush writes all hot rows (of one table, or all) to Parquet and answers
 	// when the flushes are committed.
 	Flush(context.Context, *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error)
+	// Join adds a node to the cluster as a voter. Any member accepts it and
+	// forwards it to the leader. Joining again with the same id and addresses
+	// is a no-op; the same id with new addresses replaces the old entry.
+	Join(context.Context, *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error)
+	// Remove takes a node out of the cluster.
+	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the miniodb.v1.ClusterService service. By
@@ -421,6 +431,18 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("Flush")),
 			connect.WithClientOptions(opts...),
 		),
+		join: connect.NewClient[v1.JoinRequest, v1.JoinResponse](
+			httpClient,
+			baseURL+ClusterServiceJoinProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Join")),
+			connect.WithClientOptions(opts...),
+		),
+		remove: connect.NewClient[v1.RemoveRequest, v1.RemoveResponse](
+			httpClient,
+			baseURL+ClusterServiceRemoveProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Remove")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -428,6 +450,8 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 type clusterServiceClient struct {
 	status *connect.Client[v1.StatusRequest, v1.StatusResponse]
 	flush  *connect.Client[v1.FlushRequest, v1.FlushResponse]
+	join   *connect.Client[v1.JoinRequest, v1.JoinResponse]
+	remove *connect.Client[v1.RemoveRequest, v1.RemoveResponse]
 }
 
 // Status calls miniodb.v1.ClusterService.Status.
@@ -440,12 +464,28 @@ func (c *clusterServiceClient) Flush(ctx context.Context, req *connect.Request[v
 	return c.flush.CallUnary(ctx, req)
 }
 
+// Join calls miniodb.v1.ClusterService.Join.
+func (c *clusterServiceClient) Join(ctx context.Context, req *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error) {
+	return c.join.CallUnary(ctx, req)
+}
+
+// Remove calls miniodb.v1.ClusterService.Remove.
+func (c *clusterServiceClient) Remove(ctx context.Context, req *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error) {
+	return c.remove.CallUnary(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the miniodb.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
 	// Flush writes all hot rows (of one table, or all) to Parquet and answers
 	// when the flushes are committed.
 	Flush(context.Context, *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error)
+	// Join adds a node to the cluster as a voter. Any member accepts it and
+	// forwards it to the leader. Joining again with the same id and addresses
+	// is a no-op; the same id with new addresses replaces the old entry.
+	Join(context.Context, *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error)
+	// Remove takes a node out of the cluster.
+	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -468,12 +508,28 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("Flush")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceJoinHandler := connect.NewUnaryHandler(
+		ClusterServiceJoinProcedure,
+		svc.Join,
+		connect.WithSchema(clusterServiceMethods.ByName("Join")),
+		connect.WithHandlerOptions(opts...),
+	)
+	clusterServiceRemoveHandler := connect.NewUnaryHandler(
+		ClusterServiceRemoveProcedure,
+		svc.Remove,
+		connect.WithSchema(clusterServiceMethods.ByName("Remove")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceStatusProcedure:
 			clusterServiceStatusHandler.ServeHTTP(w, r)
 		case ClusterServiceFlushProcedure:
 			clusterServiceFlushHandler.ServeHTTP(w, r)
+		case ClusterServiceJoinProcedure:
+			clusterServiceJoinHandler.ServeHTTP(w, r)
+		case ClusterServiceRemoveProcedure:
+			clusterServiceRemoveHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -489,4 +545,12 @@ func (UnimplementedClusterServiceHandler) Status(context.Context, *connect.Reque
 
 func (UnimplementedClusterServiceHandler) Flush(context.Context, *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Flush is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Join(context.Context, *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Join is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Remove is not implemented"))
 }

@@ -1,0 +1,292 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+
+	"github.com/miniodb/miniodb/parquetio"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
+)
+
+// forwardedHeader marks a request one node forwarded to another, so a
+// request is forwarded at most once (no loops while leadership moves).
+const forwardedHeader = "Miniodb-Forwarded"
+
+// leaderHeader carries the leader's API address on Unavailable answers.
+const leaderHeader = "Miniodb-Leader"
+
+// peers holds Connect clients to other members' APIs, by address.
+type peers struct {
+	mu      sync.Mutex
+	http    *http.Client
+	clients map[string]*peerClient
+}
+
+type peerClient struct {
+	write   miniodbv1connect.WriteServiceClient
+	query   miniodbv1connect.QueryServiceClient
+	tables  miniodbv1connect.TableServiceClient
+	cluster miniodbv1connect.ClusterServiceClient
+}
+
+func newPeers() *peers {
+	return &peers{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, clients: map[string]*peerClient{}}
+}
+
+func (p *peers) get(addr string) *peerClient {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.clients[addr]
+	if !ok {
+		base := "http://" + addr
+		c = &peerClient{
+			write:   miniodbv1connect.NewWriteServiceClient(p.http, base),
+			query:   miniodbv1connect.NewQueryServiceClient(p.http, base),
+			tables:  miniodbv1connect.NewTableServiceClient(p.http, base),
+			cluster: miniodbv1connect.NewClusterServiceClient(p.http, base),
+		}
+		p.clients[addr] = c
+	}
+	return c
+}
+
+// isLocalStore reports whether the object store is a directory on this
+// machine, which other nodes cannot see unless it is marked shared.
+func isLocalStore(s parquetio.ObjectStore) bool {
+	_, ok := s.(*parquetio.DirStore)
+	return ok
+}
+
+// leaderAPI returns the leader's API address, or ErrNotLeader when there is
+// no leader or its address is not known yet.
+func (n *Node) leaderAPI() (string, error) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return "", fmt.Errorf("%w: the cluster has no leader right now", ErrNotLeader)
+	}
+	m, ok := n.fsm.Member(string(id))
+	if !ok || m.HttpAddr == "" {
+		return "", fmt.Errorf("%w: the leader %s has not published its API address yet", ErrNotLeader, id)
+	}
+	return m.HttpAddr, nil
+}
+
+// forwardTarget decides where a request that must run on the leader goes:
+// nil client means "run it here". A request that was forwarded already is
+// not forwarded again.
+func (n *Node) forwardTarget(h http.Header) (*peerClient, error) {
+	if n.raft.State() == raft.Leader {
+		return nil, nil
+	}
+	if h.Get(forwardedHeader) != "" {
+		return nil, n.notLeader()
+	}
+	addr, err := n.leaderAPI()
+	if err != nil {
+		return nil, err
+	}
+	return n.peers.get(addr), nil
+}
+
+func forwarded[T any](m *T) *connect.Request[T] {
+	r := connect.NewRequest(m)
+	r.Header().Set(forwardedHeader, "1")
+	return r
+}
+
+// registerSelf publishes this node's API address in the member table once
+// it leads (the leader records followers' addresses when they join).
+func (n *Node) registerSelf(ctx context.Context) error {
+	want := &v1.SetMemberCommand{NodeId: n.cfg.NodeID, HttpAddr: n.HTTPAddr(), RaftAddr: string(n.transport.LocalAddr())}
+	if m, ok := n.fsm.Member(n.cfg.NodeID); ok && m.HttpAddr == want.HttpAddr && m.RaftAddr == want.RaftAddr {
+		return nil
+	}
+	_, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_SetMember{SetMember: want}})
+	return err
+}
+
+// leaderLoop runs leader-only duties when this node gains leadership.
+func (n *Node) leaderLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if n.raft.State() != raft.Leader {
+			continue
+		}
+		ctx, cancel := n.stopContext()
+		if err := n.registerSelf(ctx); err != nil && ctx.Err() == nil {
+			n.logger.Warn("publishing this node's API address failed", "error", err)
+		}
+		cancel()
+	}
+}
+
+// Join adds a node as a voter (on the leader) or forwards the request to
+// the leader.
+func (n *Node) Join(ctx context.Context, h http.Header, m *v1.JoinRequest) (*v1.JoinResponse, error) {
+	if m.NodeId == "" || m.RaftAddr == "" || m.HttpAddr == "" {
+		return nil, fmt.Errorf("%w: join needs node_id, raft_addr and http_addr", ErrInvalid)
+	}
+	if p, err := n.forwardTarget(h); err != nil {
+		return nil, err
+	} else if p != nil {
+		resp, err := p.cluster.Join(ctx, forwarded(m))
+		if err != nil {
+			return nil, err
+		}
+		return resp.Msg, nil
+	}
+	if isLocalStore(n.store) && !n.cfg.ObjectStoreShared {
+		return nil, fmt.Errorf("%w: this cluster keeps its files in a local directory (%s); a cluster of more than one node needs a shared object store (s3://…), or --object-store-shared for a directory every node sees",
+			ErrInvalid, n.store)
+	}
+	if m.ObjectStore != "" && m.ObjectStore != n.store.String() {
+		return nil, fmt.Errorf("%w: node %s uses object store %s, the cluster uses %s; every node must use the same one",
+			ErrInvalid, m.NodeId, m.ObjectStore, n.store)
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, fmt.Errorf("node: read raft configuration: %w", err)
+	}
+	changed := true
+	for _, s := range cf.Configuration().Servers {
+		switch {
+		case s.ID == raft.ServerID(m.NodeId) && s.Address == raft.ServerAddress(m.RaftAddr):
+			changed = false
+		case s.ID == raft.ServerID(m.NodeId) || s.Address == raft.ServerAddress(m.RaftAddr):
+			// The same id at a new address, or another id at this address:
+			// the old entry goes.
+			if err := n.raft.RemoveServer(s.ID, 0, n.cfg.ApplyTimeout).Error(); err != nil {
+				return nil, fmt.Errorf("node: remove old entry of %s: %w", s.ID, err)
+			}
+		}
+	}
+	if changed {
+		if err := n.raft.AddVoter(raft.ServerID(m.NodeId), raft.ServerAddress(m.RaftAddr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			return nil, fmt.Errorf("node: add voter %s: %w", m.NodeId, err)
+		}
+		n.logger.Info("node joined", "joined_id", m.NodeId, "raft_addr", m.RaftAddr, "http_addr", m.HttpAddr)
+	}
+	if rec, ok := n.fsm.Member(m.NodeId); !ok || rec.HttpAddr != m.HttpAddr || rec.RaftAddr != m.RaftAddr {
+		changed = true
+		if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_SetMember{SetMember: &v1.SetMemberCommand{
+			NodeId: m.NodeId, HttpAddr: m.HttpAddr, RaftAddr: m.RaftAddr,
+		}}}); err != nil {
+			return nil, err
+		}
+	}
+	return &v1.JoinResponse{LeaderId: n.cfg.NodeID, Changed: changed}, nil
+}
+
+// Remove takes a node out of the cluster.
+func (n *Node) Remove(ctx context.Context, h http.Header, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: remove needs a node id", ErrInvalid)
+	}
+	if p, err := n.forwardTarget(h); err != nil {
+		return err
+	} else if p != nil {
+		_, err := p.cluster.Remove(ctx, forwarded(&v1.RemoveRequest{NodeId: id}))
+		return err
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return fmt.Errorf("node: read raft configuration: %w", err)
+	}
+	found := false
+	for _, s := range cf.Configuration().Servers {
+		found = found || s.ID == raft.ServerID(id)
+	}
+	if !found {
+		return fmt.Errorf("%w: node %q is not a member", ErrNotFound, id)
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+		return fmt.Errorf("node: remove %s: %w", id, err)
+	}
+	_, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_RemoveMember{RemoveMember: &v1.RemoveMemberCommand{NodeId: id}}})
+	return err
+}
+
+// joinCluster asks the given members to add this node, retrying with
+// back-off until one accepts or the join timeout passes.
+func (n *Node) joinCluster(ctx context.Context) error {
+	req := &v1.JoinRequest{
+		NodeId:      n.cfg.NodeID,
+		RaftAddr:    string(n.transport.LocalAddr()),
+		HttpAddr:    n.HTTPAddr(),
+		ObjectStore: n.store.String(),
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.JoinTimeout)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	var errs []string
+	for {
+		for _, addr := range n.cfg.JoinAddrs {
+			resp, err := n.peers.get(addr).cluster.Join(ctx, connect.NewRequest(req))
+			if err == nil {
+				n.logger.Info("joined the cluster", "via", addr, "leader_id", resp.Msg.LeaderId, "changed", resp.Msg.Changed)
+				return nil
+			}
+			if c := connect.CodeOf(err); c == connect.CodeInvalidArgument || c == connect.CodeFailedPrecondition {
+				return fmt.Errorf("node: join via %s refused: %w", addr, err)
+			}
+			errs = append(errs, fmt.Sprintf("%s: %v", addr, err))
+		}
+		select {
+		case <-ctx.Done():
+			last := errs
+			if len(last) > len(n.cfg.JoinAddrs) {
+				last = last[len(last)-len(n.cfg.JoinAddrs):]
+			}
+			return fmt.Errorf("node: could not join the cluster via %s within %v (is a member running and does it have a leader?): %s",
+				strings.Join(n.cfg.JoinAddrs, ", "), n.cfg.JoinTimeout, strings.Join(last, "; "))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 3*time.Second)
+	}
+}
+
+// members combines the Raft configuration with the member table.
+func (n *Node) members() []*v1.Member {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return nil
+	}
+	_, leader := n.raft.LeaderWithID()
+	var out []*v1.Member
+	for _, s := range cf.Configuration().Servers {
+		m := &v1.Member{NodeId: string(s.ID), RaftAddr: string(s.Address), Voter: s.Suffrage == raft.Voter, Leader: s.ID == leader}
+		if rec, ok := n.fsm.Member(string(s.ID)); ok {
+			m.HttpAddr = rec.HttpAddr
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// unavailable wraps an ErrNotLeader with the leader's API address as a
+// header, for clients that asked for a redirect.
+func (n *Node) redirectError() error {
+	addr, err := n.leaderAPI()
+	if err != nil {
+		return err
+	}
+	ce := connect.NewError(connect.CodeUnavailable, fmt.Errorf("not the leader: send the request to the leader at %s", addr))
+	ce.Meta().Set(leaderHeader, addr)
+	return ce
+}
+
