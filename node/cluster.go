@@ -289,4 +289,3 @@ func (n *Node) redirectError() error {
 	ce.Meta().Set(leaderHeader, addr)
 	return ce
 }
-
