@@ -59,6 +59,8 @@ type Config struct {
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (see raft.Config).
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// SnapshotInterval is how often Raft checks whether to snapshot.
+	SnapshotInterval time.Duration
 	// ApplyTimeout bounds how long a write waits for Raft.
 	ApplyTimeout time.Duration
 
@@ -95,6 +97,7 @@ func DefaultConfig() Config {
 		DeleteGrace:       10 * time.Minute,
 		SnapshotThreshold: 8192,
 		TrailingLogs:      10240,
+		SnapshotInterval:  30 * time.Second,
 		ApplyTimeout:      30 * time.Second,
 		JoinTimeout:       60 * time.Second,
 		CacheBytes:        4 << 30,
@@ -124,6 +127,7 @@ func (c *Config) Validate() error {
 		"hot bytes limit": c.HotBytesLimit, "max result rows": int64(c.MaxResultRows),
 		"flush rows": c.FlushRows, "flush bytes": c.FlushBytes, "flush age": int64(c.FlushAge),
 		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout), "join timeout": int64(c.JoinTimeout),
+		"snapshot interval": int64(c.SnapshotInterval),
 		"cache bytes": c.CacheBytes, "snapshot threshold": int64(c.SnapshotThreshold),
 	}
 	for name, v := range positive {

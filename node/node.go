@@ -153,6 +153,7 @@ func (n *Node) open(ctx context.Context) error {
 	rc.Logger = hlog
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.TrailingLogs = cfg.TrailingLogs
+	rc.SnapshotInterval = cfg.SnapshotInterval
 	existing, err := raft.HasExistingState(n.logStore, n.stable, snaps)
 	if err != nil {
 		return fmt.Errorf("node: inspect raft state: %w", err)

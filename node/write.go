@@ -67,7 +67,16 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 		return nil, fmt.Errorf("%w: request_id is %d bytes, at most 256", ErrInvalid, len(in.RequestID))
 	}
 	if hot, limit := n.fsm.HotBytes(), n.cfg.HotBytesLimit; hot >= limit {
-		return nil, fmt.Errorf("%w: hot rows hold %d bytes, the limit is %d: flushes are behind%s",
+		if n.getStoreErr() == nil {
+			// Say why if the store is the reason (a stuck upload may not
+			// have failed yet).
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			if err := n.store.Ping(pctx); err != nil {
+				n.setStoreErr(err)
+			}
+			cancel()
+		}
+		return nil, fmt.Errorf("%w: hot rows hold %d bytes, the limit is %d: flushes are behind%s; retry later",
 			ErrBackpressure, hot, limit, n.storeErrorSuffix())
 	}
 	t := ingest.Table{Name: table}

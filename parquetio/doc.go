@@ -58,8 +58,9 @@
 // last). Row groups hold at most WriteOptions.RowGroupRows rows (default
 // DefaultRowGroupRows); pages are zstd-compressed, data page v2, with
 // statistics, and column chunks carry full (untruncated) min/max/null-count
-// statistics. ts is DELTA_BINARY_PACKED; other columns are RLE_DICTIONARY
-// when a sample shows few distinct values, else PLAIN. An optional
+// statistics. TIMESTAMP columns are DELTA_BINARY_PACKED; other columns are
+// RLE_DICTIONARY when a sample of 1,024 values has at most a quarter
+// distinct, else PLAIN (BOOLEAN is always PLAIN). An optional
 // split-block bloom filter is written for WriteOptions.BloomFilterColumns.
 //
 // Footer key/value metadata:
@@ -69,6 +70,9 @@
 //	                type names as in SQL (BIGINT, DOUBLE, VARCHAR, BOOLEAN, TIMESTAMP, JSON)
 //	miniodb.nan     only when needed: JSON list of DOUBLE columns holding NaN, which
 //	                Parquet statistics omit; ReadStats reports NaN as their maximum
+//
+// testdata/format_v1.parquet is a golden file of this version; the tests
+// keep it readable and the writer's output identical to it.
 //
 // Readers also accept Parquet files without this metadata whose columns
 // map onto these types (INT64 timestamps in other units are converted to

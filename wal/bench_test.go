@@ -78,6 +78,7 @@ func benchStoreLogs(b *testing.B, st benchStore, size, batch int) {
 	}
 	lat := make([]time.Duration, 0, b.N)
 	next := uint64(1)
+	settleDisk()
 	b.SetBytes(int64(size * batch))
 	b.ReportAllocs()
 	b.ResetTimer()

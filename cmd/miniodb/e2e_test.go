@@ -42,20 +42,34 @@ func freeAddr(t *testing.T) string {
 type server struct {
 	t        *testing.T
 	cmd      *exec.Cmd
+	dataDir  string
 	httpAddr string
+	raftAddr string
+	args     []string
 	log      *os.File
 	done     chan struct{}
 }
 
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, httpAddr: freeAddr(t), done: make(chan struct{})}
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", s.httpAddr,
-		"--raft-addr", freeAddr(t), "--query-threads", "2", "--query-memory-limit", "1GB"}, extra...)
+	s := &server{t: t, dataDir: dataDir, httpAddr: freeAddr(t), raftAddr: freeAddr(t), args: extra}
+	s.start(true)
+	t.Cleanup(func() { s.kill() })
+	return s
+}
+
+// start runs the process (again, on the same addresses) and, if wait is
+// set, waits until /readyz answers 200.
+func (s *server) start(wait bool) {
+	t := s.t
+	t.Helper()
+	s.done = make(chan struct{})
+	args := append([]string{"serve", "--data-dir", s.dataDir, "--http-addr", s.httpAddr,
+		"--raft-addr", s.raftAddr, "--query-threads", "2", "--query-memory-limit", "1GB"}, s.args...)
 	s.cmd = exec.Command(os.Args[0], args...)
 	s.cmd.Env = append(os.Environ(), "MINIODB_TEST_EXEC_MAIN=1")
 	var err error
-	s.log, err = os.OpenFile(filepath.Join(dataDir+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	s.log, err = os.OpenFile(filepath.Join(s.dataDir+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,15 +77,23 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.kill() })
+	done := s.done
+	go func() { s.cmd.Wait(); close(done) }()
+	if wait {
+		s.waitReady()
+	}
+}
+
+func (s *server) waitReady() {
+	t := s.t
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + s.httpAddr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s
+				return
 			}
 		}
 		select {
@@ -188,8 +210,7 @@ func TestKillRestartLosesNoAcknowledgedRow(t *testing.T) {
 				t.Fatalf("only %d rows acknowledged before the kill", len(acked))
 			}
 
-			s = startServer(t, dataDir, "--raft-log", raftLog)
-			defer s.kill()
+			s.start(true)
 			status, body, err := s.post("/v1/query?format=json", "application/x-www-form-urlencoded", "sql=SELECT+id+FROM+events")
 			if err != nil || status != 200 {
 				t.Fatalf("query after restart: %d %v %s", status, err, body)

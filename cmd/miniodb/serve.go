@@ -66,6 +66,7 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.DeleteGrace, "delete-grace", cfg.DeleteGrace, "keep replaced, dropped and orphaned objects this long before deleting them")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "Raft log entries between snapshots")
 	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "Raft log entries kept after a snapshot")
+	fs.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often Raft checks whether a snapshot is due")
 	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "DuckDB memory_limit, e.g. 4GB (default DuckDB's: 80% of RAM)")
 	fs.IntVar(&cfg.QueryThreads, "query-threads", cfg.QueryThreads, "DuckDB threads (default: the CPU count)")
 	fs.Var((*sizeFlag)(&cfg.CacheBytes), "cache-bytes", "size of the local Parquet file cache")

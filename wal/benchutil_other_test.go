@@ -6,3 +6,6 @@ import "time"
 
 // processCPU is not measured on this platform.
 func processCPU() time.Duration { return 0 }
+
+// settleDisk does nothing on this platform.
+func settleDisk() {}
