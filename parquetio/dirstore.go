@@ -76,7 +76,7 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("parquetio: put %q: %w", key, err)
 	}
-	f, err := os.CreateTemp(dir, tempPrefix+"put-*")
+	f, err := os.CreateTemp(dir, TempFilePrefix+"put-*")
 	if err != nil {
 		return fmt.Errorf("parquetio: put %q: %w", key, err)
 	}
@@ -239,7 +239,7 @@ func (s *DirStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if strings.HasPrefix(d.Name(), tempPrefix) {
+		if strings.HasPrefix(d.Name(), TempFilePrefix) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}

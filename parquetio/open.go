@@ -52,8 +52,6 @@ type storeSpec struct {
 	s3  S3Config
 }
 
-var s3Params = []string{"endpoint", "insecure", "region"}
-
 func parseStoreURL(rawURL string) (storeSpec, error) {
 	fail := func(format string, args ...any) (storeSpec, error) {
 		return storeSpec{}, fmt.Errorf("parquetio: object store URL %q: %s", redactURL(rawURL), fmt.Sprintf(format, args...))
@@ -113,6 +111,7 @@ func parseStoreURL(rawURL string) (storeSpec, error) {
 		if err != nil {
 			return fail("query: %v", err)
 		}
+		s3Params := []string{"endpoint", "insecure", "region"}
 		for name, vals := range q {
 			if !slices.Contains(s3Params, name) {
 				return fail("unknown parameter %q (known: %s)", name, strings.Join(s3Params, ", "))

@@ -90,10 +90,10 @@ func FuzzReadStats(f *testing.F) {
 
 // writeForeign writes a Parquet file the way another tool might: no
 // miniodb metadata, other timestamp units, a JSON logical type.
-func writeForeign(t *testing.T, fields orderedGroup, rows []parquet.Row) []byte {
+func writeForeign(t *testing.T, fields orderedGroup, rows []parquet.Row, opts ...parquet.WriterOption) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("foreign", fields))
+	w := parquet.NewGenericWriter[any](&buf, append([]parquet.WriterOption{parquet.NewSchema("foreign", fields)}, opts...)...)
 	if _, err := w.WriteRows(rows); err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +173,43 @@ func TestReadUnsupportedTypes(t *testing.T) {
 				t.Fatalf("err = %v, want ErrCorrupt mentioning %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestReadBadMetadata(t *testing.T) {
+	fields := orderedGroup{
+		&orderedField{Node: parquet.Optional(parquet.TimestampAdjusted(parquet.Microsecond, false)), name: "ts"},
+		&orderedField{Node: parquet.Optional(parquet.String()), name: "s"},
+	}
+	for _, tc := range []struct {
+		name    string
+		key     string
+		value   string
+		wantErr string
+	}{
+		{"schema names differ", MetaSchema, `[{"name":"ts","type":"TIMESTAMP"},{"name":"t","type":"VARCHAR"}]`, `column 1 is "t" VARCHAR`},
+		{"schema types differ", MetaSchema, `[{"name":"ts","type":"BIGINT"},{"name":"s","type":"VARCHAR"}]`, `column 0 is "ts" BIGINT`},
+		{"schema too short", MetaSchema, `[{"name":"ts","type":"TIMESTAMP"}]`, "has 1 columns, the Parquet schema 2"},
+		{"schema not JSON", MetaSchema, `{`, MetaSchema},
+		{"unknown type", MetaSchema, `[{"name":"ts","type":"TIMESTAMP"},{"name":"s","type":"TEXT"}]`, `unknown type "TEXT"`},
+		{"version not a number", MetaFormat, "one", "not a version number"},
+		{"nan list not JSON", MetaNaN, "[", MetaNaN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := writeForeign(t, fields, nil, parquet.KeyValueMetadata(tc.key, tc.value))
+			_, _, err := ReadStats(bytes.NewReader(data), int64(len(data)))
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want ErrCorrupt containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	// JSON in the metadata over a STRING column is a JSON column.
+	data := writeForeign(t, fields, nil, parquet.KeyValueMetadata(MetaSchema, `[{"name":"ts","type":"TIMESTAMP"},{"name":"s","type":"JSON"}]`))
+	schema, err := ReadSchema(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []*miniodbv1.Column{col("ts", tTimestamp), col("s", tJSON)}; !schemaEqual(schema, want) {
+		t.Fatalf("schema = %v, want %v", schema, want)
 	}
 }

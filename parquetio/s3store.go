@@ -173,7 +173,14 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 			return fmt.Errorf("parquetio: put %q: reader holds %d bytes, want %d", key, n, size)
 		}
 	} else {
-		r = &exactReader{r: r, remaining: size, size: size}
+		er := &exactReader{r: r, remaining: size, size: size}
+		if size == 0 {
+			// minio-go does not read an empty body at all.
+			if err := er.checkEnd(); err != io.EOF {
+				return fmt.Errorf("parquetio: put %q: %w", key, err)
+			}
+		}
+		r = er
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, obj, r, size, opts)
 	if err != nil {

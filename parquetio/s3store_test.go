@@ -166,7 +166,7 @@ func TestS3Store(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		readMeta, _, err = ReadStats(ReaderAt(ctx, s, key, info.Size), info.Size)
+		readMeta, _, err = ReadStats(NewReaderAt(ctx, s, key, info.Size), info.Size)
 		if err != nil {
 			t.Fatal(err)
 		}

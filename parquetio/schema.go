@@ -34,29 +34,39 @@ const (
 // TimeColumn is the column every table has and files are sorted by.
 const TimeColumn = "ts"
 
-// typeNames are the names used for column types in the schema metadata.
-var typeNames = map[miniodbv1.ColumnType]string{
-	miniodbv1.ColumnType_COLUMN_TYPE_BIGINT:    "BIGINT",
-	miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:    "DOUBLE",
-	miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR:   "VARCHAR",
-	miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:   "BOOLEAN",
-	miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP: "TIMESTAMP",
-	miniodbv1.ColumnType_COLUMN_TYPE_JSON:      "JSON",
+// typeName returns the SQL name of a supported column type, used in the
+// schema metadata, or "" for an unsupported one.
+func typeName(t miniodbv1.ColumnType) string {
+	switch t {
+	case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT:
+		return "BIGINT"
+	case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
+		return "DOUBLE"
+	case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR:
+		return "VARCHAR"
+	case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
+		return "BOOLEAN"
+	case miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
+		return "TIMESTAMP"
+	case miniodbv1.ColumnType_COLUMN_TYPE_JSON:
+		return "JSON"
+	}
+	return ""
 }
 
 // TypeName returns the SQL name of t ("BIGINT", "TIMESTAMP", ...), or the
-// enum's string for an unknown type.
+// enum's string for an unsupported type.
 func TypeName(t miniodbv1.ColumnType) string {
-	if n, ok := typeNames[t]; ok {
+	if n := typeName(t); n != "" {
 		return n
 	}
 	return t.String()
 }
 
 func typeFromName(name string) (miniodbv1.ColumnType, bool) {
-	for t, n := range typeNames {
-		if n == name {
-			return t, true
+	for t := range miniodbv1.ColumnType_name {
+		if ct := miniodbv1.ColumnType(t); name != "" && typeName(ct) == name {
+			return ct, true
 		}
 	}
 	return 0, false
@@ -77,7 +87,7 @@ func validateSchema(schema []*miniodbv1.Column) error {
 			return fmt.Errorf("parquetio: schema has column %q twice", c.Name)
 		}
 		seen[c.Name] = true
-		if _, ok := typeNames[c.Type]; !ok {
+		if typeName(c.Type) == "" {
 			return fmt.Errorf("parquetio: schema column %q has unsupported type %s", c.Name, c.Type)
 		}
 		if c.Name == TimeColumn {

@@ -79,10 +79,12 @@ type RangeGetter interface {
 	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 }
 
-// tempPrefix starts the names of DirStore's and Download's temporary files.
-// Keys may not contain a segment with this prefix, so List never confuses a
-// temporary file with an object.
-const tempPrefix = ".miniodb-tmp-"
+// TempFilePrefix starts the names of the temporary files that DirStore and
+// Download create next to their targets. Keys may not contain a segment
+// with this prefix, so List never confuses a temporary file with an object;
+// a file cache should skip such files and may delete old ones (left by a
+// crash).
+const TempFilePrefix = ".miniodb-tmp-"
 
 // ValidateKey reports whether key is acceptable to every ObjectStore. The
 // error wraps ErrInvalidKey and says what is wrong.
@@ -106,8 +108,8 @@ func ValidateKey(key string) error {
 			return bad("empty segment")
 		case seg == "." || seg == "..":
 			return bad(`"." or ".." segment`)
-		case strings.HasPrefix(seg, tempPrefix):
-			return bad("segment starts with the reserved prefix " + tempPrefix)
+		case strings.HasPrefix(seg, TempFilePrefix):
+			return bad("segment starts with the reserved prefix " + TempFilePrefix)
 		}
 	}
 	return nil
@@ -139,7 +141,7 @@ type exactReader struct {
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.remaining == 0 {
-		return 0, io.EOF
+		return 0, e.checkEnd()
 	}
 	if int64(len(p)) > e.remaining {
 		p = p[:e.remaining]
@@ -147,9 +149,8 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	e.remaining -= int64(n)
 	if e.remaining == 0 {
-		var one [1]byte
-		if m, _ := io.ReadFull(e.r, one[:]); m > 0 {
-			return 0, fmt.Errorf("parquetio: reader holds more than the %d bytes promised", e.size)
+		if err := e.checkEnd(); err != io.EOF {
+			return 0, err
 		}
 		return n, nil
 	}
@@ -157,6 +158,15 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("parquetio: reader ended %d bytes before the %d promised: %w", e.remaining, e.size, io.ErrUnexpectedEOF)
 	}
 	return n, err
+}
+
+// checkEnd returns io.EOF if r is exhausted, or an error if it holds more.
+func (e *exactReader) checkEnd() error {
+	var one [1]byte
+	if m, _ := io.ReadFull(e.r, one[:]); m > 0 {
+		return fmt.Errorf("parquetio: reader holds more than the %d bytes promised", e.size)
+	}
+	return io.EOF
 }
 
 // Download copies the object at key to localPath atomically: it writes a
@@ -171,7 +181,7 @@ func Download(ctx context.Context, store ObjectStore, key, localPath string) (er
 	}
 	defer rc.Close()
 	dir := filepath.Dir(localPath)
-	f, err := os.CreateTemp(dir, tempPrefix+"download-*")
+	f, err := os.CreateTemp(dir, TempFilePrefix+"download-*")
 	if err != nil {
 		return fmt.Errorf("parquetio: download %q: %w", key, err)
 	}
@@ -199,12 +209,12 @@ func Download(ctx context.Context, store ObjectStore, key, localPath string) (er
 	return nil
 }
 
-// ReaderAt returns an io.ReaderAt over the object at key, which has the given
+// NewReaderAt returns an io.ReaderAt over the object at key, which has the given
 // size (from Stat or List). With a RangeGetter store each ReadAt is one range
-// request, so ReadStats(ReaderAt(...), size) reads only the footer. Other
+// request, so ReadStats(NewReaderAt(...), size) reads only the footer. Other
 // stores fall back to reading from the start of the object on each call.
 // The reads use ctx; the reader must not be used after ctx is done.
-func ReaderAt(ctx context.Context, store ObjectStore, key string, size int64) io.ReaderAt {
+func NewReaderAt(ctx context.Context, store ObjectStore, key string, size int64) io.ReaderAt {
 	return &objectReaderAt{ctx: ctx, store: store, key: key, size: size}
 }
 

@@ -120,6 +120,9 @@ func testStoreSemantics(t *testing.T, s ObjectStore) {
 			if err := s.Put(ctx, "mismatch", wrap(strings.NewReader("x")), 3); err == nil {
 				t.Fatal("Put with a shorter reader succeeded")
 			}
+			if err := s.Put(ctx, "mismatch", wrap(strings.NewReader("x")), 0); err == nil {
+				t.Fatal("Put of size 0 with a non-empty reader succeeded")
+			}
 		}
 		if got := get(t, s, "mismatch"); got != "old" {
 			t.Fatalf("after failed Puts, Get = %q, want old", got)
@@ -146,7 +149,7 @@ func testStoreSemantics(t *testing.T, s ObjectStore) {
 				t.Fatalf("GetRange(%d, %d) = %q, %v; want %q", tc.off, tc.n, b, err, tc.want)
 			}
 		}
-		ra := ReaderAt(ctx, s, "range", 10)
+		ra := NewReaderAt(ctx, s, "range", 10)
 		p := make([]byte, 4)
 		if n, err := ra.ReadAt(p, 8); n != 2 || err != io.EOF || string(p[:2]) != "89" {
 			t.Fatalf("ReadAt at the end = %d, %v, %q", n, err, p[:n])
@@ -210,7 +213,7 @@ func testStoreSemantics(t *testing.T, s ObjectStore) {
 	})
 
 	t.Run("bad keys rejected", func(t *testing.T) {
-		for _, k := range []string{"", "/abs", "a//b", "a/", "../x", "a/../b", "a/./b", ".", "a\x00b", `a\b`, "x/" + tempPrefix + "put-1", strings.Repeat("k", 1025)} {
+		for _, k := range []string{"", "/abs", "a//b", "a/", "../x", "a/../b", "a/./b", ".", "a\x00b", `a\b`, "x/" + TempFilePrefix + "put-1", strings.Repeat("k", 1025)} {
 			if err := s.Put(ctx, k, strings.NewReader("x"), 1); !errors.Is(err, ErrInvalidKey) {
 				t.Errorf("Put(%q) = %v, want ErrInvalidKey", k, err)
 			}
@@ -282,7 +285,7 @@ func TestDirStoreLayout(t *testing.T) {
 		t.Fatalf("file not at the key's path: %q %v", b, err)
 	}
 	// Temporary files (a crashed Put) are not listed.
-	if err := os.WriteFile(filepath.Join(s.Dir(), "data", "t", tempPrefix+"put-123"), []byte("junk"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Dir(), "data", "t", TempFilePrefix+"put-123"), []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	infos, err := s.List(ctx, "")
@@ -412,10 +415,21 @@ func TestFaultyStore(t *testing.T) {
 func TestReaderAtWithoutRangeGetter(t *testing.T) {
 	s := struct{ ObjectStore }{mustDirStore(t)} // hides GetRange
 	put(t, s, "obj", "0123456789")
-	ra := ReaderAt(context.Background(), s, "obj", 10)
+	ra := NewReaderAt(context.Background(), s, "obj", 10)
 	p := make([]byte, 3)
 	if n, err := ra.ReadAt(p, 5); n != 3 || err != nil || string(p) != "567" {
 		t.Fatalf("ReadAt = %d, %v, %q", n, err, p)
+	}
+	// FaultyStore gives range reads over a store without them.
+	f := NewFaultyStore(s, func(op, key string) error { return nil })
+	rc, err := f.GetRange(context.Background(), "obj", 8, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "89" {
+		t.Fatalf("GetRange = %q", b)
 	}
 }
 
@@ -438,7 +452,7 @@ func TestReadStatsThroughStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := ReadStats(ReaderAt(ctx, counting, key, info.Size), info.Size)
+	got, _, err := ReadStats(NewReaderAt(ctx, counting, key, info.Size), info.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

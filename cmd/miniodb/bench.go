@@ -64,6 +64,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	repeat := fs.Int("repeat", 5, "runs of each query (the median is reported)")
 	days := fs.Int("days", 4, "days the rows' timestamps span (one partition per day)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
+	catchup := fs.Bool("catchup", false, "with --nodes > 1: after ingest, join one more node and time its catch-up to the hot rows (by snapshot)")
+	nodes := fs.Int("nodes", 1, "cluster size: 1, or 3 (or more) nodes in this process on loopback TCP, writes sent to the leader")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -71,7 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *rows <= 0 || *batch <= 0 || *clients <= 0 || *repeat <= 0 || *days <= 0 {
+	if *rows <= 0 || *nodes <= 0 || *batch <= 0 || *clients <= 0 || *repeat <= 0 || *days <= 0 {
 		return fmt.Errorf("--rows, --batch, --clients, --repeat and --days must be positive")
 	}
 	dir, err := os.MkdirTemp("", "miniodb-bench-")
@@ -89,7 +91,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.FlushRows = 1 << 40
 	cfg.FlushBytes = 1 << 40
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := node.New(ctx, cfg)
+	if *nodes > 1 {
+		cfg.ObjectStore = "file://" + filepath.Join(dir, "objects")
+		cfg.ObjectStoreShared = true
+	}
+	if *catchup {
+		// Snapshot often and keep little log, so a new node must catch up
+		// by snapshot install (the case that matters for large buffers).
+		cfg.SnapshotThreshold = 64
+		cfg.TrailingLogs = 16
+		cfg.SnapshotInterval = time.Second
+	}
+	ncfg := cfg
+	ncfg.DataDir = filepath.Join(dir, "n1")
+	n, err := node.New(ctx, ncfg)
 	if err != nil {
 		return err
 	}
@@ -97,10 +112,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := n.WaitLeader(ctx); err != nil {
 		return err
 	}
+	for i := 2; i <= *nodes; i++ {
+		fcfg := cfg
+		fcfg.NodeID = fmt.Sprint("n", i)
+		fcfg.DataDir = filepath.Join(dir, fcfg.NodeID)
+		fcfg.JoinAddrs = []string{n.HTTPAddr()}
+		f, err := node.New(ctx, fcfg)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+	}
 	base := "http://" + n.HTTPAddr()
 	host, _ := os.Hostname()
-	fmt.Fprintf(stdout, "# miniodb bench — %s, %s, %d CPUs, %s/%s, raft log %s\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *raftLog)
+	fmt.Fprintf(stdout, "# miniodb bench — %s, %s, %d CPUs, %s/%s, raft log %s, %d node(s)\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *raftLog, *nodes)
 
 	// Ingest.
 	// Request bodies are built before the clock starts, so the figure is
@@ -168,6 +194,33 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "| %d | %d | %d | %.2f | %.0f | %s | %s |\n\n", *rows, *batch, *clients, elapsed.Seconds(),
 		float64(*rows)/elapsed.Seconds(), pct(lats, 0.50), pct(lats, 0.99))
 
+	if *catchup && *nodes > 1 {
+		time.Sleep(2 * time.Second) // let a snapshot truncate the log
+		target := n.FSM().AppliedIndex()
+		hotRows := int64(0)
+		if v, ok := n.FSM().Table("events"); ok {
+			hotRows, _ = v.HotRows()
+		}
+		jcfg := cfg
+		jcfg.NodeID = "catchup"
+		jcfg.DataDir = filepath.Join(dir, jcfg.NodeID)
+		jcfg.JoinAddrs = []string{n.HTTPAddr()}
+		t0 := time.Now()
+		j, err := node.New(ctx, jcfg)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		for j.FSM().AppliedIndex() < target {
+			if time.Since(t0) > 5*time.Minute {
+				return fmt.Errorf("the new node did not catch up in 5 minutes")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		fmt.Fprintf(stdout, "Catch-up: a new node joined and applied up to index %d (%d hot rows) in %.2f s.\n\n",
+			target, hotRows, time.Since(t0).Seconds())
+	}
+
 	// Flush everything, then query.
 	cluster := miniodbv1connect.NewClusterServiceClient(http.DefaultClient, base)
 	t0 := time.Now()
@@ -183,7 +236,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var paths []string
 	for _, f := range view.Files {
-		paths = append(paths, "'"+filepath.Join(dir, "objects", filepath.FromSlash(f.Key))+"'")
+		objects := filepath.Join(dir, "n1", "objects")
+		if *nodes > 1 {
+			objects = filepath.Join(dir, "objects")
+		}
+		paths = append(paths, "'"+filepath.Join(objects, filepath.FromSlash(f.Key))+"'")
 	}
 	raw, err := sql.Open("duckdb", "")
 	if err != nil {
