@@ -37,8 +37,8 @@ type peerClient struct {
 	cluster miniodbv1connect.ClusterServiceClient
 }
 
-func newPeers() *peers {
-	return &peers{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, clients: map[string]*peerClient{}}
+func newPeers(c *http.Client) *peers {
+	return &peers{http: c, clients: map[string]*peerClient{}}
 }
 
 func (p *peers) get(addr string) *peerClient {
@@ -105,7 +105,7 @@ func forwarded[T any](m *T) *connect.Request[T] {
 // registerSelf publishes this node's API address in the member table once
 // it leads (the leader records followers' addresses when they join).
 func (n *Node) registerSelf(ctx context.Context) error {
-	want := &v1.SetMemberCommand{NodeId: n.cfg.NodeID, HttpAddr: n.HTTPAddr(), RaftAddr: string(n.transport.LocalAddr())}
+	want := &v1.SetMemberCommand{NodeId: n.cfg.NodeID, HttpAddr: n.advertisedHTTP(), RaftAddr: string(n.transport.LocalAddr())}
 	if m, ok := n.fsm.Member(n.cfg.NodeID); ok && m.HttpAddr == want.HttpAddr && m.RaftAddr == want.RaftAddr {
 		return nil
 	}
@@ -227,7 +227,7 @@ func (n *Node) joinCluster(ctx context.Context) error {
 	req := &v1.JoinRequest{
 		NodeId:      n.cfg.NodeID,
 		RaftAddr:    string(n.transport.LocalAddr()),
-		HttpAddr:    n.HTTPAddr(),
+		HttpAddr:    n.advertisedHTTP(),
 		ObjectStore: n.store.String(),
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.JoinTimeout)

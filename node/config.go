@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/miniodb/miniodb/internal/failpoint"
 )
 
 // Config configures one MinIODB node. Start from DefaultConfig.
@@ -16,8 +18,14 @@ type Config struct {
 	DataDir string
 	// HTTPAddr is the API address (Connect, gRPC, HTTP).
 	HTTPAddr string
-	// RaftAddr is the Raft transport's listen and advertise address.
+	// RaftAddr is the Raft transport's listen address. Outgoing Raft and
+	// node-to-node API connections are dialed from its host's IP.
 	RaftAddr string
+	// RaftAdvertise is the Raft address other nodes dial (default RaftAddr).
+	RaftAdvertise string
+	// HTTPAdvertise is the API address published to other nodes, for
+	// forwarding (default: the address the API listens on).
+	HTTPAdvertise string
 	// ObjectStore is where Parquet files go: file:///path (default
 	// <DataDir>/objects) or s3://bucket/prefix?endpoint=host:port&insecure=true.
 	ObjectStore string
@@ -76,6 +84,13 @@ type Config struct {
 
 	// Logger receives the node's logs.
 	Logger *slog.Logger
+
+	// Failpoints are test-only crash/pause/error points (nil: none).
+	Failpoints *failpoint.Set
+	// UnsafeAckBeforeCommit acknowledges writes once handed to Raft, before
+	// they are committed. Test-only: it exists to show that the jepsen
+	// checker catches the loss it causes. Never set it in production.
+	UnsafeAckBeforeCommit bool
 }
 
 // DefaultConfig returns a working single-node configuration.
@@ -128,7 +143,7 @@ func (c *Config) Validate() error {
 		"flush rows": c.FlushRows, "flush bytes": c.FlushBytes, "flush age": int64(c.FlushAge),
 		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout), "join timeout": int64(c.JoinTimeout),
 		"snapshot interval": int64(c.SnapshotInterval),
-		"cache bytes": c.CacheBytes, "snapshot threshold": int64(c.SnapshotThreshold),
+		"cache bytes":       c.CacheBytes, "snapshot threshold": int64(c.SnapshotThreshold),
 	}
 	for name, v := range positive {
 		if v <= 0 {

@@ -199,10 +199,17 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 	if _, err := f.Seek(0, 0); err != nil {
 		return 0, err
 	}
-	if err := n.store.Put(ctx, key, f, size); err != nil {
+	// minio-go retries internally for a long time; bound the upload so a
+	// dead store shows up as an error (and back-off) instead of a hang.
+	putCtx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(size/(1<<20))*time.Second)
+	defer cancel()
+	if err := n.store.Put(putCtx, key, f, size); err != nil {
 		n.setStoreErr(err)
 		n.metrics.flushErrors.Inc()
 		return 0, fmt.Errorf("upload %s: %w", key, err)
+	}
+	if err := n.cfg.Failpoints.Inject("flush-after-upload"); err != nil {
+		return 0, err
 	}
 	file := &v1.DataFile{
 		Key:       key,
@@ -220,6 +227,9 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 	if err != nil {
 		n.metrics.flushErrors.Inc()
 		return 0, fmt.Errorf("commit %s: %w", key, err)
+	}
+	if err := n.cfg.Failpoints.Inject("flush-after-commit"); err != nil {
+		return 0, err
 	}
 	if r.Duplicate {
 		return 0, nil
@@ -249,9 +259,11 @@ func (n *Node) gcLoop() {
 			continue
 		}
 		ctx, cancel := n.stopContext()
+		ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
 		if err := n.collectGarbage(ctx); err != nil && ctx.Err() == nil {
 			n.logger.Warn("object garbage collection failed", "error", err)
 		}
+		cancelT()
 		cancel()
 	}
 }

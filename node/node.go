@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("node_id", cfg.NodeID)
-	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers()}
+	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr))}
 	if err := n.open(ctx); err != nil {
 		n.closeAll()
 		return nil, err
@@ -116,6 +116,9 @@ func (n *Node) open(ctx context.Context) error {
 	}
 
 	n.fsm = raftfsm.New(n.logger.With("component", "fsm"))
+	if cfg.Failpoints != nil {
+		n.fsm.SetSnapshotHook(func() error { return cfg.Failpoints.Inject("snapshot-mid-write") })
+	}
 	n.stable, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "stable.db")})
 	if err != nil {
 		return fmt.Errorf("node: open raft stable store: %w", err)
@@ -136,18 +139,17 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node: open snapshot store: %w", err)
 	}
-	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	advertise := cfg.RaftAdvertise
+	if advertise == "" {
+		advertise = cfg.RaftAddr
+	}
+	layer, err := newStreamLayer(cfg.RaftAddr, advertise)
 	if err != nil {
-		return fmt.Errorf("node: raft address: %w", err)
+		return err
 	}
-	var advertise net.Addr // nil: advertise the port the listener gets (tests use port 0)
-	if addr.Port != 0 {
-		advertise = addr
-	}
-	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 3, 10*time.Second, hlog)
-	if err != nil {
-		return fmt.Errorf("node: raft transport on %s: %w", cfg.RaftAddr, err)
-	}
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
@@ -201,6 +203,14 @@ func (n *Node) open(ctx context.Context) error {
 
 // HTTPAddr returns the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// advertisedHTTP is the API address other nodes use to reach this one.
+func (n *Node) advertisedHTTP() string {
+	if n.cfg.HTTPAdvertise != "" {
+		return n.cfg.HTTPAdvertise
+	}
+	return n.HTTPAddr()
+}
 
 // Raft returns the node's Raft instance.
 func (n *Node) Raft() *raft.Raft { return n.raft }

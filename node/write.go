@@ -101,6 +101,15 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 		Batches:   res.Batches,
 		Create:    create,
 	}}}
+	if n.cfg.UnsafeAckBeforeCommit {
+		// Test-only: acknowledge before Raft commits (see Config).
+		data, err := raftfsm.EncodeCommand(cmd)
+		if err != nil {
+			return nil, err
+		}
+		n.raft.Apply(data, n.cfg.ApplyTimeout)
+		return &WriteResult{Rows: int64(res.Rows)}, nil
+	}
 	r, err := n.apply(ctx, cmd)
 	if err != nil {
 		return nil, err

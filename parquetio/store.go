@@ -155,7 +155,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if err == io.EOF {
-		return n, fmt.Errorf("parquetio: reader ended %d bytes before the %d promised: %w", e.remaining, e.size, io.ErrUnexpectedEOF)
+		return n, fmt.Errorf("reader ended %d bytes before the %d promised: %w", e.remaining, e.size, io.ErrUnexpectedEOF)
 	}
 	return n, err
 }
@@ -164,7 +164,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 func (e *exactReader) checkEnd() error {
 	var one [1]byte
 	if m, _ := io.ReadFull(e.r, one[:]); m > 0 {
-		return fmt.Errorf("parquetio: reader holds more than the %d bytes promised", e.size)
+		return fmt.Errorf("reader holds more than the %d bytes promised", e.size)
 	}
 	return io.EOF
 }

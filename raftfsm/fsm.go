@@ -73,8 +73,9 @@ type requestRecord struct {
 
 // FSM implements raft.FSM. The zero value is not usable; use New.
 type FSM struct {
-	logger      *slog.Logger
-	dedupeLimit int
+	logger       *slog.Logger
+	dedupeLimit  int
+	snapshotHook func() error // test fail point inside Persist; nil normally
 
 	mu         sync.RWMutex
 	applied    uint64
@@ -101,6 +102,11 @@ func New(logger *slog.Logger) *FSM {
 		appliedCh:   make(chan struct{}),
 	}
 }
+
+// SetSnapshotHook installs a function that Persist calls between the
+// snapshot's header and its tables (a test fail point). Call it before
+// raft starts.
+func (f *FSM) SetSnapshotHook(h func() error) { f.snapshotHook = h }
 
 // EncodeCommand encodes a command as a log entry.
 func EncodeCommand(c *v1.Command) ([]byte, error) {
@@ -379,7 +385,7 @@ func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	s := &snapshot{header: &v1.SnapshotHeader{
+	s := &snapshot{hook: f.snapshotHook, header: &v1.SnapshotHeader{
 		Version:      snapshotVersion,
 		AppliedIndex: f.applied,
 		TableCount:   uint32(len(f.tables)),

@@ -30,6 +30,7 @@ type snapshotTable struct {
 type snapshot struct {
 	header *v1.SnapshotHeader
 	tables []snapshotTable
+	hook   func() error
 }
 
 // Persist streams the snapshot to the sink, one record at a time.
@@ -52,6 +53,14 @@ func (s *snapshot) write(w io.Writer) error {
 	}
 	if err := put(s.header); err != nil {
 		return err
+	}
+	if s.hook != nil {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if err := s.hook(); err != nil {
+			return err
+		}
 	}
 	for _, t := range s.tables {
 		if err := put(t.table); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miniodb/miniodb/internal/failpoint"
 	"github.com/miniodb/miniodb/node"
 )
 
@@ -42,7 +43,9 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "unique, stable id of this node in the cluster")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the Raft log, snapshots and the query cache")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "API address (Connect, gRPC, HTTP)")
-	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft address (listen and advertise)")
+	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft listen address (outgoing node-to-node connections are dialed from its IP)")
+	fs.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "Raft address other nodes dial (default --raft-addr)")
+	fs.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "API address published to other nodes for forwarding (default --http-addr)")
 	fs.StringVar(&cfg.ObjectStore, "object-store", "", "where Parquet files go: file:///path or s3://bucket/prefix?endpoint=host:port&insecure=true (default <data-dir>/objects)")
 	fs.StringVar(&cfg.RaftLog, "raft-log", cfg.RaftLog, "Raft log store: bolt or wal")
 	fs.BoolVar(&cfg.ObjectStoreShared, "object-store-shared", false, "the file:// object store is a directory every node sees (tests on one machine)")
@@ -95,11 +98,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+	var err error
+	if err = level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.AccessKey, cfg.SecretKey = s3Credentials()
+	// Test-only switches, read from the environment so that no flag invites
+	// their use: fail points (see internal/failpoint) and the unsafe mode
+	// the jepsen suite uses to prove its checker can fail.
+	if cfg.Failpoints, err = failpoint.Parse(os.Getenv("MINIODB_FAILPOINTS")); err != nil {
+		return err
+	}
+	if os.Getenv("MINIODB_UNSAFE_ACK_BEFORE_COMMIT") == "1" {
+		cfg.UnsafeAckBeforeCommit = true
+		cfg.Logger.Warn("UNSAFE: acknowledging writes before Raft commits them (MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1); acknowledged rows can be lost")
+	}
 
 	n, err := node.New(ctx, cfg)
 	if err != nil {
