@@ -41,7 +41,9 @@ type Analysis struct {
 // statement's tree.
 func parseTree(ctx context.Context, conn *sql.Conn, query string) (map[string]any, error) {
 	var text string
-	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", query).Scan(&text); err != nil {
+	// The statement goes in as a literal, not a parameter: one round trip
+	// instead of prepare + execute.
+	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql("+quoteString(query)+")::VARCHAR").Scan(&text); err != nil {
 		return nil, fmt.Errorf("query: parse: %w", err)
 	}
 	var tree map[string]any

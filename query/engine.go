@@ -89,6 +89,36 @@ type Engine struct {
 	mirrors  map[string]*mirrorTable
 
 	lastQuery atomic.Int64 // unix nanos of the last query's start
+
+	// viewCache remembers, per DuckDB connection, the definition of the
+	// temporary view each table has there, so a query whose files and hot
+	// rows did not change since the connection's last query reuses it
+	// instead of binding it again.
+	viewMu    sync.Mutex
+	viewCache map[uint64]map[string]string
+}
+
+// maxCachedConns bounds viewCache; past it the cache starts over.
+const maxCachedConns = 64
+
+func (e *Engine) cachedView(conn uint64, table string) string {
+	e.viewMu.Lock()
+	defer e.viewMu.Unlock()
+	return e.viewCache[conn][table]
+}
+
+func (e *Engine) rememberViews(conn uint64, views map[string]string) {
+	e.viewMu.Lock()
+	defer e.viewMu.Unlock()
+	if e.viewCache == nil || len(e.viewCache) >= maxCachedConns && e.viewCache[conn] == nil {
+		e.viewCache = map[uint64]map[string]string{}
+	}
+	if e.viewCache[conn] == nil {
+		e.viewCache[conn] = map[string]string{}
+	}
+	for t, v := range views {
+		e.viewCache[conn][t] = v
+	}
 }
 
 // Open starts an engine: an in-memory DuckDB locked down to read only the
@@ -250,8 +280,15 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 	if err != nil {
 		return fail(err)
 	}
+	// On failure the transaction rolls back (and with it any view it
+	// replaced); on success it commits, keeping the views for reuse.
 	cleanup = append(cleanup, func() { conn.ExecContext(context.Background(), "ROLLBACK") })
+	connID, err := duckdb.ConnId(conn)
+	if err != nil {
+		return fail(fmt.Errorf("query: connection id: %w", err))
+	}
 	plan := &Plan{}
+	created := map[string]string{}
 	for _, name := range a.Tables {
 		view, ok := views[name]
 		if !ok {
@@ -261,12 +298,18 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		if !e.cfg.NoPruning && len(a.Tables) == 1 {
 			preds = a.Predicates
 		}
-		tp, release, err := e.createView(ctx, conn, name, idents[name], view, preds)
+		tp, stmt, release, err := e.viewOf(ctx, name, idents[name], view, preds)
 		if release != nil {
 			cleanup = append(cleanup, release)
 		}
 		if err != nil {
 			return fail(err)
+		}
+		if e.cachedView(connID, name) != stmt {
+			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(name), stmt)); err != nil {
+				return fail(fmt.Errorf("query: create view of %s: %w", name, err))
+			}
+			created[name] = stmt
 		}
 		plan.Tables = append(plan.Tables, tp)
 	}
@@ -287,6 +330,10 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		r.ptrs[i] = &r.vals[i]
 	}
 	r.closeFn = func() error {
+		if _, err := conn.ExecContext(context.Background(), "COMMIT"); err == nil {
+			e.rememberViews(connID, created)
+			cleanup = cleanup[1:] // nothing left to roll back
+		}
 		for _, f := range slices.Backward(cleanup) {
 			f()
 		}
@@ -309,20 +356,19 @@ func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (ma
 			}
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return nil, nil, fmt.Errorf("query: begin: %w", err)
-	}
-	idents := map[string]string{}
 	// DuckDB starts a database's transaction lazily, at its first use:
-	// touch the mirrors now, while the lock still holds.
+	// touch the mirrors in the same round trip, while the lock still holds.
+	stmt := "BEGIN TRANSACTION"
+	idents := map[string]string{}
 	for _, name := range tables {
 		if m := e.mirrors[name]; m != nil {
 			idents[name] = m.ident
-			if _, err := conn.ExecContext(ctx, "SELECT 1 FROM "+m.ident+" LIMIT 0"); err != nil {
-				conn.ExecContext(context.Background(), "ROLLBACK")
-				return nil, nil, fmt.Errorf("query: begin: %w", err)
-			}
+			stmt += "; SELECT 1 FROM " + m.ident + " LIMIT 0"
 		}
+	}
+	if _, err := conn.ExecContext(ctx, stmt); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return nil, nil, fmt.Errorf("query: begin: %w", err)
 	}
 	return views, idents, nil
 }
@@ -360,9 +406,10 @@ func (e *Engine) SyncAll(ctx context.Context, idle time.Duration) error {
 	return nil
 }
 
-// createView creates the temporary view that stands for a MinIODB table in
-// this connection's transaction: its pruned files plus its hot rows.
-func (e *Engine) createView(ctx context.Context, conn *sql.Conn, name, hotIdent string, view raftfsm.TableView, preds []Predicate) (TablePlan, func(), error) {
+// viewOf returns the definition of the temporary view that stands for a
+// MinIODB table: its pruned files (downloaded and pinned until release)
+// plus its hot rows.
+func (e *Engine) viewOf(ctx context.Context, name, hotIdent string, view raftfsm.TableView, preds []Predicate) (TablePlan, string, func(), error) {
 	tp := TablePlan{Table: name, FilesTotal: len(view.Files), Predicates: preds, AppliedIndex: view.AppliedIndex}
 	tp.HotRows, _ = view.HotRows()
 	types := map[string]v1.ColumnType{}
@@ -387,7 +434,7 @@ func (e *Engine) createView(ctx context.Context, conn *sql.Conn, name, hotIdent 
 	for _, f := range files {
 		path, rel, err := e.cache.Acquire(ctx, f.Key, f.SizeBytes)
 		if err != nil {
-			return tp, release, err
+			return tp, "", release, err
 		}
 		releases = append(releases, rel)
 		paths = append(paths, quoteString(path))
@@ -409,16 +456,16 @@ func (e *Engine) createView(ctx context.Context, conn *sql.Conn, name, hotIdent 
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s], union_by_name = true)",
 			strings.Join(sel, ", "), strings.Join(paths, ", ")))
 	}
-	var sel []string
-	for _, c := range view.Spec.Columns {
-		sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), sqlType(c.Type), quoteIdent(c.Name)))
+	// The hot mirror joins the union only when it holds rows in this view
+	// (or when there are no files, to give the relation its columns).
+	if tp.HotRows > 0 || len(parts) == 0 {
+		var sel []string
+		for _, c := range view.Spec.Columns {
+			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), sqlType(c.Type), quoteIdent(c.Name)))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), hotIdent))
 	}
-	parts = append(parts, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), hotIdent))
-	stmt := fmt.Sprintf("CREATE TEMP VIEW %s AS %s", quoteIdent(name), strings.Join(parts, " UNION ALL "))
-	if _, err := conn.ExecContext(ctx, stmt); err != nil {
-		return tp, release, fmt.Errorf("query: create view of %s: %w", name, err)
-	}
-	return tp, release, nil
+	return tp, strings.Join(parts, " UNION ALL "), release, nil
 }
 
 // wrapDuckDB marks DuckDB's errors about the statement as invalid queries.
