@@ -31,7 +31,8 @@ type Config struct {
 	ObjectStore string
 	// AccessKey and SecretKey are the S3 credentials.
 	AccessKey, SecretKey string
-	// RaftLog picks the Raft log store: "bolt" (raft-boltdb) or "wal".
+	// RaftLog picks the Raft log store: "wal" (MinIODB's own segmented log,
+	// the default) or "bolt" (raft-boltdb).
 	RaftLog string
 	// ObjectStoreShared marks a local-directory object store as visible to
 	// every node (tests on one machine); a cluster needs a shared store.
@@ -100,7 +101,7 @@ func DefaultConfig() Config {
 		DataDir:           "data",
 		HTTPAddr:          "127.0.0.1:7070",
 		RaftAddr:          "127.0.0.1:7071",
-		RaftLog:           "bolt",
+		RaftLog:           "wal",
 		MaxRequestBytes:   64 << 20,
 		MaxRowsPerWrite:   1_000_000,
 		HotBytesLimit:     1 << 30,

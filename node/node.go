@@ -127,6 +127,9 @@ func (n *Node) open(ctx context.Context) error {
 	case "wal":
 		opts := wal.DefaultOptions()
 		opts.Logger = n.logger.With("component", "wal")
+		if fp := cfg.Failpoints; fp != nil {
+			opts.FailHook = fp.Inject
+		}
 		n.logStore, err = wal.Open(filepath.Join(raftDir, "wal"), opts)
 	default:
 		n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "log.db")})

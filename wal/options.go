@@ -37,6 +37,12 @@ type Options struct {
 	// crash can lose entries the store has acknowledged, which breaks
 	// Raft's safety. A process crash alone loses nothing.
 	NoSync bool
+
+	// FailHook, when set, is called halfway through writing a batch, after
+	// its first half reached the file and before the rest and the fsync
+	// (fail point "wal-mid-batch"). A non-nil error fails the write. Tests
+	// use it to crash the process with a torn batch on disk.
+	FailHook func(point string) error
 }
 
 // DefaultOptions returns the options for production use.

@@ -577,7 +577,18 @@ func (s *Store) flush(g *segment, wend int64, seal bool) error {
 		to += n
 	}
 	if to > from {
-		if _, err := g.f.WriteAt(g.buf[from:to], from); err != nil {
+		start := from
+		if s.opts.FailHook != nil && to-from > 1 {
+			mid := from + (to-from)/2
+			if _, err := g.f.WriteAt(g.buf[from:mid], from); err != nil {
+				return s.fail(err)
+			}
+			if err := s.opts.FailHook("wal-mid-batch"); err != nil {
+				return s.fail(err)
+			}
+			start = mid
+		}
+		if _, err := g.f.WriteAt(g.buf[start:to], start); err != nil {
 			return s.fail(err)
 		}
 	}

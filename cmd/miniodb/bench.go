@@ -60,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rows := fs.Int("rows", 2_000_000, "rows to ingest")
 	batch := fs.Int("batch", 5000, "rows per write request")
 	clients := fs.Int("clients", 4, "concurrent writers")
-	raftLog := fs.String("raft-log", "bolt", "raft log store of the node: bolt or wal")
+	raftLog := fs.String("raft-log", "wal", "raft log store of the node: bolt or wal")
 	repeat := fs.Int("repeat", 5, "runs of each query (the median is reported)")
 	days := fs.Int("days", 4, "days the rows' timestamps span (one partition per day)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
