@@ -30,6 +30,9 @@ func TestExplicitSchemaAndDrop(t *testing.T) {
 	if ti := resp.Msg.Table; ti.Name != "metrics" || !ti.ExplicitSchema || ti.Columns[0].Name != "ts" {
 		t.Fatalf("created: %+v", ti)
 	}
+	if got := c.sql("SELECT count(*), max(cpu) FROM metrics"); got != "[0,null]\n" {
+		t.Fatalf("an empty table: %s", got)
+	}
 	if _, err := c.tables.CreateTable(ctx, connect.NewRequest(create)); connect.CodeOf(err) != connect.CodeAlreadyExists {
 		t.Fatalf("second create: %v", err)
 	}

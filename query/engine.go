@@ -276,13 +276,15 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		return fail(err)
 	}
 	slices.Sort(a.Tables)
-	views, idents, err := e.begin(ctx, conn, a.Tables)
+	views, idents, txn, err := e.begin(ctx, conn, a.Tables)
 	if err != nil {
 		return fail(err)
 	}
 	// On failure the transaction rolls back (and with it any view it
 	// replaced); on success it commits, keeping the views for reuse.
-	cleanup = append(cleanup, func() { conn.ExecContext(context.Background(), "ROLLBACK") })
+	if txn {
+		cleanup = append(cleanup, func() { conn.ExecContext(context.Background(), "ROLLBACK") })
+	}
 	connID, err := duckdb.ConnId(conn)
 	if err != nil {
 		return fail(fmt.Errorf("query: connection id: %w", err))
@@ -309,7 +311,11 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(name), stmt)); err != nil {
 				return fail(fmt.Errorf("query: create view of %s: %w", name, err))
 			}
-			created[name] = stmt
+			if txn {
+				created[name] = stmt
+			} else {
+				e.rememberViews(connID, map[string]string{name: stmt}) // auto-committed
+			}
 		}
 		plan.Tables = append(plan.Tables, tp)
 	}
@@ -330,9 +336,11 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		r.ptrs[i] = &r.vals[i]
 	}
 	r.closeFn = func() error {
-		if _, err := conn.ExecContext(context.Background(), "COMMIT"); err == nil {
-			e.rememberViews(connID, created)
-			cleanup = cleanup[1:] // nothing left to roll back
+		if txn {
+			if _, err := conn.ExecContext(context.Background(), "COMMIT"); err == nil {
+				e.rememberViews(connID, created)
+				cleanup = cleanup[1:] // nothing left to roll back
+			}
 		}
 		for _, f := range slices.Backward(cleanup) {
 			f()
@@ -344,22 +352,32 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 
 // begin syncs the hot mirrors of tables to one consistent set of views and
 // starts the connection's transaction while no other sync can run, so the
-// transaction's snapshot of the mirrors equals the views.
-func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (map[string]raftfsm.TableView, map[string]string, error) {
+// transaction's snapshot of the mirrors equals the views. When none of the
+// views has hot rows, the query reads only immutable files: no mirror, no
+// transaction (txn is false).
+func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (views map[string]raftfsm.TableView, idents map[string]string, txn bool, err error) {
 	e.mirrorMu.Lock()
 	defer e.mirrorMu.Unlock()
-	views := e.cfg.Catalog.Views(tables)
+	views = e.cfg.Catalog.Views(tables)
+	idents = map[string]string{}
+	for _, v := range views {
+		if rows, _ := v.HotRows(); rows > 0 {
+			txn = true
+		}
+	}
+	if !txn {
+		return views, idents, false, nil
+	}
 	for _, name := range tables {
 		if v, ok := views[name]; ok {
 			if err := e.syncMirror(ctx, conn, name, v); err != nil {
-				return nil, nil, err
+				return nil, nil, false, err
 			}
 		}
 	}
 	// DuckDB starts a database's transaction lazily, at its first use:
 	// touch the mirrors in the same round trip, while the lock still holds.
 	stmt := "BEGIN TRANSACTION"
-	idents := map[string]string{}
 	for _, name := range tables {
 		if m := e.mirrors[name]; m != nil {
 			idents[name] = m.ident
@@ -368,9 +386,9 @@ func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (ma
 	}
 	if _, err := conn.ExecContext(ctx, stmt); err != nil {
 		conn.ExecContext(context.Background(), "ROLLBACK")
-		return nil, nil, fmt.Errorf("query: begin: %w", err)
+		return nil, nil, false, fmt.Errorf("query: begin: %w", err)
 	}
-	return views, idents, nil
+	return views, idents, true, nil
 }
 
 // SyncAll brings every table's hot mirror up to date and drops mirrors of
@@ -456,14 +474,21 @@ func (e *Engine) viewOf(ctx context.Context, name, hotIdent string, view raftfsm
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s], union_by_name = true)",
 			strings.Join(sel, ", "), strings.Join(paths, ", ")))
 	}
-	// The hot mirror joins the union only when it holds rows in this view
-	// (or when there are no files, to give the relation its columns).
-	if tp.HotRows > 0 || len(parts) == 0 {
+	// The hot mirror joins the union only when it holds rows in this view.
+	switch {
+	case tp.HotRows > 0:
 		var sel []string
 		for _, c := range view.Spec.Columns {
 			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), sqlType(c.Type), quoteIdent(c.Name)))
 		}
 		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), hotIdent))
+	case len(parts) == 0:
+		// No rows at all: an empty relation with the table's columns.
+		var sel []string
+		for _, c := range view.Spec.Columns {
+			sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", sqlType(c.Type), quoteIdent(c.Name)))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s WHERE false", strings.Join(sel, ", ")))
 	}
 	return tp, strings.Join(parts, " UNION ALL "), release, nil
 }

@@ -48,6 +48,7 @@ type benchQuery struct {
 }
 
 var benchQueries = []benchQuery{
+	{"select-1 (fixed cost)", "SELECT 1"},
 	{"group-by", "SELECT region, count(*), avg(value), max(status) FROM events GROUP BY region ORDER BY region"},
 	{"group-by-host", "SELECT host, count(*), sum(value) FROM events GROUP BY host ORDER BY 3 DESC LIMIT 10"},
 	{"time-range-1h", "SELECT count(*), avg(value) FROM events WHERE ts >= TIMESTAMP '2026-01-02 10:00:00' AND ts < TIMESTAMP '2026-01-02 11:00:00'"},
