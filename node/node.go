@@ -58,8 +58,10 @@ type Node struct {
 	// barrier); lets strong reads skip the barrier when nothing was added.
 	barrierIndex atomic.Uint64
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New starts a node: opens its stores, starts Raft (bootstrapping a
@@ -246,7 +248,13 @@ func (n *Node) serveHTTP() {
 }
 
 // Close stops the node: the API first, then the loops, Raft and the stores.
+// Later calls return the first call's result.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	close(n.stop)
 	var errs []error
 	if n.httpSrv != nil {

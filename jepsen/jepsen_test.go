@@ -1,0 +1,190 @@
+//go:build linux
+
+package jepsen
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Environment of the process tests.
+const (
+	envMatrix   = "JEPSEN_MATRIX"    // 1: run TestMatrix
+	envDuration = "JEPSEN_DURATION"  // faulty period of each matrix run (default 30s)
+	envSeed     = "JEPSEN_SEED"      // fixed seed (default: the time)
+	envDir      = "JEPSEN_DIR"       // where runs write (default: a new temp dir)
+	envKeep     = "JEPSEN_KEEP_DATA" // 1: keep node data and objects of passing runs
+)
+
+var (
+	rootOnce sync.Once
+	rootDir  string
+	rootErr  error
+)
+
+// setup returns a configuration with the binaries and the output directory
+// filled in, or skips the test when MinIO is not available.
+func setup(t *testing.T, name string, n int, nemeses ...string) Config {
+	t.Helper()
+	minioBin := os.Getenv(EnvMinIOBinary)
+	if minioBin == "" {
+		t.Skipf("%s not set; make jepsen / make jepsen-short set it (scripts/install-minio.sh)", EnvMinIOBinary)
+	}
+	rootOnce.Do(func() {
+		if d := os.Getenv(envDir); d != "" {
+			rootDir, rootErr = d, os.MkdirAll(d, 0o755)
+			return
+		}
+		rootDir, rootErr = os.MkdirTemp("", "miniodb-jepsen-")
+	})
+	if rootErr != nil {
+		t.Fatal(rootErr)
+	}
+	bin, err := Binary(rootDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(n, nemeses...)
+	cfg.Name = name
+	cfg.Dir = rootDir
+	cfg.Bin = bin
+	cfg.MinIOBin = minioBin
+	cfg.Seed = time.Now().UnixNano() % 1_000_000_007
+	if s := os.Getenv(envSeed); s != "" {
+		if cfg.Seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("%s=%q: %v", envSeed, s, err)
+		}
+	}
+	cfg.KeepData = os.Getenv(envKeep) == "1"
+	cfg.Logf = func(format string, args ...any) { t.Logf(format, args...) }
+	t.Logf("run %s: seed %d (%s=%d reproduces the schedule), output in %s", name, cfg.Seed, envSeed, cfg.Seed, filepath.Join(rootDir, name))
+	return cfg
+}
+
+func run(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration+10*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	t.Logf("\n%s", res.Summary)
+	for _, u := range res.Unexpected {
+		t.Logf("unexpected exit: %s", u)
+	}
+	return res
+}
+
+// TestShort is the suite's quick run (make jepsen-short): three nodes; the
+// leader crashes between a Parquet upload and its FlushCommit (fail point
+// flush-after-upload, armed on the bootstrap node, which leads, for its
+// first life; if it did not fire, the fp nemesis arms the followers and
+// kills the leader); then the leader is cut off from the others. Pass or
+// fail is decided by the checkers only.
+func TestShort(t *testing.T) {
+	cfg := setup(t, "short-3n", 3)
+	cfg.Duration = 25 * time.Second
+	cfg.InitialFailpoints = map[int]string{0: "flush-after-upload=crash@6"}
+	cfg.Plan = []string{"?fp-flush-after-upload", "partition-leader"}
+	cfg.Quiet = [2]time.Duration{5 * time.Second, 5 * time.Second}
+	cfg.Hold = [2]time.Duration{6 * time.Second, 6 * time.Second}
+	res := run(t, cfg)
+	if !res.Report.Valid {
+		t.Fatalf("the checker found anomalies; see %s", res.Dir)
+	}
+	if res.FailpointsFired == 0 {
+		t.Logf("note: no fail point fired in this run")
+	}
+}
+
+// TestUnsafe proves the checker can fail: with
+// MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1 nodes acknowledge writes before Raft
+// commits them, and killing the leader while many writers are busy loses
+// some of them. The test passes only if the checker reports lost rows.
+func TestUnsafe(t *testing.T) {
+	cfg := setup(t, "unsafe-3n", 3, "kill-leader")
+	cfg.Duration = 20 * time.Second
+	cfg.NodeOptions.Env = []string{"MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1"}
+	cfg.Workload.Writers = 24
+	cfg.Workload.Readers = 1
+	cfg.Workload.WriterThink = 0
+	cfg.Quiet = [2]time.Duration{1500 * time.Millisecond, 2 * time.Second}
+	cfg.Hold = [2]time.Duration{500 * time.Millisecond, time.Second}
+	res := run(t, cfg)
+	if res.Report.Valid || res.Report.Stats.Lost == 0 {
+		t.Fatalf("the checker did not catch the loss of unsafe acknowledgements (lost %d, valid %v); see %s",
+			res.Report.Stats.Lost, res.Report.Valid, res.Dir)
+	}
+	t.Logf("as expected, the checker caught %d lost acknowledged rows", res.Report.Stats.Lost)
+}
+
+// matrix lists the matrix's rows: a nemesis set and the Raft log store.
+var matrix = []struct {
+	name    string
+	nemeses []string
+	raftLog string
+}{
+	{"kill-leader", []string{"kill-leader"}, "bolt"},
+	{"kill-random", []string{"kill-random"}, "bolt"},
+	{"fp-flush-after-upload", []string{"fp-flush-after-upload"}, "bolt"},
+	{"fp-flush-after-commit", []string{"fp-flush-after-commit"}, "bolt"},
+	{"fp-snapshot-mid-write", []string{"fp-snapshot-mid-write"}, "bolt"},
+	{"fp-wal-mid-batch", []string{"fp-wal-mid-batch"}, "wal"},
+	{"pause-leader", []string{"pause-leader"}, "bolt"},
+	{"pause-random", []string{"pause-random"}, "bolt"},
+	{"partition-leader", []string{"partition-leader"}, "bolt"},
+	{"partition-halves", []string{"partition-halves"}, "bolt"},
+	{"partition-bridge", []string{"partition-bridge"}, "bolt"},
+	{"minio-kill", []string{"minio-kill"}, "bolt"},
+	{"power-loss", []string{"power-loss"}, "wal"},
+	{"corrupt-wal", []string{"corrupt-truncate", "corrupt-flip"}, "wal"},
+	{"corrupt-bolt", []string{"corrupt-truncate", "corrupt-flip"}, "bolt"},
+	{"mixed-wal", nil, "wal"},
+	{"mixed-bolt", nil, "bolt"},
+}
+
+// TestMatrix runs every nemesis alone, and all of them mixed, on three and
+// five nodes (JEPSEN_MATRIX=1; JEPSEN_DURATION sets each run's faulty
+// period).
+func TestMatrix(t *testing.T) {
+	if os.Getenv(envMatrix) != "1" {
+		t.Skipf("set %s=1 to run the matrix (make jepsen)", envMatrix)
+	}
+	dur := 30 * time.Second
+	if s := os.Getenv(envDuration); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", envDuration, s, err)
+		}
+		dur = d
+	}
+	for _, n := range []int{3, 5} {
+		for _, row := range matrix {
+			name := fmt.Sprintf("%s-%dn", row.name, n)
+			t.Run(name, func(t *testing.T) {
+				nemeses := row.nemeses
+				if nemeses == nil { // mixed: everything the log store allows
+					for _, nm := range NemesisNames() {
+						if Nemeses[nm].Needs == nil || row.raftLog == "wal" {
+							nemeses = append(nemeses, nm)
+						}
+					}
+				}
+				cfg := setup(t, name, n, nemeses...)
+				cfg.Duration = dur
+				cfg.NodeOptions.RaftLog = row.raftLog
+				res := run(t, cfg)
+				if !res.Report.Valid {
+					t.Errorf("the checker found anomalies; see %s", res.Dir)
+				}
+			})
+		}
+	}
+}
