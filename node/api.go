@@ -38,9 +38,9 @@ func (a *api) Write(ctx context.Context, req *connect.Request[v1.WriteRequest]) 
 // client asked for a redirect, answers with the leader's address.
 func (n *Node) WriteRequest(ctx context.Context, h http.Header, m *v1.WriteRequest) (*v1.WriteResponse, error) {
 	if n.raft.State() != raft.Leader && m.Redirect && h.Get(forwardedHeader) == "" {
-		return nil, n.redirectError()
+		return nil, n.redirectError(ctx)
 	}
-	if p, err := n.forwardTarget(h); err != nil {
+	if p, err := n.forwardTarget(ctx, h); err != nil {
 		return nil, err
 	} else if p != nil {
 		resp, err := p.write.Write(ctx, forwarded(m))
@@ -189,7 +189,7 @@ func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onC
 	}
 	switch m.Consistency {
 	case "", "strong":
-		if p, err := n.forwardTarget(h); err != nil {
+		if p, err := n.forwardTarget(ctx, h); err != nil {
 			return err
 		} else if p != nil {
 			return forwardQuery(ctx, p, m, onColumns, onRow)
@@ -292,7 +292,7 @@ func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 }
 
 func (a *api) CreateTable(ctx context.Context, req *connect.Request[v1.CreateTableRequest]) (*connect.Response[v1.CreateTableResponse], error) {
-	if p, err := a.n.forwardTarget(req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
 		return nil, apiError(a.n.logger, "create table", err)
 	} else if p != nil {
 		return p.tables.CreateTable(ctx, forwarded(req.Msg))
@@ -361,7 +361,7 @@ func (a *api) GetTable(ctx context.Context, req *connect.Request[v1.GetTableRequ
 }
 
 func (a *api) DropTable(ctx context.Context, req *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error) {
-	if p, err := a.n.forwardTarget(req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
 		return nil, apiError(a.n.logger, "drop table", err)
 	} else if p != nil {
 		return p.tables.DropTable(ctx, forwarded(req.Msg))
@@ -438,7 +438,7 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 }
 
 func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error) {
-	if p, err := a.n.forwardTarget(req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
 		return nil, apiError(a.n.logger, "flush", err)
 	} else if p != nil {
 		return p.cluster.Flush(ctx, forwarded(req.Msg))

@@ -66,30 +66,46 @@ func isLocalStore(s parquetio.ObjectStore) bool {
 }
 
 // leaderAPI returns the leader's API address, or ErrNotLeader when there is
-// no leader or its address is not known yet.
-func (n *Node) leaderAPI() (string, error) {
-	_, id := n.raft.LeaderWithID()
-	if id == "" {
-		return "", fmt.Errorf("%w: the cluster has no leader right now", ErrNotLeader)
+// no leader or its address is not known. A node that has just joined or
+// restarted may not have applied the member table yet, and an election may
+// be under way: it waits up to leaderWait for both to settle.
+func (n *Node) leaderAPI(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(leaderWait)
+	for {
+		_, id := n.raft.LeaderWithID()
+		if id != "" {
+			if m, ok := n.fsm.Member(string(id)); ok && m.HttpAddr != "" {
+				return m.HttpAddr, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if id == "" {
+				return "", fmt.Errorf("%w: the cluster has no leader right now", ErrNotLeader)
+			}
+			return "", fmt.Errorf("%w: the API address of the leader %s is not known here yet", ErrNotLeader, id)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	m, ok := n.fsm.Member(string(id))
-	if !ok || m.HttpAddr == "" {
-		return "", fmt.Errorf("%w: the leader %s has not published its API address yet", ErrNotLeader, id)
-	}
-	return m.HttpAddr, nil
 }
+
+// leaderWait bounds how long a follower waits to learn where to forward.
+const leaderWait = 3 * time.Second
 
 // forwardTarget decides where a request that must run on the leader goes:
 // nil client means "run it here". A request that was forwarded already is
 // not forwarded again.
-func (n *Node) forwardTarget(h http.Header) (*peerClient, error) {
+func (n *Node) forwardTarget(ctx context.Context, h http.Header) (*peerClient, error) {
 	if n.raft.State() == raft.Leader {
 		return nil, nil
 	}
 	if h.Get(forwardedHeader) != "" {
 		return nil, n.notLeader()
 	}
-	addr, err := n.leaderAPI()
+	addr, err := n.leaderAPI(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +157,7 @@ func (n *Node) Join(ctx context.Context, h http.Header, m *v1.JoinRequest) (*v1.
 	if m.NodeId == "" || m.RaftAddr == "" || m.HttpAddr == "" {
 		return nil, fmt.Errorf("%w: join needs node_id, raft_addr and http_addr", ErrInvalid)
 	}
-	if p, err := n.forwardTarget(h); err != nil {
+	if p, err := n.forwardTarget(ctx, h); err != nil {
 		return nil, err
 	} else if p != nil {
 		resp, err := p.cluster.Join(ctx, forwarded(m))
@@ -197,7 +213,7 @@ func (n *Node) Remove(ctx context.Context, h http.Header, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: remove needs a node id", ErrInvalid)
 	}
-	if p, err := n.forwardTarget(h); err != nil {
+	if p, err := n.forwardTarget(ctx, h); err != nil {
 		return err
 	} else if p != nil {
 		_, err := p.cluster.Remove(ctx, forwarded(&v1.RemoveRequest{NodeId: id}))
@@ -280,8 +296,8 @@ func (n *Node) members() []*v1.Member {
 
 // unavailable wraps an ErrNotLeader with the leader's API address as a
 // header, for clients that asked for a redirect.
-func (n *Node) redirectError() error {
-	addr, err := n.leaderAPI()
+func (n *Node) redirectError(ctx context.Context) error {
+	addr, err := n.leaderAPI(ctx)
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func TestClusterWritesAndReadsOnEveryNode(t *testing.T) {
 	// A write that asks for a redirect gets the leader's address.
 	_, err := fc.write.Write(ctx, connect.NewRequest(&v1.WriteRequest{Table: "events", RowsNdjson: []byte(`{"id":"x"}`), Redirect: true}))
 	var ce *connect.Error
-	leader, _ := follower.leaderAPI()
+	leader, _ := follower.leaderAPI(ctx)
 	if !asConnectError(err, &ce) || ce.Code() != connect.CodeUnavailable || ce.Meta().Get(leaderHeader) != leader {
 		t.Fatalf("redirect: %v", err)
 	}
