@@ -131,24 +131,7 @@ func (n *Node) registerSelf(ctx context.Context) error {
 
 // leaderLoop runs leader-only duties when this node gains leadership.
 func (n *Node) leaderLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-t.C:
-		}
-		if n.raft.State() != raft.Leader {
-			continue
-		}
-		ctx, cancel := n.stopContext()
-		if err := n.registerSelf(ctx); err != nil && ctx.Err() == nil {
-			n.logger.Warn("publishing this node's API address failed", "error", err)
-		}
-		cancel()
-	}
+	n.whileLeader(250*time.Millisecond, n.cfg.ApplyTimeout, "publishing this node's API address failed", n.registerSelf)
 }
 
 // Join adds a node as a voter (on the leader) or forwards the request to

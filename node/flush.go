@@ -245,8 +245,15 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 // gcLoop deletes objects whose grace period has passed (replaced, dropped,
 // or never committed) while this node leads.
 func (n *Node) gcLoop() {
-	defer n.wg.Done()
 	interval := min(max(n.cfg.DeleteGrace/4, time.Second), time.Minute)
+	n.whileLeader(interval, 5*time.Minute, "object garbage collection failed", n.collectGarbage)
+}
+
+// whileLeader calls fn every interval while this node leads, each call
+// bounded by timeout and canceled when the node stops; failures are logged
+// with msg. It returns when the node stops.
+func (n *Node) whileLeader(interval, timeout time.Duration, msg string, fn func(context.Context) error) {
+	defer n.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -259,9 +266,9 @@ func (n *Node) gcLoop() {
 			continue
 		}
 		ctx, cancel := n.stopContext()
-		ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
-		if err := n.collectGarbage(ctx); err != nil && ctx.Err() == nil {
-			n.logger.Warn("object garbage collection failed", "error", err)
+		ctx, cancelT := context.WithTimeout(ctx, timeout)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			n.logger.Warn(msg, "error", err)
 		}
 		cancelT()
 		cancel()

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -159,88 +157,19 @@ func TestKillRestartLosesNoAcknowledgedRow(t *testing.T) {
 		t.Run(raftLog, func(t *testing.T) {
 			dataDir := filepath.Join(t.TempDir(), "data")
 			s := startServer(t, dataDir, "--raft-log", raftLog)
-			var mu sync.Mutex
-			acked := map[string]bool{}
-			attempted := map[string]bool{}
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for w := 0; w < 4; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for b := 0; ; b++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						var body strings.Builder
-						var ids []string
-						for i := 0; i < 50; i++ {
-							id := fmt.Sprintf("w%d-b%d-r%d", w, b, i)
-							ids = append(ids, id)
-							fmt.Fprintf(&body, `{"id":%q,"value":%d,"host":"h%d"}`+"\n", id, i, w)
-						}
-						mu.Lock()
-						for _, id := range ids {
-							attempted[id] = true
-						}
-						mu.Unlock()
-						status, _, err := s.post("/v1/tables/events/rows", "application/x-ndjson", body.String())
-						if err != nil || status != 200 {
-							return // the server is gone
-						}
-						mu.Lock()
-						for _, id := range ids {
-							acked[id] = true
-						}
-						mu.Unlock()
-					}
-				}()
-			}
+			w := startWriters([]*server{s}, 4)
 			time.Sleep(700 * time.Millisecond)
 			if out, err := s.cli("flush"); err != nil {
 				t.Fatalf("flush: %v (%s)", err, out)
 			}
 			time.Sleep(700 * time.Millisecond)
 			s.kill()
-			close(stop)
-			wg.Wait()
-			if len(acked) < 200 {
-				t.Fatalf("only %d rows acknowledged before the kill", len(acked))
+			w.halt()
+			if len(w.acked) < 200 {
+				t.Fatalf("only %d rows acknowledged before the kill", len(w.acked))
 			}
-
 			s.start(true)
-			status, body, err := s.post("/v1/query?format=json", "application/x-www-form-urlencoded", "sql=SELECT+id+FROM+events")
-			if err != nil || status != 200 {
-				t.Fatalf("query after restart: %d %v %s", status, err, body)
-			}
-			var rows []struct{ ID string }
-			if err := json.Unmarshal(body, &rows); err != nil {
-				t.Fatalf("decode %s: %v", body[:min(len(body), 200)], err)
-			}
-			seen := map[string]int{}
-			for _, r := range rows {
-				seen[r.ID]++
-			}
-			var lost, dup, phantom int
-			for id := range acked {
-				if seen[id] == 0 {
-					lost++
-				}
-			}
-			for id, k := range seen {
-				if k > 1 {
-					dup++
-				}
-				if !attempted[id] {
-					phantom++
-				}
-			}
-			t.Logf("acknowledged %d, attempted %d, present %d", len(acked), len(attempted), len(seen))
-			if lost+dup+phantom > 0 {
-				t.Fatalf("lost %d, duplicated %d, phantom %d acknowledged rows", lost, dup, phantom)
-			}
+			w.check(t, ids(t, s, "strong"))
 			// The flushed part survived as files.
 			out, err := s.cli("status", "--format", "json")
 			if err != nil || !strings.Contains(out, "events") {
