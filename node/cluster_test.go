@@ -225,3 +225,35 @@ func TestJoinSameIDNewAddressReplaces(t *testing.T) {
 		t.Fatalf("read through the replaced node: %s", got)
 	}
 }
+
+func TestLocalReadStalenessBound(t *testing.T) {
+	nodes := startCluster(t, 3)
+	newClient(t, nodes[0]).postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":1}]}`)
+	follower := nodes[1]
+	fc := newClient(t, follower)
+	ctx := context.Background()
+	q := &v1.QueryRequest{Sql: "SELECT count(*) FROM t", Consistency: "local", MaxStalenessMs: 300}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := fc.query.Query(ctx, connect.NewRequest(q))
+		if err == nil && resp.Msg.Rows[0].Values[0].GetNumberValue() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("local read within the bound: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The other two stop: the follower hears from no leader any more.
+	nodes[0].Close()
+	nodes[2].Close()
+	time.Sleep(600 * time.Millisecond)
+	if _, err := fc.query.Query(ctx, connect.NewRequest(q)); connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "max_staleness_ms") {
+		t.Fatalf("stale local read: %v", err)
+	}
+	// Without a bound the follower still answers from its own state.
+	q.MaxStalenessMs = 0
+	if resp, err := fc.query.Query(ctx, connect.NewRequest(q)); err != nil || resp.Msg.Rows[0].Values[0].GetNumberValue() != 1 {
+		t.Fatalf("unbounded local read: %v", err)
+	}
+}

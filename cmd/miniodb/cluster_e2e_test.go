@@ -262,6 +262,23 @@ func TestClusterLeaderKill(t *testing.T) {
 	t.Logf("write unavailability after the leader kill: %.2fs", first.Sub(killedAt).Seconds())
 	time.Sleep(time.Second)
 	w.halt()
+	// The new leader flushes what the old one left hot.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		st, err := c.status(rest[0])
+		var hot, files int64
+		for _, tb := range st.GetTables() {
+			hot += tb.HotRows
+			files += tb.Files
+		}
+		if err == nil && hot == 0 && files > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hot rows were not flushed after the leader change: %v %v", err, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Every acknowledged row, exactly once, through each surviving node.
 	for _, s := range rest {
 		w.check(t, ids(t, s, "strong"))
