@@ -50,6 +50,9 @@ var differentialQueries = []string{
 	"WITH s AS (SELECT region, sum(status) AS t FROM events GROUP BY region) SELECT * FROM s ORDER BY t DESC",
 	"SELECT region, row_number() OVER (PARTITION BY region ORDER BY ts, id) AS rn, id FROM events QUALIFY rn <= 2 ORDER BY region, rn",
 	"SELECT count(*) FROM events WHERE id IN (SELECT id FROM events WHERE status = 404)",
+	"SELECT count(*), sum(score) FROM events WHERE score > 1.5",
+	"SELECT count(*), sum(score) FROM events WHERE score >= 2 AND score < 3.5",
+	"SELECT score, count(*) FROM events GROUP BY score ORDER BY score",
 }
 
 func TestDifferential(t *testing.T) {
@@ -79,6 +82,12 @@ func TestDifferential(t *testing.T) {
 			}
 			if round >= 3 && rng.IntN(2) == 0 {
 				row["note"] = fmt.Sprintf("n%d", rng.IntN(50))
+			}
+			// score is BIGINT in the first files and widens to DOUBLE later.
+			if round < 3 {
+				row["score"] = rng.IntN(5)
+			} else {
+				row["score"] = float64(rng.IntN(50)) / 10
 			}
 			id++
 			b, _ := json.Marshal(row)
@@ -113,7 +122,7 @@ func TestDifferential(t *testing.T) {
 	}
 	defer raw.Close()
 	if _, err := raw.Exec(fmt.Sprintf(`CREATE TABLE events AS SELECT * FROM read_json('%s', format = 'newline_delimited',
-		columns = {id: 'VARCHAR', ts: 'TIMESTAMP', value: 'DOUBLE', region: 'VARCHAR', host: 'VARCHAR', status: 'BIGINT', note: 'VARCHAR'})`, file)); err != nil {
+		columns = {id: 'VARCHAR', ts: 'TIMESTAMP', value: 'DOUBLE', region: 'VARCHAR', host: 'VARCHAR', status: 'BIGINT', note: 'VARCHAR', score: 'DOUBLE'})`, file)); err != nil {
 		t.Fatal(err)
 	}
 	noPrune, err := query.Open(ctx, query.Config{Dir: t.TempDir(), Store: n.store, Catalog: n.fsm, NoPruning: true, Threads: 2})

@@ -220,6 +220,7 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 		RowCount:  rows,
 		SizeBytes: size,
 		Stats:     meta.Stats,
+		Columns:   view.Spec.Columns,
 	}
 	r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_FlushCommit{FlushCommit: &v1.FlushCommitCommand{
 		File: file, TableCreatedIndex: view.CreatedIndex,

@@ -11,14 +11,20 @@
 // For every MinIODB table a statement names, the engine creates a
 // temporary view in the query's own connection and transaction:
 //
-//	SELECT CAST(col AS type), … FROM read_parquet([pruned cached files], union_by_name = true)
+//	SELECT CAST(col AS type), … FROM read_parquet([pruned files of schema 1])
+//	UNION ALL …                                 (one branch per file schema)
 //	UNION ALL
-//	SELECT CAST(col AS type), … FROM miniodb_hot."t_<table>"
+//	SELECT CAST(col AS type), … FROM miniodb_hot."t_<table>"   (only with hot rows)
 //
 // Files come from the object store through the Cache (downloaded once,
-// pinned while a query reads them, LRU-evicted by size). Columns a file
-// does not have (it predates them) read as NULL; BIGINT columns that were
-// widened to DOUBLE are cast.
+// pinned while a query reads them, LRU-evicted by size). Files are grouped
+// by the schema they were written with (recorded in the catalog), one
+// read_parquet per group: a single read_parquet with union_by_name over
+// files of different column types loses rows in DuckDB 1.5.6 when a filter
+// is pushed into a file whose column was narrower (BIGINT before it widened
+// to DOUBLE). Columns a file does not have (it predates them) read as NULL;
+// widened columns are cast. A connection keeps its views while their
+// definitions do not change.
 //
 // # Hot rows
 //

@@ -597,7 +597,10 @@ type DataFile struct {
 	SizeBytes int64          `protobuf:"varint,7,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	Stats     []*ColumnStats `protobuf:"bytes,8,rep,name=stats,proto3" json:"stats,omitempty"`
 	// The Raft index of the entry that made the file live.
-	LiveIndex     uint64 `protobuf:"varint,9,opt,name=live_index,json=liveIndex,proto3" json:"live_index,omitempty"`
+	LiveIndex uint64 `protobuf:"varint,9,opt,name=live_index,json=liveIndex,proto3" json:"live_index,omitempty"`
+	// The table's schema when the file was written (the file's columns and
+	// their types), so readers can group files of one schema.
+	Columns       []*Column `protobuf:"bytes,10,rep,name=columns,proto3" json:"columns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -695,6 +698,13 @@ func (x *DataFile) GetLiveIndex() uint64 {
 	return 0
 }
 
+func (x *DataFile) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
 var File_miniodb_v1_types_proto protoreflect.FileDescriptor
 
 const file_miniodb_v1_types_proto_rawDesc = "" +
@@ -730,7 +740,7 @@ const file_miniodb_v1_types_proto_rawDesc = "" +
 	"\x03min\x18\x02 \x01(\v2\x12.miniodb.v1.ScalarR\x03min\x12$\n" +
 	"\x03max\x18\x03 \x01(\v2\x12.miniodb.v1.ScalarR\x03max\x12\x1d\n" +
 	"\n" +
-	"null_count\x18\x04 \x01(\x03R\tnullCount\"\x98\x02\n" +
+	"null_count\x18\x04 \x01(\x03R\tnullCount\"\xc6\x02\n" +
 	"\bDataFile\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
@@ -744,7 +754,9 @@ const file_miniodb_v1_types_proto_rawDesc = "" +
 	"size_bytes\x18\a \x01(\x03R\tsizeBytes\x12-\n" +
 	"\x05stats\x18\b \x03(\v2\x17.miniodb.v1.ColumnStatsR\x05stats\x12\x1d\n" +
 	"\n" +
-	"live_index\x18\t \x01(\x04R\tliveIndex*\xbc\x01\n" +
+	"live_index\x18\t \x01(\x04R\tliveIndex\x12,\n" +
+	"\acolumns\x18\n" +
+	" \x03(\v2\x12.miniodb.v1.ColumnR\acolumns*\xbc\x01\n" +
 	"\n" +
 	"ColumnType\x12\x1b\n" +
 	"\x17COLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -793,11 +805,12 @@ var file_miniodb_v1_types_proto_depIdxs = []int32{
 	6, // 3: miniodb.v1.ColumnStats.min:type_name -> miniodb.v1.Scalar
 	6, // 4: miniodb.v1.ColumnStats.max:type_name -> miniodb.v1.Scalar
 	7, // 5: miniodb.v1.DataFile.stats:type_name -> miniodb.v1.ColumnStats
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	2, // 6: miniodb.v1.DataFile.columns:type_name -> miniodb.v1.Column
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_types_proto_init() }
