@@ -82,7 +82,8 @@ type FSM struct {
 	generation uint64 // bumped by Restore
 	tables     map[string]*table
 	requests   map[string]requestRecord
-	requestLog []string // FIFO of request ids, oldest first
+	requestLog []string // FIFO of request ids, oldest at requestHead
+	requestHead int
 	pending    []*v1.PendingDelete
 	members    map[string]*v1.MemberRecord // node id → addresses
 	appliedCh  chan struct{}               // closed and replaced when applied advances
@@ -288,13 +289,20 @@ func (f *FSM) applyInsert(index uint64, c *v1.InsertCommand) *Result {
 func (f *FSM) remember(id string, r requestRecord) {
 	f.requests[id] = r
 	f.requestLog = append(f.requestLog, id)
-	if over := len(f.requestLog) - f.dedupeLimit; over > 0 {
-		for _, old := range f.requestLog[:over] {
-			delete(f.requests, old)
-		}
-		f.requestLog = slices.Clone(f.requestLog[over:])
+	if len(f.requestLog)-f.requestHead > f.dedupeLimit {
+		delete(f.requests, f.requestLog[f.requestHead])
+		f.requestLog[f.requestHead] = ""
+		f.requestHead++
+	}
+	// Compact once the dead prefix is as long as the window: amortised O(1).
+	if f.requestHead >= f.dedupeLimit {
+		f.requestLog = slices.Clone(f.requestLog[f.requestHead:])
+		f.requestHead = 0
 	}
 }
+
+// liveRequests returns the remembered request ids, oldest first.
+func (f *FSM) liveRequests() []string { return f.requestLog[f.requestHead:] }
 
 // checkBatch verifies that a batch's vectors agree with its columns, so a
 // malformed entry is rejected instead of corrupting reads later.
@@ -390,7 +398,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		AppliedIndex: f.applied,
 		TableCount:   uint32(len(f.tables)),
 	}}
-	for _, id := range f.requestLog {
+	for _, id := range f.liveRequests() {
 		r := f.requests[id]
 		s.header.Dedupe = append(s.header.Dedupe, &v1.RequestRecord{RequestId: id, Index: r.index, Rows: r.rows})
 	}
@@ -431,6 +439,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.tables = st.tables
 	f.requests = st.requests
 	f.requestLog = st.requestLog
+	f.requestHead = 0
 	f.pending = st.pending
 	f.members = st.members
 	f.generation++

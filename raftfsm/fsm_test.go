@@ -198,7 +198,7 @@ func fingerprint(f *FSM) string {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "applied=%d pending=%v requests=%v\n", f.applied, f.pending, f.requestLog)
+	fmt.Fprintf(&b, "applied=%d pending=%v requests=%v\n", f.applied, f.pending, f.liveRequests())
 	for _, id := range sortedKeys(f.members) {
 		fmt.Fprintf(&b, "member %v\n", f.members[id])
 	}
@@ -347,4 +347,25 @@ func FuzzDecodeCommand(f *testing.F) {
 		// Apply must never panic on a decodable command.
 		New(nil).Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data})
 	})
+}
+
+func TestDedupeWindowSlides(t *testing.T) {
+	h := &harness{t: t, fsm: New(nil)}
+	h.fsm.dedupeLimit = 3
+	for i := 0; i < 10; i++ {
+		if r := h.apply(insert("t", fmt.Sprint("r", i), map[string]*v1.RowBatch{"p": batch(1, "v", tBigint)})); r.Duplicate {
+			t.Fatalf("r%d: first use reported as a duplicate", i)
+		}
+	}
+	for i := 7; i < 10; i++ {
+		if r := h.apply(insert("t", fmt.Sprint("r", i), map[string]*v1.RowBatch{"p": batch(1, "v", tBigint)})); !r.Duplicate {
+			t.Fatalf("r%d: a retry inside the window was applied again", i)
+		}
+	}
+	if r := h.apply(insert("t", "r6", map[string]*v1.RowBatch{"p": batch(1, "v", tBigint)})); r.Duplicate {
+		t.Fatal("r6 left the window but was still remembered")
+	}
+	if got := len(h.fsm.requests); got != 3 {
+		t.Fatalf("the window holds %d ids, want 3", got)
+	}
 }
