@@ -77,16 +77,16 @@ type FSM struct {
 	dedupeLimit  int
 	snapshotHook func() error // test fail point inside Persist; nil normally
 
-	mu         sync.RWMutex
-	applied    uint64
-	generation uint64 // bumped by Restore
-	tables     map[string]*table
-	requests   map[string]requestRecord
-	requestLog []string // FIFO of request ids, oldest at requestHead
+	mu          sync.RWMutex
+	applied     uint64
+	generation  uint64 // bumped by Restore
+	tables      map[string]*table
+	requests    map[string]requestRecord
+	requestLog  []string // FIFO of request ids, oldest at requestHead
 	requestHead int
-	pending    []*v1.PendingDelete
-	members    map[string]*v1.MemberRecord // node id → addresses
-	appliedCh  chan struct{}               // closed and replaced when applied advances
+	pending     []*v1.PendingDelete
+	members     map[string]*v1.MemberRecord // node id → addresses
+	appliedCh   chan struct{}               // closed and replaced when applied advances
 }
 
 // New returns an empty FSM.
