@@ -33,6 +33,20 @@
 // waits until the FSM has applied the last log index it saw, then runs the
 // SQL in the query engine over the state at least that new.
 //
+// # Cluster
+//
+// A node started with JoinAddrs (on first start, without Raft state) asks
+// a member to add it; any member forwards the Join to the leader, which
+// adds the node as a voter and records its API address in the replicated
+// member table (raftfsm), so every node can reach every other node's API.
+// The leader also publishes its own address when it gains leadership.
+// Followers forward writes, strong reads, DDL and flushes to the leader
+// (one hop, marked with a header so a request is never forwarded twice),
+// or answer with the leader's address when a write asks for a redirect.
+// Outgoing Raft and node-to-node API connections are dialed from the IP of
+// the node's Raft address; with one loopback IP per node, a test proxy can
+// tell nodes apart and cut links one by one (package jepsen does).
+//
 // # Concurrency
 //
 // Handlers run concurrently; the FSM and the query engine are safe for
