@@ -401,7 +401,7 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 		NodeId:        n.cfg.NodeID,
 		RaftState:     n.raft.State().String(),
 		LeaderId:      string(id),
-		LeaderAddr:    string(addr),
+		LeaderAddr:    string(addr), // the API address below, once known
 		Term:          n.raft.CurrentTerm(),
 		AppliedIndex:  n.fsm.AppliedIndex(),
 		CommitIndex:   n.raft.CommitIndex(),
@@ -410,6 +410,9 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 		RaftLog:       n.cfg.RaftLog,
 		HotBytesLimit: n.cfg.HotBytesLimit,
 		Members:       n.members(),
+	}
+	if m, ok := n.fsm.Member(string(id)); ok && m.HttpAddr != "" {
+		s.LeaderAddr = m.HttpAddr
 	}
 	if n.raft.State() != raft.Leader {
 		if lc := n.raft.LastContact(); !lc.IsZero() {

@@ -1294,23 +1294,24 @@ func (*StatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type StatusResponse struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	NodeId           string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	RaftState        string                 `protobuf:"bytes,2,opt,name=raft_state,json=raftState,proto3" json:"raft_state,omitempty"`
-	LeaderId         string                 `protobuf:"bytes,3,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
-	LeaderAddr       string                 `protobuf:"bytes,4,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
-	Term             uint64                 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
-	AppliedIndex     uint64                 `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	CommitIndex      uint64                 `protobuf:"varint,7,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
-	LastLogIndex     uint64                 `protobuf:"varint,8,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
-	Tables           []*TableStatus         `protobuf:"bytes,9,rep,name=tables,proto3" json:"tables,omitempty"`
-	CatalogFiles     int64                  `protobuf:"varint,10,opt,name=catalog_files,json=catalogFiles,proto3" json:"catalog_files,omitempty"`
-	ObjectStore      string                 `protobuf:"bytes,11,opt,name=object_store,json=objectStore,proto3" json:"object_store,omitempty"`
-	ObjectStoreOk    bool                   `protobuf:"varint,12,opt,name=object_store_ok,json=objectStoreOk,proto3" json:"object_store_ok,omitempty"`
-	ObjectStoreError string                 `protobuf:"bytes,13,opt,name=object_store_error,json=objectStoreError,proto3" json:"object_store_error,omitempty"`
-	RaftLog          string                 `protobuf:"bytes,14,opt,name=raft_log,json=raftLog,proto3" json:"raft_log,omitempty"`
-	HotBytesLimit    int64                  `protobuf:"varint,15,opt,name=hot_bytes_limit,json=hotBytesLimit,proto3" json:"hot_bytes_limit,omitempty"`
-	Members          []*Member              `protobuf:"bytes,16,rep,name=members,proto3" json:"members,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	NodeId    string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftState string                 `protobuf:"bytes,2,opt,name=raft_state,json=raftState,proto3" json:"raft_state,omitempty"`
+	LeaderId  string                 `protobuf:"bytes,3,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// The leader's API address (its Raft address until the API address is known).
+	LeaderAddr       string         `protobuf:"bytes,4,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
+	Term             uint64         `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
+	AppliedIndex     uint64         `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	CommitIndex      uint64         `protobuf:"varint,7,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	LastLogIndex     uint64         `protobuf:"varint,8,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
+	Tables           []*TableStatus `protobuf:"bytes,9,rep,name=tables,proto3" json:"tables,omitempty"`
+	CatalogFiles     int64          `protobuf:"varint,10,opt,name=catalog_files,json=catalogFiles,proto3" json:"catalog_files,omitempty"`
+	ObjectStore      string         `protobuf:"bytes,11,opt,name=object_store,json=objectStore,proto3" json:"object_store,omitempty"`
+	ObjectStoreOk    bool           `protobuf:"varint,12,opt,name=object_store_ok,json=objectStoreOk,proto3" json:"object_store_ok,omitempty"`
+	ObjectStoreError string         `protobuf:"bytes,13,opt,name=object_store_error,json=objectStoreError,proto3" json:"object_store_error,omitempty"`
+	RaftLog          string         `protobuf:"bytes,14,opt,name=raft_log,json=raftLog,proto3" json:"raft_log,omitempty"`
+	HotBytesLimit    int64          `protobuf:"varint,15,opt,name=hot_bytes_limit,json=hotBytesLimit,proto3" json:"hot_bytes_limit,omitempty"`
+	Members          []*Member      `protobuf:"bytes,16,rep,name=members,proto3" json:"members,omitempty"`
 	// Milliseconds since this node last heard from the leader (0 on the leader).
 	LastContactMs int64 `protobuf:"varint,17,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
