@@ -7,7 +7,9 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/miniodb/miniodb/parquetio"
 	"github.com/miniodb/miniodb/query"
+	"github.com/miniodb/miniodb/wal"
 )
 
 // apiError maps an error to a Connect error with a message a person can act
@@ -28,6 +30,8 @@ func apiError(logger *slog.Logger, op string, err error) *connect.Error {
 		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrStale):
 		return connect.NewError(connect.CodeUnavailable, err)
+	case errors.Is(err, wal.ErrCorrupt), errors.Is(err, parquetio.ErrCorrupt):
+		return connect.NewError(connect.CodeDataLoss, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):

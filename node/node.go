@@ -125,6 +125,8 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node: open raft stable store: %w", err)
 	}
+	// Assign the store only on success: a nil *wal.Store in the interface
+	// would look non-nil to closeAll.
 	switch cfg.RaftLog {
 	case "wal":
 		opts := wal.DefaultOptions()
@@ -132,12 +134,17 @@ func (n *Node) open(ctx context.Context) error {
 		if fp := cfg.Failpoints; fp != nil {
 			opts.FailHook = fp.Inject
 		}
-		n.logStore, err = wal.Open(filepath.Join(raftDir, "wal"), opts)
+		ws, err := wal.Open(filepath.Join(raftDir, "wal"), opts)
+		if err != nil {
+			return fmt.Errorf("node: open raft log (wal): %w", err)
+		}
+		n.logStore = ws
 	default:
-		n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "log.db")})
-	}
-	if err != nil {
-		return fmt.Errorf("node: open raft log (%s): %w", cfg.RaftLog, err)
+		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "log.db")})
+		if err != nil {
+			return fmt.Errorf("node: open raft log (bolt): %w", err)
+		}
+		n.logStore = bs
 	}
 	hlog := newHCLogger(n.logger.With("component", "raft"))
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)

@@ -458,8 +458,10 @@ func (s *Store) StoreLog(l *raft.Log) error {
 
 // StoreLogs appends entries with one write and one fdatasync per segment
 // touched (usually one), and returns once they are durable. Indexes must be
-// strictly increasing and above LastIndex; gaps are allowed (Raft leaves
-// one after installing a snapshot) and start a new segment. On an I/O error
+// strictly increasing; a batch whose first index is at or below LastIndex
+// first deletes the log from that index on (all of it, if the index is at
+// or below FirstIndex); gaps are allowed (Raft leaves one after installing
+// a snapshot) and start a new segment. On an I/O error
 // the store refuses further writes until it is reopened, because the file
 // state is then unknown; recovery on Open sorts it out.
 func (s *Store) StoreLogs(logs []*raft.Log) error {
@@ -477,13 +479,28 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 			return fmt.Errorf("wal: StoreLogs: entry %d of the batch is nil", i)
 		case l.Index == 0:
 			return errors.New("wal: StoreLogs: index 0 is not a valid Raft index")
-		case i == 0 && s.last != 0 && l.Index <= s.last:
-			return fmt.Errorf("wal: StoreLogs: index %d is not above the last index %d; delete the conflicting suffix first", l.Index, s.last)
 		case i > 0 && l.Index <= logs[i-1].Index:
 			return fmt.Errorf("wal: StoreLogs: indexes not increasing (%d after %d)", l.Index, logs[i-1].Index)
 		case entryPayloadSize(l) > maxPayload:
 			return fmt.Errorf("wal: StoreLogs: entry %d is %d bytes, above the %d-byte limit", l.Index, entryPayloadSize(l), maxPayload)
 		}
+	}
+	// A batch that starts at or below the last index replaces everything
+	// from its first index on, as raft-boltdb's overwrite does for Raft's
+	// purposes. Raft relies on it: after installing a snapshot older than
+	// the follower's own log, it appends after the snapshot's index without
+	// deleting the now-stale suffix first.
+	if s.last != 0 && logs[0].Index <= s.last {
+		var err error
+		if logs[0].Index <= s.first {
+			err = s.deleteAll()
+		} else {
+			err = s.deleteTail(logs[0].Index)
+		}
+		if err != nil {
+			return err
+		}
+		s.log.Info("wal: a batch replaced the log's suffix", "from_index", logs[0].Index)
 	}
 	if s.last == 0 && logs[0].Index < s.floor {
 		// The log is empty and restarts below an earlier head truncation.
