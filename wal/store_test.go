@@ -121,10 +121,10 @@ func TestStoreLogsRejects(t *testing.T) {
 // the follower panicked with "log not found").
 func TestStoreLogsReplacesSuffix(t *testing.T) {
 	tests := []struct {
-		name       string
-		have       []*raft.Log
-		store      []*raft.Log
-		want       []*raft.Log
+		name  string
+		have  []*raft.Log
+		store []*raft.Log
+		want  []*raft.Log
 	}{
 		{"inside", testEntries(5, 10, 1), testEntries(8, 9, 2), append(testEntries(5, 7, 1), testEntries(8, 9, 2)...)},
 		{"at the last index", testEntries(5, 10, 1), testEntries(10, 12, 2), append(testEntries(5, 9, 1), testEntries(10, 12, 2)...)},
