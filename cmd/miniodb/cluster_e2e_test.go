@@ -322,13 +322,13 @@ func TestClusterFollowerCatchUpBySnapshot(t *testing.T) {
 			t.Fatalf("write %d: %d %v %s", b, status, err, resp)
 		}
 		if b == 50 {
-			time.Sleep(500 * time.Millisecond) // a snapshot truncates the log
+			time.Sleep(1500 * time.Millisecond) // a snapshot truncates the log (checked every 200-400ms)
 			if out, err := leader.cli("flush"); err != nil {
 				t.Fatalf("flush: %v %s", err, out)
 			}
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // and another one after the last writes
+	time.Sleep(1500 * time.Millisecond) // and another one after the last writes
 	start := time.Now()
 	follower.start(true)
 	deadline := time.Now().Add(60 * time.Second)
