@@ -27,15 +27,20 @@
 //
 // # Format
 //
-// A log entry is one envelope byte followed by a protobuf Command
-// (proto/miniodb/v1/raft.proto):
+// A log entry is one envelope byte, a CRC-32C of the payload, and the
+// payload, a protobuf Command (proto/miniodb/v1/raft.proto):
 //
-//	+---------+------------------------------+
-//	| 0x01    | proto-encoded Command        |
-//	+---------+------------------------------+
+//	+---------+-----------------------+------------------------------+
+//	| 0x01    | CRC-32C, 4 bytes (LE) | proto-encoded Command        |
+//	+---------+-----------------------+------------------------------+
 //
 // Envelope versions other than 1 are refused by Apply with an error, never
-// skipped silently. Rows travel column-oriented (RowBatch): one typed vector
+// skipped silently. A checksum mismatch means this node's copy of the log
+// was damaged after the leader wrote it (raft-boltdb keeps no checksums of
+// its own; the jepsen suite flips bytes in it): Apply then stops the node
+// with a message that says to wipe and re-join it, because applying the
+// entry differently from the other replicas would make them diverge
+// silently. Rows travel column-oriented (RowBatch): one typed vector
 // per column with a NULL bitmap, so an entry of 5,000 rows costs a few
 // hundred KB and decodes without per-row objects.
 //

@@ -1,8 +1,10 @@
 package raftfsm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"slices"
@@ -28,10 +30,20 @@ var (
 	ErrStaleFlush = errors.New("raftfsm: stale flush commit")
 	// ErrBadCommand: the entry cannot be decoded or is malformed.
 	ErrBadCommand = errors.New("raftfsm: bad command")
+	// ErrCorruptEntry: the entry's checksum does not match: this node's
+	// copy of the log is damaged. Apply stops the node rather than apply a
+	// different state than its peers.
+	ErrCorruptEntry = errors.New("raftfsm: corrupt log entry")
 )
 
-// envelopeV1 is the first byte of every command this version writes.
-const envelopeV1 = 0x01
+// envelopeV1 is the first byte of every command this version writes; a
+// little-endian CRC-32C (Castagnoli) of the payload follows.
+const (
+	envelopeV1     = 0x01
+	envelopeHeader = 5
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // DefaultDedupeWindow is how many request ids the FSM remembers. It is part
 // of the replicated state's definition: every node must use the same value.
@@ -109,18 +121,22 @@ func New(logger *slog.Logger) *FSM {
 // raft starts.
 func (f *FSM) SetSnapshotHook(h func() error) { f.snapshotHook = h }
 
-// EncodeCommand encodes a command as a log entry.
+// EncodeCommand encodes a command as a log entry: the envelope version,
+// a CRC-32C of the payload, and the protobuf payload.
 func EncodeCommand(c *v1.Command) ([]byte, error) {
-	b := make([]byte, 1, 1+proto.Size(c))
+	b := make([]byte, envelopeHeader, envelopeHeader+proto.Size(c))
 	b[0] = envelopeV1
 	b, err := proto.MarshalOptions{}.MarshalAppend(b, c)
 	if err != nil {
 		return nil, fmt.Errorf("raftfsm: encode command: %w", err)
 	}
+	binary.LittleEndian.PutUint32(b[1:envelopeHeader], crc32.Checksum(b[envelopeHeader:], castagnoli))
 	return b, nil
 }
 
-// DecodeCommand decodes a log entry written by EncodeCommand.
+// DecodeCommand decodes a log entry written by EncodeCommand. A checksum
+// mismatch is ErrCorruptEntry: the bytes changed after the leader wrote
+// them (a damaged log store, e.g. raft-boltdb keeps no checksums).
 func DecodeCommand(b []byte) (*v1.Command, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty entry", ErrBadCommand)
@@ -128,8 +144,14 @@ func DecodeCommand(b []byte) (*v1.Command, error) {
 	if b[0] != envelopeV1 {
 		return nil, fmt.Errorf("%w: unknown envelope version %d (this node understands 1; upgrade it)", ErrBadCommand, b[0])
 	}
+	if len(b) < envelopeHeader {
+		return nil, fmt.Errorf("%w: entry of %d bytes is shorter than its header", ErrCorruptEntry, len(b))
+	}
+	if got, want := crc32.Checksum(b[envelopeHeader:], castagnoli), binary.LittleEndian.Uint32(b[1:envelopeHeader]); got != want {
+		return nil, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorruptEntry, got, want)
+	}
 	c := &v1.Command{}
-	if err := proto.Unmarshal(b[1:], c); err != nil {
+	if err := proto.Unmarshal(b[envelopeHeader:], c); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCommand, err)
 	}
 	if c.Cmd == nil {
@@ -147,6 +169,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return &Result{Index: l.Index}
 	}
 	c, err := DecodeCommand(l.Data)
+	if errors.Is(err, ErrCorruptEntry) {
+		// Applying anything else would make this replica silently differ
+		// from the others. Stop; the operator wipes and re-joins the node.
+		f.logger.Error("corrupt log entry: stopping this node", "index", l.Index, "error", err)
+		panic(fmt.Sprintf("raftfsm: log entry %d is corrupt (%v): this node's Raft log is damaged; wipe its data directory and re-join the cluster", l.Index, err))
+	}
 	if err != nil {
 		f.logger.Error("cannot decode log entry", "index", l.Index, "error", err)
 		return &Result{Index: l.Index, Err: err}

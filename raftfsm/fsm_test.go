@@ -2,10 +2,13 @@ package raftfsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -160,8 +163,8 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"unknown envelope", []byte{0x02, 0x00}},
-		{"garbage", []byte{0x01, 0xff, 0xff, 0xff}},
-		{"no command", []byte{0x01}},
+		{"garbage with a valid checksum", withCRC([]byte{0xff, 0xff, 0xff})},
+		{"no command", withCRC(nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +185,37 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 	if h.fsm.Exists("t") {
 		t.Fatal("a rejected insert created its table")
 	}
+}
+
+// withCRC wraps payload bytes in a version-1 envelope with a good checksum.
+func withCRC(payload []byte) []byte {
+	b := make([]byte, envelopeHeader, envelopeHeader+len(payload))
+	b[0] = envelopeV1
+	b = append(b, payload...)
+	binary.LittleEndian.PutUint32(b[1:envelopeHeader], crc32.Checksum(payload, castagnoli))
+	return b
+}
+
+// TestCorruptEntryStopsTheNode: a flipped bit anywhere in an entry is
+// detected, and Apply refuses to go on (it panics) instead of applying a
+// different state than the other replicas.
+func TestCorruptEntryStopsTheNode(t *testing.T) {
+	good, _ := EncodeCommand(insert("t", "r", map[string]*v1.RowBatch{"p": batch(3, "v", tVarchar)}))
+	for i := 1; i < len(good); i++ {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x08
+		if _, err := DecodeCommand(bad); !errors.Is(err, ErrCorruptEntry) {
+			t.Fatalf("flipped byte %d: %v", i, err)
+		}
+	}
+	bad := bytes.Clone(good)
+	bad[len(bad)-1] ^= 1
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "re-join") {
+			t.Fatalf("Apply of a corrupt entry: %v", r)
+		}
+	}()
+	New(nil).Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: bad})
 }
 
 type memSink struct {
