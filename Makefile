@@ -5,7 +5,7 @@ BIN ?= bin/miniodb
 # into the tools cache by scripts/install-minio.sh.
 MINIO = $$(scripts/install-minio.sh)
 
-.PHONY: run build test test-short generate lint bench jepsen clean-data
+.PHONY: run build test test-short generate lint bench jepsen jepsen-short clean-data
 
 run: ## run one node on the embedded default (./data, local object store)
 	$(GO) run ./cmd/miniodb serve
@@ -13,8 +13,9 @@ run: ## run one node on the embedded default (./data, local object store)
 build: ## build bin/miniodb
 	$(GO) build -o $(BIN) ./cmd/miniodb
 
-test: ## the full default test suite (CI runs this)
+test: ## the full default test suite (CI runs this): every package, then a short Jepsen run
 	MINIODB_MINIO_BIN=$(MINIO) $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) jepsen-short
 
 test-short: ## unit tests only, no MinIO
 	$(GO) test -count=1 -short ./...
@@ -31,3 +32,9 @@ bench: ## benchmarks: wal, parquet, ingest parsing, and whole-node ingest/query 
 
 clean-data: ## remove ./data (the embedded default's state)
 	rm -rf data
+
+jepsen: ## the Jepsen-style fault-injection matrix (every nemesis, 3 and 5 nodes; ~40 min; JEPSEN_DURATION per run)
+	cd jepsen && MINIODB_MINIO_BIN=$$(../scripts/install-minio.sh) JEPSEN_MATRIX=1 $(GO) test -count=1 -timeout 120m -run 'TestMatrix|TestUnsafe' -v ./...
+
+jepsen-short: ## the harness's unit tests plus the quick runs: leader crash mid-flush and a partition, and the unsafe-mode check (~2 min)
+	cd jepsen && MINIODB_MINIO_BIN=$$(../scripts/install-minio.sh) $(GO) test -count=1 -timeout 20m -v ./...

@@ -305,9 +305,24 @@ func Check(events []Event, opts CheckOptions) *Report {
 			strong = append(strong, o)
 		}
 	}
+	// An unknown add none of whose rows the final strong read holds never
+	// took effect (the set only grows, and the final read comes after
+	// every operation), so it is left out: kept pending until the end, each
+	// such add doubles porcupine's search space.
+	neverHappened := func(o *op) bool {
+		if o.typ != Info || final == nil {
+			return false
+		}
+		for _, id := range o.inv.IDs {
+			if final.done.Read.Has(id) {
+				return false
+			}
+		}
+		return true
+	}
 	byClient := map[int][]*op{}
 	for _, o := range adds {
-		if o.typ != Fail && o.hi >= o.lo {
+		if o.typ != Fail && o.hi >= o.lo && !neverHappened(o) {
 			byClient[o.client] = append(byClient[o.client], o)
 		}
 	}
@@ -531,4 +546,19 @@ func trunc(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// severity orders anomaly kinds for the summary: the worst comes first.
+var severity = []string{KindLost, KindDuplicate, KindPhantom, KindFailedSeen, KindDiverged, KindStale, KindFuture, KindNonLinear, KindNoFinalRead}
+
+// firstAnomaly returns the first anomaly of the most severe kind found.
+func firstAnomaly(as []Anomaly) Anomaly {
+	for _, k := range severity {
+		for _, a := range as {
+			if a.Kind == k {
+				return a
+			}
+		}
+	}
+	return as[0]
 }

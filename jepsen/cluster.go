@@ -47,6 +47,7 @@ type Node struct {
 	paused    bool
 	corrupted bool // its log was damaged and it has not been wiped since: exits are the harness's business
 	wiping    bool
+	reviving  bool // Revive handles this life's exit
 	crashes   int  // unexpected exits
 }
 
@@ -91,6 +92,11 @@ func StartCluster(ctx context.Context, bin, minioBin, dir string, n int, opts No
 	var err error
 	if c.minio, err = newMinIO(minioBin, dir); err != nil {
 		return nil, err
+	}
+	c.minio.onUnexpected = func(how string) {
+		msg := "minio exited without the harness asking (" + how + "): something else stopped it; restarting it"
+		c.hist.Note("event", msg)
+		c.logf("%s", msg)
 	}
 	if err := c.minio.Start(); err != nil {
 		return nil, err
@@ -201,7 +207,7 @@ func (c *Cluster) startLocked(nd *Node, failpoints string, join bool) (*proc, er
 	nd.p, nd.armed, nd.expect, nd.paused = p, failpoints, false, false
 	nd.lives++
 	c.wg.Add(1)
-	go c.monitor(nd, p)
+	go c.monitor(nd, p, nd.reviving)
 	return p, nil
 }
 
@@ -238,7 +244,7 @@ func (e *exitError) Error() string {
 // without fail points; any other unexpected exit is an anomaly worth a
 // look (a panic, a refusal to start), and the node is restarted too, a
 // bounded number of times.
-func (c *Cluster) monitor(nd *Node, p *proc) {
+func (c *Cluster) monitor(nd *Node, p *proc, reviving bool) {
 	defer c.wg.Done()
 	<-p.exited
 	if c.closing.Load() {
@@ -247,6 +253,13 @@ func (c *Cluster) monitor(nd *Node, p *proc) {
 	nd.mu.Lock()
 	if nd.p != p || nd.expect {
 		nd.mu.Unlock()
+		return
+	}
+	if reviving && nd.corrupted {
+		// Revive handles a refusal at start; a later exit leaves the
+		// node down until a heal revives (and maybe wipes) it.
+		nd.mu.Unlock()
+		c.hist.Note("event", fmt.Sprintf("%s (log damaged) exited: %s", nd.ID, describeExit(p.state, p.err)))
 		return
 	}
 	armed, corrupted := nd.armed, nd.corrupted
@@ -261,7 +274,7 @@ func (c *Cluster) monitor(nd *Node, p *proc) {
 		c.logf("%s crashed at fail point %s", nd.ID, armed)
 		restart = true
 	case corrupted:
-		msg := fmt.Sprintf("%s (log damaged earlier) exited: %s: %s", nd.ID, how, lastLines(nd.LogPath, 3))
+		msg := fmt.Sprintf("%s (log damaged earlier) exited: %s: %s", nd.ID, how, lastMessage(nd.LogPath))
 		c.hist.Note("event", msg)
 		c.logf("%s", msg)
 		c.mu.Lock()
@@ -304,8 +317,16 @@ func (c *Cluster) monitor(nd *Node, p *proc) {
 	c.hist.Note("event", fmt.Sprintf("%s restarted without fail points", nd.ID))
 }
 
-func lastLines(path string, n int) string {
-	return strings.ReplaceAll(tail(path, n), "\n", " | ")
+// lastMessage is the last line the process wrote (skipping the harness's
+// own lines), shortened.
+func lastMessage(path string) string {
+	lines := strings.Split(tail(path, 40), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "===") {
+			return trunc(l, 400)
+		}
+	}
+	return "(no output)"
 }
 
 // Kill SIGKILLs the node (no-op if it is down).
@@ -363,13 +384,17 @@ func (c *Cluster) Restart(nd *Node, failpoints string, force bool) error {
 // refuses to start (or exits soon after) is removed from the cluster,
 // wiped and started afresh with --join: a valid outcome of corruption.
 func (c *Cluster) Revive(nd *Node) error {
+	nd.mu.Lock()
+	nd.reviving = true
+	nd.mu.Unlock()
 	err := c.Restart(nd, "", false)
 	nd.mu.Lock()
 	corrupted := nd.corrupted
+	nd.reviving = false
 	nd.mu.Unlock()
 	var ee *exitError
 	if err != nil && corrupted && errors.As(err, &ee) {
-		msg := fmt.Sprintf("%s refused to start after its log was damaged (%s): %s", nd.ID, ee.how, lastLines(nd.LogPath, 3))
+		msg := fmt.Sprintf("%s refused to start after its log was damaged (%s): %s", nd.ID, ee.how, lastMessage(nd.LogPath))
 		c.hist.Note("event", msg)
 		c.logf("%s", msg)
 		c.mu.Lock()
@@ -662,7 +687,7 @@ func (c *Cluster) Close() {
 	}
 	wg.Wait()
 	if c.minio != nil {
-		c.minio.Kill()
+		c.minio.Close()
 	}
 	c.Net.Close()
 	done := make(chan struct{})

@@ -19,11 +19,18 @@ const EnvMinIOBinary = "MINIODB_MINIO_BIN"
 // minio is the MinIO server every node shares. Kill and Start take it away
 // and bring it back on the same address with the same data.
 type minio struct {
-	bin, dir, log          string
-	endpoint, console      string
-	accessKey, secretKey   string
-	mu                     sync.Mutex
-	p                      *proc
+	bin, dir, log        string
+	endpoint, console    string
+	accessKey, secretKey string
+	mu                   sync.Mutex
+	p                    *proc
+	expect               bool // the harness ended the current life
+	closed               bool
+	restarts             int
+	// onUnexpected is told when the server exits without the harness
+	// having asked (something else on the machine stopped it); the server
+	// is then restarted, a bounded number of times.
+	onUnexpected func(how string)
 }
 
 func newMinIO(bin, runDir string) (*minio, error) {
@@ -51,21 +58,41 @@ func newMinIO(bin, runDir string) (*minio, error) {
 func (m *minio) Start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.p != nil && m.p.running() {
+	if m.closed || m.p != nil && m.p.running() {
 		return nil
 	}
 	env := environ("MINIO_ROOT_USER="+m.accessKey, "MINIO_ROOT_PASSWORD="+m.secretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
-	p, err := startProc(m.bin, []string{"server", "--address", m.endpoint, "--console-address", m.console, "--quiet", m.dir}, env, m.log, "start minio")
+	p, err := startProc(m.bin, []string{"server", "--address", m.endpoint, "--console-address", m.console, m.dir}, env, m.log, "start minio")
 	if err != nil {
 		return err
 	}
-	m.p = p
+	m.p, m.expect = p, false
 	if err := waitMinIOReady(m.endpoint, p.exited, 60*time.Second); err != nil {
+		m.expect = true
 		p.kill()
 		return fmt.Errorf("jepsen: minio: %w\n%s", err, tail(m.log, 20))
 	}
+	go m.watch(p)
 	return nil
+}
+
+func (m *minio) watch(p *proc) {
+	<-p.exited
+	m.mu.Lock()
+	unexpected := m.p == p && !m.expect && !m.closed && m.restarts < 5
+	if unexpected {
+		m.restarts++
+	}
+	m.mu.Unlock()
+	if !unexpected {
+		return
+	}
+	if m.onUnexpected != nil {
+		m.onUnexpected(describeExit(p.state, p.err))
+	}
+	time.Sleep(time.Second)
+	m.Start()
 }
 
 // Kill stops the server with SIGKILL.
@@ -73,8 +100,17 @@ func (m *minio) Kill() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.p != nil {
+		m.expect = true
 		m.p.kill()
 	}
+}
+
+// Close kills the server for good.
+func (m *minio) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.Kill()
 }
 
 // Running reports whether the server process runs.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 )
 
@@ -226,17 +227,24 @@ func armLeaderPoint(ctx context.Context, e *env, spec string) (string, func() er
 	}
 	heal := func() error { return disarm(e.c) }
 	for _, f := range fs {
-		if err := e.c.Restart(f, spec, true); err != nil {
+		if err := e.c.Restart(f, spec, true); err != nil && !firedAtStart(err) {
 			return "", heal, fmt.Errorf("arm %s: %w", f.ID, err)
 		}
 		// Let it catch up before the next one goes down.
 		time.Sleep(time.Second)
 	}
+	// The old leader stays down until an armed node leads; otherwise it
+	// often wins the election again as soon as it is back.
 	e.c.Kill(leader)
+	next := e.c.Leader(ctx, 15*time.Second)
 	if err := e.c.Revive(leader); err != nil {
 		return "", heal, err
 	}
-	return fmt.Sprintf("%s armed on followers {%s}; killed leader %s and restarted it unarmed", spec, nodeIDs(fs), leader.ID), heal, nil
+	who := "no new leader within 15s"
+	if next != nil {
+		who = "new leader " + next.ID
+	}
+	return fmt.Sprintf("%s armed on followers {%s}; killed leader %s (%s), restarted it unarmed", spec, nodeIDs(fs), leader.ID, who), heal, nil
 }
 
 // armOne restarts a random node with the fail point armed for that life.
@@ -244,6 +252,9 @@ func armOne(ctx context.Context, e *env, spec string) (string, func() error, err
 	nd := e.pick(e.c.Nodes)
 	heal := func() error { return disarm(e.c) }
 	if err := e.c.Restart(nd, spec, true); err != nil {
+		if firedAtStart(err) {
+			return fmt.Sprintf("%s armed on %s (it fired while the node started)", spec, nd.ID), heal, nil
+		}
 		return "", heal, fmt.Errorf("arm %s: %w", nd.ID, err)
 	}
 	return fmt.Sprintf("%s armed on %s", spec, nd.ID), heal, nil
@@ -288,8 +299,9 @@ func corrupt(ctx context.Context, e *env, flip bool) (string, func() error, erro
 	return fmt.Sprintf("SIGKILL %s; %s", nd.ID, what), heal, nil
 }
 
-// damageFile truncates a random 1..4096 bytes off a file's end, or flips
-// one random bit in its last 64 KiB.
+// damageFile (for raft-boltdb's log.db) truncates a random 1..4096 bytes
+// off the file's end, or flips one random bit past its two meta pages
+// (bolt checksums only those).
 func damageFile(path string, rng *rand.Rand, flip bool) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -303,8 +315,11 @@ func damageFile(path string, rng *rand.Rand, flip bool) (string, error) {
 		cut := 1 + rng.Int63n(min(size, 4096))
 		return fmt.Sprintf("truncated %d of %d bytes off %s", cut, size, filepath.Base(path)), os.Truncate(path, size-cut)
 	}
-	off := size - 1 - rng.Int63n(min(size, 64<<10))
-	return flipAt(path, off, rng)
+	const meta = 2 * 4096
+	if size <= meta {
+		return "", fmt.Errorf("%s has no data pages", path)
+	}
+	return flipAt(path, meta+rng.Int63n(size-meta), rng)
 }
 
 func flipAt(path string, off int64, rng *rand.Rand) (string, error) {
@@ -358,15 +373,28 @@ func damageWAL(dir string, rng *rand.Rand, flip bool) (string, error) {
 	if len(starts) == 0 {
 		return "", fmt.Errorf("%s holds no records", filepath.Base(seg))
 	}
-	// One of the last three records.
+	// One of the last three records: damage in the last one looks like a
+	// torn write (the wal may cut it off); damage before intact records is
+	// corruption (the node must refuse to start).
 	k := len(starts) - 1 - rng.Intn(min(3, len(starts)))
-	lo := starts[k]
-	where := fmt.Sprintf("record %d of %d of %s (records end at %d)", k+1, len(starts), filepath.Base(seg), end)
+	lo, hi := starts[k], end
+	if k+1 < len(starts) {
+		hi = starts[k+1]
+	}
+	where := fmt.Sprintf("record %d of %d (bytes %d-%d; records end at %d)", k+1, len(starts), lo, hi, end)
 	if !flip {
-		cut := lo + 1 + rng.Int63n(end-lo-1)
+		cut := lo + 1 + rng.Int63n(hi-lo-1)
 		return fmt.Sprintf("truncated %s at offset %d, inside %s", filepath.Base(seg), cut, where), os.Truncate(seg, cut)
 	}
-	at := lo + rng.Int63n(end-lo)
+	at := lo + rng.Int63n(hi-lo)
 	desc, err := flipAt(seg, at, rng)
 	return desc + ", inside " + where, err
+}
+
+// firedAtStart reports whether a start failed because the node crashed
+// (SIGKILL: its armed fail point) before its API answered; the cluster's
+// monitor restarts it without fail points.
+func firedAtStart(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.how == "signal "+syscall.SIGKILL.String()
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// KeepData keeps node data and MinIO objects after a passing run.
 	KeepData bool
 	Logf     func(format string, args ...any)
+	// Cleanup, if set (tests pass t.Cleanup), also gets the cluster's
+	// Close, so that processes die with the test however it ends.
+	Cleanup func(func())
 }
 
 // DefaultConfig returns a configuration for n nodes with the given
@@ -56,7 +59,7 @@ func DefaultConfig(n int, nemeses ...string) Config {
 		Quiet:    [2]time.Duration{time.Second, 3 * time.Second},
 		Hold:     [2]time.Duration{2 * time.Second, 5 * time.Second},
 		NodeOptions: NodeOptions{
-			RaftLog:           "bolt",
+			RaftLog:           "wal", // the product's default
 			FlushAge:          time.Second,
 			SnapshotThreshold: 256,
 			TrailingLogs:      128,
@@ -93,9 +96,21 @@ type Result struct {
 // The error is for the harness failing (the cluster never formed, …); the
 // verdict is Result.Report.Valid.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
+	// A new directory per run (-count=N repeats a name).
 	dir := filepath.Join(cfg.Dir, cfg.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+	for i := 2; ; i++ {
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			break
+		} else if !os.IsExist(err) {
+			if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.Mkdir(dir, 0o755); err == nil {
+				break
+			}
+			return nil, err
+		}
+		dir = filepath.Join(cfg.Dir, fmt.Sprintf("%s-%d", cfg.Name, i))
 	}
 	logFile, err := os.Create(filepath.Join(dir, "harness.log"))
 	if err != nil {
@@ -134,6 +149,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 
 	c, err := StartCluster(ctx, cfg.Bin, cfg.MinIOBin, dir, cfg.Nodes, cfg.NodeOptions, cfg.InitialFailpoints, hist, logf)
 	defer c.Close()
+	if cfg.Cleanup != nil && c != nil {
+		cfg.Cleanup(c.Close)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jepsen: start cluster (logs in %s): %w", dir, err)
 	}
@@ -367,7 +385,7 @@ func summarize(cfg *Config, res *Result) string {
 		fmt.Fprintf(&b, "  anomalies: %s\n", strings.Join(cs, ", "))
 	}
 	if len(r.Anomalies) > 0 {
-		a := r.Anomalies[0]
+		a := firstAnomaly(r.Anomalies)
 		fmt.Fprintf(&b, "  first anomaly: %s: %s\n  history excerpt:\n%s", a.Kind, a.Message, Excerpt(res.Events, a))
 	}
 	for _, n := range r.Notes {

@@ -17,8 +17,8 @@ const Table = "jepsen_set"
 // WorkloadOptions shape the clients.
 type WorkloadOptions struct {
 	Writers, Readers int
-	MaxBatch         int           // rows per write: 1..MaxBatch
-	Attempts         int           // tries per write, same request_id
+	MaxBatch         int              // rows per write: 1..MaxBatch
+	Attempts         int              // tries per write, same request_id
 	AttemptTimeout   [2]time.Duration // per try, uniform in [min, max]
 	ReadTimeout      time.Duration
 	WriterThink      time.Duration // pause between writes, uniform in [0, d]
