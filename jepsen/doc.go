@@ -11,7 +11,7 @@
 //
 // # Running
 //
-//	make jepsen-short   # TestShort and TestUnsafe, about 2 minutes
+//	make jepsen-short   # the unit tests, TestShort and TestUnsafe, about 70 s
 //	make jepsen         # TestMatrix (every nemesis alone and mixed, 3 and 5 nodes) and TestUnsafe
 //
 // or by hand, from this directory:
@@ -100,6 +100,7 @@
 //
 // A run fails when a checker finds an anomaly; its summary prints the
 // counts and the first anomaly of the worst kind with a history excerpt.
-// TestUnsafe runs with MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1 and must fail
-// with lost rows, which shows the suite can fail.
+// TestUnsafe runs with MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1, killing and
+// isolating the leader in turn under 32 busy writers, and must fail with
+// lost rows, which shows the suite can fail.
 package jepsen
