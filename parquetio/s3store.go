@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -66,14 +67,24 @@ type S3Store struct {
 	bucket string
 	prefix string
 	desc   string
+	region string
+
+	// bucketMu guards bucketOK: whether the bucket is known to exist. A
+	// store opened while the service was unreachable checks (and creates)
+	// the bucket before its first upload instead, so a node can start, and
+	// take writes, during an object-store outage.
+	bucketMu sync.Mutex
+	bucketOK bool
 }
 
 var _ ObjectStore = (*S3Store)(nil)
 var _ RangeGetter = (*S3Store)(nil)
 
 // NewS3Store connects to the service and creates the bucket if it does not
-// exist, so it fails when the service is unreachable or the credentials are
-// wrong.
+// exist. It fails when the service answers with an error (wrong
+// credentials, a bucket it may not create); when the service does not
+// answer at all, it returns the store and checks the bucket again before
+// the first upload (and on Ping), so a node can start during an outage.
 func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -100,11 +111,33 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 		bucket: cfg.Bucket,
 		prefix: prefix,
 		desc:   fmt.Sprintf("s3://%s/%s at %s://%s", cfg.Bucket, prefix, scheme, cfg.Endpoint),
+		region: cfg.Region,
 	}
-	if err := s.ensureBucket(ctx, cfg.Region); err != nil {
-		return nil, err
+	if err := s.checkBucket(ctx); err != nil && answered(err) {
+		return nil, err // the service answered: a real refusal
 	}
 	return s, nil
+}
+
+// checkBucket makes sure the bucket exists, once.
+func (s *S3Store) checkBucket(ctx context.Context) error {
+	s.bucketMu.Lock()
+	defer s.bucketMu.Unlock()
+	if s.bucketOK {
+		return nil
+	}
+	if err := s.ensureBucket(ctx, s.region); err != nil {
+		return err
+	}
+	s.bucketOK = true
+	return nil
+}
+
+// answered reports whether err carries an answer of the service (an S3
+// error response), as opposed to no answer (connection refused, timeout).
+func answered(err error) bool {
+	var r minio.ErrorResponse
+	return errors.As(err, &r) && (r.StatusCode != 0 || r.Code != "")
 }
 
 func (s *S3Store) ensureBucket(ctx context.Context, region string) error {
@@ -161,6 +194,9 @@ const partSizeUnknownLength = 16 << 20
 func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	obj, err := s.object(key)
 	if err != nil {
+		return err
+	}
+	if err := s.checkBucket(ctx); err != nil {
 		return err
 	}
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
@@ -313,6 +349,9 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 // Ping implements ObjectStore: the bucket must exist and be reachable with
 // the store's credentials.
 func (s *S3Store) Ping(ctx context.Context) error {
+	if err := s.checkBucket(ctx); err != nil {
+		return fmt.Errorf("parquetio: ping %s: %w", s.desc, err)
+	}
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return fmt.Errorf("parquetio: ping %s: %w", s.desc, err)

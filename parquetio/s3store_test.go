@@ -271,3 +271,35 @@ func checkMeta(t *testing.T, got, want FileMeta) {
 }
 
 func minioStatOpts() minio.StatObjectOptions { return minio.StatObjectOptions{} }
+
+// TestS3StoreOpensDuringOutage: a store opened while the service does not
+// answer works once it is back (the bucket is created before the first
+// upload), so a node can start during an object-store outage; a service
+// that answers with a refusal still fails the open.
+func TestS3StoreOpensDuringOutage(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := NewS3Store(ctx, s3Config(srv, "late-bucket", ""))
+	if err != nil {
+		t.Fatalf("open during the outage: %v", err)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping succeeded while the service is down")
+	}
+	srv.Restart()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if err := s.Put(ctx2, "data/a.parquet", strings.NewReader("x"), 1); err != nil {
+		t.Fatalf("Put after the outage: %v", err)
+	}
+	if err := s.Ping(ctx2); err != nil {
+		t.Fatalf("Ping after the outage: %v", err)
+	}
+	bad := s3Config(srv, "late-bucket", "")
+	bad.SecretKey = "wrong-secret-key"
+	if _, err := NewS3Store(ctx2, bad); err == nil {
+		t.Fatal("wrong credentials opened a store")
+	}
+}
