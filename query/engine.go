@@ -160,6 +160,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		fmt.Sprintf("SET temp_directory = %s", quoteString(spill)),
 		fmt.Sprintf("SET allowed_directories = [%s, %s]", quoteString(cache.Dir()+"/"), quoteString(spill+"/")),
 		"SET enable_external_access = false",
+		// Query semantics must not depend on the host: a TIMESTAMPTZ
+		// literal compared with a TIMESTAMP column is converted in the
+		// session time zone, which otherwise follows the process TZ.
+		"SET TimeZone = 'UTC'",
 	}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, fmt.Sprintf("SET memory_limit = %s", quoteString(cfg.MemoryLimit)))
@@ -237,12 +241,19 @@ func (r *Rows) Close() error {
 
 // Plan describes how a query was (or would be) run.
 type Plan struct {
+	// Tables has one entry per relation the engine built: a table's
+	// unpruned view (Ref -1), read by every reference that has no
+	// predicates of its own, and a pruned view per reference that has.
 	Tables []TablePlan
+	// SQL is the statement DuckDB ran: the user's text with pruned
+	// references renamed to their views.
+	SQL string
 }
 
-// TablePlan says which data of a table a query reads.
+// TablePlan says which data of a table one relation reads.
 type TablePlan struct {
 	Table        string
+	Ref          int // index into Analysis.Refs of the pruned reference, or -1
 	FilesTotal   int
 	FilesRead    int
 	BytesRead    int64
@@ -250,6 +261,10 @@ type TablePlan struct {
 	Predicates   []Predicate
 	AppliedIndex uint64
 }
+
+// prunedViewName is the name of the view of reference i; a quoted
+// identifier with a dot cannot collide with a MinIODB table name.
+func prunedViewName(i int) string { return fmt.Sprintf("__miniodb.ref%d", i) }
 
 // Query runs one read-only SELECT. The result reflects the catalog at one
 // applied index at least as new as any write applied before the call.
@@ -271,12 +286,12 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 	if err != nil {
 		return fail(err)
 	}
-	a, err := analyse(root, e.cfg.Catalog.Exists)
+	a, err := analyse(sqlText, root, e.cfg.Catalog.Exists)
 	if err != nil {
 		return fail(err)
 	}
-	slices.Sort(a.Tables)
-	views, idents, txn, err := e.begin(ctx, conn, a.Tables)
+	tables := slices.Sorted(slices.Values(a.Tables))
+	views, idents, txn, err := e.begin(ctx, conn, tables)
 	if err != nil {
 		return fail(err)
 	}
@@ -289,37 +304,33 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 	if err != nil {
 		return fail(fmt.Errorf("query: connection id: %w", err))
 	}
-	plan := &Plan{}
+	rels, runSQL, err := e.relations(a, views, sqlText)
+	if err != nil {
+		return fail(err)
+	}
+	plan := &Plan{SQL: runSQL}
 	created := map[string]string{}
-	for _, name := range a.Tables {
-		view, ok := views[name]
-		if !ok {
-			return fail(fmt.Errorf("%w: %q", ErrTableNotFound, name))
-		}
-		var preds []Predicate
-		if !e.cfg.NoPruning && len(a.Tables) == 1 {
-			preds = a.Predicates
-		}
-		tp, stmt, release, err := e.viewOf(ctx, name, idents[name], view, preds)
+	for _, rel := range rels {
+		tp, stmt, release, err := e.viewOf(ctx, rel, idents[rel.table], views[rel.table])
 		if release != nil {
 			cleanup = append(cleanup, release)
 		}
 		if err != nil {
 			return fail(err)
 		}
-		if e.cachedView(connID, name) != stmt {
-			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(name), stmt)); err != nil {
-				return fail(fmt.Errorf("query: create view of %s: %w", name, err))
+		if e.cachedView(connID, rel.name) != stmt {
+			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(rel.name), stmt)); err != nil {
+				return fail(fmt.Errorf("query: create view of %s: %w", rel.table, err))
 			}
 			if txn {
-				created[name] = stmt
+				created[rel.name] = stmt
 			} else {
-				e.rememberViews(connID, map[string]string{name: stmt}) // auto-committed
+				e.rememberViews(connID, map[string]string{rel.name: stmt}) // auto-committed
 			}
 		}
 		plan.Tables = append(plan.Tables, tp)
 	}
-	rows, err := conn.QueryContext(ctx, sqlText)
+	rows, err := conn.QueryContext(ctx, runSQL)
 	if err != nil {
 		return fail(wrapDuckDB(err))
 	}
@@ -348,6 +359,85 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		return conn.Close()
 	}
 	return r, plan, nil
+}
+
+// relation is one view the engine builds for a query: a table's files
+// (all of them, or those a reference's predicates may match) plus its hot
+// rows.
+type relation struct {
+	name  string // the view's name
+	table string
+	ref   int // -1 for the unpruned view
+	preds []Predicate
+	files []*v1.DataFile
+}
+
+// relations decides the views a statement needs and rewrites the
+// statement to use them. A reference with predicates that rule out some
+// files gets a view of its own, and its table name in the text is
+// replaced by that view (aliased to the name it was bound under, so
+// qualified columns still resolve); every other reference reads the
+// table's unpruned view, which is built only if some reference reads it.
+func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlText string) ([]relation, string, error) {
+	type edit struct {
+		start, end int
+		text       string
+	}
+	var rels []relation
+	var edits []edit
+	needFull := map[string]bool{}
+	for i, ref := range a.Refs {
+		view, ok := views[ref.Table]
+		if !ok {
+			return nil, "", fmt.Errorf("%w: %q", ErrTableNotFound, ref.Table)
+		}
+		if e.cfg.NoPruning || ref.Start < 0 || len(ref.Predicates) == 0 {
+			needFull[ref.Table] = true
+			continue
+		}
+		types := map[string]v1.ColumnType{}
+		for _, c := range view.Spec.Columns {
+			types[strings.ToLower(c.Name)] = c.Type
+		}
+		var files []*v1.DataFile
+		for _, f := range view.Files {
+			if fileMayMatch(f, types, ref.Predicates) {
+				files = append(files, f)
+			}
+		}
+		if len(files) == len(view.Files) {
+			needFull[ref.Table] = true // nothing to prune: share the table's view
+			continue
+		}
+		name := prunedViewName(i)
+		rels = append(rels, relation{name: name, table: ref.Table, ref: i, preds: ref.Predicates, files: files})
+		text := quoteIdent(name)
+		if ref.Alias == "" {
+			text += " AS " + quoteIdent(ref.Table)
+		}
+		edits = append(edits, edit{ref.Start, ref.End, text})
+	}
+	for _, t := range a.Tables {
+		if needFull[t] {
+			rels = append(rels, relation{name: t, table: t, ref: -1, files: views[t].Files})
+		}
+	}
+	if len(edits) == 0 {
+		return rels, sqlText, nil
+	}
+	slices.SortFunc(edits, func(x, y edit) int { return x.start - y.start })
+	var b strings.Builder
+	last := 0
+	for _, ed := range edits {
+		if ed.start < last {
+			return nil, "", fmt.Errorf("query: overlapping table references at byte %d", ed.start)
+		}
+		b.WriteString(sqlText[last:ed.start])
+		b.WriteString(ed.text)
+		last = ed.end
+	}
+	b.WriteString(sqlText[last:])
+	return rels, b.String(), nil
 }
 
 // begin syncs the hot mirrors of tables to one consistent set of views and
@@ -425,21 +515,12 @@ func (e *Engine) SyncAll(ctx context.Context, idle time.Duration) error {
 }
 
 // viewOf returns the definition of the temporary view that stands for a
-// MinIODB table: its pruned files (downloaded and pinned until release)
-// plus its hot rows.
-func (e *Engine) viewOf(ctx context.Context, name, hotIdent string, view raftfsm.TableView, preds []Predicate) (TablePlan, string, func(), error) {
-	tp := TablePlan{Table: name, FilesTotal: len(view.Files), Predicates: preds, AppliedIndex: view.AppliedIndex}
+// relation: its files (downloaded and pinned until release) plus the
+// table's hot rows.
+func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view raftfsm.TableView) (TablePlan, string, func(), error) {
+	tp := TablePlan{Table: rel.table, Ref: rel.ref, FilesTotal: len(view.Files), Predicates: rel.preds, AppliedIndex: view.AppliedIndex}
 	tp.HotRows, _ = view.HotRows()
-	types := map[string]v1.ColumnType{}
-	for _, c := range view.Spec.Columns {
-		types[strings.ToLower(c.Name)] = c.Type
-	}
-	var files []*v1.DataFile
-	for _, f := range view.Files {
-		if len(preds) == 0 || fileMayMatch(f, types, preds) {
-			files = append(files, f)
-		}
-	}
+	files := rel.files
 	tp.FilesRead = len(files)
 	var releases []func()
 	release := func() {
