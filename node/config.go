@@ -62,7 +62,10 @@ type Config struct {
 	// FlushCheck is how often the flusher looks at the buffers.
 	FlushCheck time.Duration
 	// DeleteGrace is how long replaced or dropped objects (and orphans)
-	// stay in the object store before they are deleted.
+	// stay in the object store before they are deleted, so that queries
+	// that started on an older catalog can still read them; at least
+	// MinDeleteGrace. Whether an object may be deleted at all never
+	// depends on it: that is proven from the catalog and the key.
 	DeleteGrace time.Duration
 
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (see raft.Config).
@@ -121,6 +124,11 @@ func DefaultConfig() Config {
 }
 
 // Validate reports every problem of the configuration at once.
+// MinDeleteGrace is the shortest DeleteGrace accepted: a query downloads
+// the files it reads before it runs, and a download of a file the catalog
+// named a moment ago must not find it gone.
+const MinDeleteGrace = time.Second
+
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("node: "+format, args...)) }
@@ -151,8 +159,8 @@ func (c *Config) Validate() error {
 			add("%s must be positive, got %d", name, v)
 		}
 	}
-	if c.DeleteGrace < 0 {
-		add("delete grace must not be negative, got %v", c.DeleteGrace)
+	if c.DeleteGrace < MinDeleteGrace {
+		add("delete grace must be at least %v (queries that started before a file was replaced may still need it), got %v", MinDeleteGrace, c.DeleteGrace)
 	}
 	if c.QueryThreads < 0 {
 		add("query threads must not be negative, got %d", c.QueryThreads)

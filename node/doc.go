@@ -21,11 +21,26 @@
 //
 // # Flush
 //
-// The leader's flusher writes a partition's hot rows with index <= N to one
-// Parquet object whose key is fixed by (table, table creation index,
-// partition, N), uploads it, then applies FlushCommit. A crash between the
-// upload and the commit leaves an orphan object that the garbage collector
-// deletes after DeleteGrace; the rows are still hot and are flushed again.
+// The leader's flusher writes a partition's hot rows with index in (M, N]
+// (M the partition's flushed index) to one Parquet object, uploads it, then
+// applies FlushCommit. The key names the table incarnation, the partition,
+// M, N and the upload (leader term, sequence number), so two uploads never
+// share a key and no object is overwritten. A crash between the upload and
+// the commit leaves an orphan; the rows are still hot and are flushed
+// again. A commit for rows another file holds already is refused unless it
+// names that very file (a retried Apply).
+//
+// # Leader duties and garbage collection
+//
+// Flushes and sweeps decide from the FSM, so they run only after
+// leaderReady: a Raft barrier once per term, which guarantees the FSM has
+// applied everything committed (a new leader, or a node that restarted,
+// leads before it has replayed its log). The collector deletes pending
+// deletes after DeleteGrace, and an orphan only when the catalog proves it
+// superseded: its table incarnation is gone, or the partition's flushed
+// index has passed the key's upto index, and no live file or pending delete
+// names it (raftfsm.FSM.ObjectUnneeded). Keys it cannot parse are left
+// alone.
 //
 // # Reads
 //

@@ -98,6 +98,10 @@ func (n *Node) Flush(ctx context.Context, table string, force bool) (FlushResult
 func (n *Node) flush(ctx context.Context, only string, force bool) (FlushResult, error) {
 	n.flushMu.Lock()
 	defer n.flushMu.Unlock()
+	term, err := n.leaderReady(ctx)
+	if err != nil {
+		return FlushResult{}, err
+	}
 	var res FlushResult
 	var errs []error
 	now := time.Now()
@@ -127,7 +131,7 @@ func (n *Node) flush(ctx context.Context, only string, force bool) (FlushResult,
 			if !force && p.Rows < maxRows && p.Bytes < maxBytes && now.Sub(since) < maxAge {
 				continue
 			}
-			rows, err := n.flushPartition(ctx, view, p)
+			rows, err := n.flushPartition(ctx, term, view, p)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("flush %s: %w", key, err))
 				continue
@@ -139,7 +143,7 @@ func (n *Node) flush(ctx context.Context, only string, force bool) (FlushResult,
 			}
 		}
 	}
-	err := errors.Join(errs...)
+	err = errors.Join(errs...)
 	if err == nil {
 		n.setStoreErr(nil)
 	}
@@ -164,8 +168,11 @@ func (n *Node) clearHotSince(key string) {
 }
 
 // flushPartition writes the partition's hot batches to one Parquet object
-// with a deterministic key, uploads it, and commits it through Raft.
-func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raftfsm.PartitionView) (int64, error) {
+// under a key no other upload uses, uploads it, and commits it through
+// Raft. A commit that loses to another flush of the same rows (a retry
+// after an ambiguous timeout) flushes nothing; its object is an orphan
+// the collector can prove superseded.
+func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.TableView, p raftfsm.PartitionView) (int64, error) {
 	start := time.Now()
 	upto := p.Batches[len(p.Batches)-1].Index
 	batches := make([]*v1.RowBatch, len(p.Batches))
@@ -174,7 +181,10 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 		batches[i] = b.Rows
 		rows += b.Rows.RowCount
 	}
-	key := parquetio.ObjectKey(view.Spec.Name, view.CreatedIndex, p.Name, upto)
+	key := parquetio.ObjectKey(parquetio.KeyInfo{
+		Table: view.Spec.Name, TableCreatedIndex: view.CreatedIndex, Partition: p.Name,
+		FromIndex: p.FlushedUpto, UptoIndex: upto, Term: term, Seq: n.uploadSeq.Add(1),
+	})
 	tmpDir := filepath.Join(n.cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
 		return 0, fmt.Errorf("create tmp dir: %w", err)
@@ -225,6 +235,10 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 	r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_FlushCommit{FlushCommit: &v1.FlushCommitCommand{
 		File: file, TableCreatedIndex: view.CreatedIndex,
 	}}})
+	if errors.Is(err, raftfsm.ErrStaleFlush) {
+		n.logger.Info("flush lost to another flush of the same rows; its object is an orphan", "object_key", key, "reason", err)
+		return 0, nil
+	}
 	if err != nil {
 		n.metrics.flushErrors.Inc()
 		return 0, fmt.Errorf("commit %s: %w", key, err)
@@ -247,7 +261,9 @@ func (n *Node) flushPartition(ctx context.Context, view raftfsm.TableView, p raf
 // or never committed) while this node leads.
 func (n *Node) gcLoop() {
 	interval := min(max(n.cfg.DeleteGrace/4, time.Second), time.Minute)
-	n.whileLeader(interval, 5*time.Minute, "object garbage collection failed", n.collectGarbage)
+	n.whileLeader(interval, 5*time.Minute, "object garbage collection failed", func(ctx context.Context) error {
+		return n.collectGarbage(ctx, time.Now())
+	})
 }
 
 // whileLeader calls fn every interval while this node leads, each call
@@ -276,8 +292,19 @@ func (n *Node) whileLeader(interval, timeout time.Duration, msg string, fn func(
 	}
 }
 
-func (n *Node) collectGarbage(ctx context.Context) error {
-	cutoff := time.Now().Add(-n.cfg.DeleteGrace)
+// collectGarbage deletes objects the catalog provably no longer needs and
+// whose grace period ended before now: pending deletes (files replaced or
+// dropped by a committed entry) and orphans (uploads that were never
+// committed). An orphan is deleted only when its key proves it superseded
+// (raftfsm.FSM.ObjectUnneeded): never merely because the catalog does not
+// name it, since the state machine may not have applied everything yet,
+// and never by clocks alone. It runs only on a leader whose state machine
+// has applied everything committed before its term (leaderReady).
+func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
+	if _, err := n.leaderReady(ctx); err != nil {
+		return err
+	}
+	cutoff := now.Add(-n.cfg.DeleteGrace)
 	var forget []string
 	for _, p := range n.fsm.PendingDeletes() {
 		if time.UnixMicro(p.UnixMicros).After(cutoff) {
@@ -294,20 +321,25 @@ func (n *Node) collectGarbage(ctx context.Context) error {
 			return err
 		}
 	}
-	// Orphans: objects no catalog entry names, older than the grace period
-	// (a flush uploads before it commits; give it time to commit).
 	objs, err := n.store.List(ctx, parquetio.DataPrefix)
 	if err != nil {
 		return fmt.Errorf("list objects: %w", err)
 	}
-	live := n.fsm.LiveKeys()
 	for _, o := range objs {
-		if live[o.Key] || o.ModTime.After(cutoff) {
+		if o.ModTime.After(cutoff) {
+			continue
+		}
+		k, err := parquetio.ParseObjectKey(o.Key)
+		if err != nil {
+			continue // not a key this version writes: nothing proves it unneeded
+		}
+		if !n.fsm.ObjectUnneeded(o.Key, k.Table, k.TableCreatedIndex, k.Partition, k.UptoIndex) {
 			continue
 		}
 		if err := n.store.Delete(ctx, o.Key); err != nil {
 			return fmt.Errorf("delete orphan %s: %w", o.Key, err)
 		}
+		n.engine.Cache().Drop(o.Key)
 		n.logger.Info("deleted orphan object", "object_key", o.Key)
 	}
 	return nil

@@ -57,6 +57,11 @@ type Node struct {
 	// barrierIndex: every entry up to it is known applied (by a read
 	// barrier); lets strong reads skip the barrier when nothing was added.
 	barrierIndex atomic.Uint64
+	// readyTerm is the term in which leaderReady's barrier completed.
+	readyTerm atomic.Uint64
+	// uploadSeq numbers this process's uploads; with the term it makes
+	// every object key unique (parquetio.KeyInfo).
+	uploadSeq atomic.Uint64
 
 	stop      chan struct{}
 	wg        sync.WaitGroup

@@ -2,13 +2,17 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
 
+	"github.com/miniodb/miniodb/ingest"
+	"github.com/miniodb/miniodb/parquetio"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
 )
@@ -77,29 +81,128 @@ func TestExplicitSchemaAndDrop(t *testing.T) {
 
 func TestGarbageCollection(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	cfg.DeleteGrace = 0
+	cfg.DeleteGrace = MinDeleteGrace
 	n := mustStartNode(t, cfg)
 	defer n.Close()
 	c := newClient(t, n)
 	ctx := context.Background()
+	put := func(key string) {
+		t.Helper()
+		if err := n.store.Put(ctx, key, strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func() map[string]bool {
+		t.Helper()
+		objs, err := n.store.List(ctx, "data/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, o := range objs {
+			m[o.Key] = true
+		}
+		return m
+	}
+	later := time.Now().Add(time.Hour) // every grace period has passed
+
 	c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":1}]}`)
 	c.flush("")
-	// An orphan, as a leader killed between upload and commit leaves.
-	if err := n.store.Put(ctx, "data/t/1/orphan/00000000000000000099.parquet", strings.NewReader("x"), 1); err != nil {
+	c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":2}]}`)
+	view, _ := n.fsm.Table("t")
+	live := view.Files[0].Key
+	part := view.Partitions[0]
+	key := func(from, upto uint64) string {
+		return parquetio.ObjectKey(parquetio.KeyInfo{Table: "t", TableCreatedIndex: view.CreatedIndex, Partition: part.Name,
+			FromIndex: from, UptoIndex: upto, Term: 99, Seq: 1})
+	}
+	// What a leader killed between upload and commit leaves: an object for
+	// rows that are in a committed file now (superseded), and one for rows
+	// that are still hot (its flush may yet commit, or a later flush will
+	// supersede it). Neither is named by the catalog.
+	superseded := key(0, part.FlushedUpto)
+	pending := key(part.FlushedUpto, part.Batches[0].Index)
+	put(superseded)
+	put(pending)
+	put("data/t/1/p/00000000000000000099.parquet") // not a key of this version
+	if err := n.collectGarbage(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	if got := keys(); !got[superseded] || !got[pending] || !got[live] {
+		t.Fatalf("objects younger than the grace period were deleted: %v", got)
+	}
+	if err := n.collectGarbage(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	got := keys()
+	if got[superseded] {
+		t.Error("a superseded orphan was kept")
+	}
+	if !got[pending] || !got[live] || !got["data/t/1/p/00000000000000000099.parquet"] {
+		t.Fatalf("an object the catalog may need was deleted: %v", got)
+	}
+
+	// Dropping the table: its files become pending deletes, its other
+	// objects belong to a gone incarnation.
 	if _, err := c.tables.DropTable(ctx, connect.NewRequest(&v1.DropTableRequest{Name: "t"})); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.collectGarbage(ctx); err != nil {
+	if err := n.collectGarbage(ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	objs, err := n.store.List(ctx, "data/")
-	if err != nil || len(objs) != 0 {
-		t.Fatalf("objects left: %v %v", objs, err)
+	if got := keys(); len(got) != 1 || !got["data/t/1/p/00000000000000000099.parquet"] {
+		t.Fatalf("objects left: %v", got)
 	}
 	if p := n.fsm.PendingDeletes(); len(p) != 0 {
 		t.Fatalf("pending deletes left: %v", p)
+	}
+}
+
+// TestGarbageCollectionAfterRestart is the review's reproduction of lost
+// files: after a restart the node leads before its state machine has
+// replayed the log, and a sweep at that moment took every file committed
+// since the last snapshot for an orphan. The sweep must wait for the
+// replay (leaderReady) and delete only what the catalog proves unneeded.
+func TestGarbageCollectionAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.DeleteGrace = MinDeleteGrace
+	cfg.SnapshotThreshold = 1 << 30 // the whole history stays in the log
+	cfg.SnapshotInterval = time.Hour
+	n := mustStartNode(t, cfg)
+	c := newClient(t, n)
+	ctx := context.Background()
+	// A long log to replay, then a flushed table.
+	var rows strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&rows, `{"x":%d}`+"\n", i)
+	}
+	for i := 0; i < 1500; i++ {
+		if _, err := n.Write(ctx, WriteInput{Table: "big", Input: ingest.NDJSON([]byte(rows.String()))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"small","rows":[{"x":1},{"x":2}]}`)
+	c.flush("small")
+	n.Close()
+
+	n, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	for n.raft.State() != raft.Leader {
+		time.Sleep(time.Millisecond)
+	}
+	if err := n.collectGarbage(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c = newClient(t, n)
+	if got := c.sql("SELECT sum(x) FROM small"); got != "[3]\n" {
+		t.Fatalf("small after restart and sweep: %q", got)
+	}
+	if got := c.sql("SELECT count(*) FROM big"); got != "[300000]\n" {
+		t.Fatalf("big after restart: %q", got)
 	}
 }
 

@@ -2,7 +2,7 @@
 // mapping between table schemas and Parquet, writing row batches as sorted,
 // zstd-compressed Parquet files (WriteFile), reading their footers and
 // statistics back (ReadStats) or all their rows (ReadBatches), the
-// deterministic object keys of those files (ObjectKey), and the
+// object keys of those files (ObjectKey), and the
 // ObjectStore interface with its two backends: a local directory
 // (DirStore, the embedded default) and S3 through minio-go (S3Store). It
 // knows nothing of Raft, the catalog or SQL: callers hand it rows and keys
@@ -11,36 +11,40 @@
 //
 // # Usage
 //
-// A flush writes the rows of one table partition up to Raft index N, then
-// uploads the file under a key that depends only on (table, partition, N),
-// so a retried flush overwrites the same object:
+// A flush writes the rows of one table partition in the Raft index range
+// (M, N], then uploads the file under a key that names the range and the
+// upload (the leader's term and a sequence number it never reused), so no
+// two uploads share a key and no object is ever overwritten:
 //
 //	var buf bytes.Buffer
 //	meta, err := parquetio.WriteFile(&buf, schema, batches, parquetio.WriteOptions{})
-//	key := parquetio.ObjectKey(table, tableCreatedIndex, partition, n)
+//	key := parquetio.ObjectKey(parquetio.KeyInfo{Table: table, TableCreatedIndex: created,
+//		Partition: partition, FromIndex: m, UptoIndex: n, Term: term, Seq: seq})
 //	err = store.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 //	// then propose FlushCommit{key, meta.RowCount, int64(buf.Len()), meta.Stats}
 //
-// The query cache downloads objects atomically with Download; compaction
-// reads files with ReadBatches and writes the merged rows with WriteFile
-// under a CompactedObjectKey.
+// The query cache downloads objects atomically with Download.
 //
 // # Format
 //
-// Object keys (version 1):
+// Object keys (version 2):
 //
-//	data/<table>/<tableCreatedIndex>/<partition>/<uptoIndex>.parquet               flushed file
-//	data/<table>/<tableCreatedIndex>/<partition>/<uptoIndex>-<compactionID>.parquet  compaction output
+//	data/<table>/<tableCreatedIndex>/<partition>/<from>-<upto>-<term>-<seq>.parquet
 //
 // tableCreatedIndex is the Raft index that created the table, in decimal
 // without leading zeros, so a re-created table never reuses its
-// predecessor's keys. uptoIndex and compactionID are zero-padded to 20
-// digits, so keys of one partition sort by index. partition is "" (written
-// "_") for an unpartitioned table, otherwise e.g. "2026-01", "2026-01-02" or
+// predecessor's keys. from, upto, term and seq are zero-padded to 20
+// digits, so keys of one partition sort by row range. A key says which
+// rows its file may hold, which lets the garbage collector prove an
+// uncommitted object superseded (its rows are flushed into other files)
+// without trusting clocks. partition is "" (written "_") for an
+// unpartitioned table, otherwise e.g. "2026-01", "2026-01-02" or
 // "2026-01-02T13". Table and partition are escaped: every byte other than
 // [A-Za-z0-9_-] becomes %XX (upper-case hex), the empty string becomes "_"
 // and the string "_" becomes "%5F". ParseObjectKey inverts this and accepts
-// only canonical keys.
+// only canonical keys. (Version 1 keys, <upto>.parquet, are still read
+// through the catalog, which names every live file; the collector leaves
+// uncommitted version 1 objects alone.)
 //
 // Parquet files: one optional (nullable) top-level column per schema
 // column, in schema order, no nesting:

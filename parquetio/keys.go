@@ -12,44 +12,36 @@ import (
 const DataPrefix = "data/"
 
 // KeyInfo is what an object key says about its file. ParseObjectKey returns
-// it; ObjectKey and CompactedObjectKey build keys from its fields.
+// it; ObjectKey builds a key from it.
 type KeyInfo struct {
 	Table             string
 	TableCreatedIndex uint64
 	// Partition is "" for an unpartitioned table.
 	Partition string
-	// UptoIndex is the highest Raft index whose rows the file holds.
-	UptoIndex uint64
-	// CompactionID is 0 for a flushed file and non-zero for the output of
-	// a compaction (see CompactedObjectKey).
-	CompactionID uint64
+	// The file holds the partition's rows of the Raft entries with index
+	// in (FromIndex, UptoIndex].
+	FromIndex, UptoIndex uint64
+	// Term and Seq identify the upload: the Raft term of the leader that
+	// wrote the file and a number that leader never used before in that
+	// term. Two uploads therefore never share a key, even for the same
+	// rows, so no object is ever overwritten: a leader whose state lags
+	// cannot replace a committed file, and a catalog entry always names
+	// exactly the bytes that were committed.
+	Term, Seq uint64
 }
 
-// ObjectKey returns the deterministic key of the file that flushes the rows
-// of (table, partition) up to and including Raft index uptoIndex:
+// ObjectKey returns the key of a data file:
 //
-//	data/<table>/<tableCreatedIndex>/<partition or "_">/<uptoIndex %020d>.parquet
+//	data/<table>/<tableCreatedIndex>/<partition or "_">/<from>-<upto>-<term>-<seq>.parquet
 //
-// tableCreatedIndex is the Raft index that created the table, so a table
-// dropped and created again under the same name never shares keys with its
-// predecessor. A retried upload of the same flush writes the same key.
-// Table and partition are escaped (see escapeSegment) so that any string
-// gives a safe, reversible key.
-func ObjectKey(table string, tableCreatedIndex uint64, partition string, uptoIndex uint64) string {
-	return formatKey(KeyInfo{Table: table, TableCreatedIndex: tableCreatedIndex, Partition: partition, UptoIndex: uptoIndex})
-}
-
-// CompactedObjectKey returns the key of a compaction output:
-//
-//	data/<table>/<tableCreatedIndex>/<partition or "_">/<uptoIndex %020d>-<compactionID %020d>.parquet
-//
-// uptoIndex should be the highest UptoIndex of the inputs and compactionID a
-// non-zero number unique per compaction attempt (for example the Raft index
-// of the entry that planned it). A compaction output must never reuse the key
-// of one of its inputs, which ObjectKey alone would do. A compactionID of 0
-// gives the same key as ObjectKey.
-func CompactedObjectKey(table string, tableCreatedIndex uint64, partition string, uptoIndex, compactionID uint64) string {
-	return formatKey(KeyInfo{Table: table, TableCreatedIndex: tableCreatedIndex, Partition: partition, UptoIndex: uptoIndex, CompactionID: compactionID})
+// with from, upto, term and seq zero-padded to 20 digits, so the keys of a
+// partition sort by row range. tableCreatedIndex is the Raft index that
+// created the table, so a table dropped and created again under the same
+// name never shares keys with its predecessor. Table and partition are
+// escaped (see escapeSegment) so that any string gives a safe, reversible
+// key.
+func ObjectKey(k KeyInfo) string {
+	return formatKey(k)
 }
 
 // TablePrefix returns the key prefix of all files of one incarnation of a
@@ -66,17 +58,13 @@ func PartitionPrefix(table string, tableCreatedIndex uint64, partition string) s
 
 func formatKey(k KeyInfo) string {
 	var b strings.Builder
-	b.Grow(len(DataPrefix) + len(k.Table) + len(k.Partition) + 72)
+	b.Grow(len(DataPrefix) + len(k.Table) + len(k.Partition) + 120)
 	b.WriteString(PartitionPrefix(k.Table, k.TableCreatedIndex, k.Partition))
-	fmt.Fprintf(&b, "%020d", k.UptoIndex)
-	if k.CompactionID != 0 {
-		fmt.Fprintf(&b, "-%020d", k.CompactionID)
-	}
-	b.WriteString(".parquet")
+	fmt.Fprintf(&b, "%020d-%020d-%020d-%020d.parquet", k.FromIndex, k.UptoIndex, k.Term, k.Seq)
 	return b.String()
 }
 
-// ParseObjectKey is the inverse of ObjectKey and CompactedObjectKey. It
+// ParseObjectKey is the inverse of ObjectKey. It
 // accepts only keys in canonical form, so ParseObjectKey(k) succeeding means
 // formatting the result gives k back.
 func ParseObjectKey(key string) (KeyInfo, error) {
@@ -106,17 +94,17 @@ func ParseObjectKey(key string) (KeyInfo, error) {
 	if !ok {
 		return fail("file name does not end in .parquet")
 	}
-	upto, compaction, hasCompaction := strings.Cut(name, "-")
-	if k.UptoIndex, err = parseCanonicalUint(upto, true); err != nil {
-		return fail("upto index: " + err.Error())
+	fields := strings.Split(name, "-")
+	if len(fields) != 4 {
+		return fail("want <from>-<upto>-<term>-<seq>.parquet")
 	}
-	if hasCompaction {
-		if k.CompactionID, err = parseCanonicalUint(compaction, true); err != nil {
-			return fail("compaction id: " + err.Error())
+	for i, dst := range []*uint64{&k.FromIndex, &k.UptoIndex, &k.Term, &k.Seq} {
+		if *dst, err = parseCanonicalUint(fields[i], true); err != nil {
+			return fail([]string{"from index", "upto index", "term", "seq"}[i] + ": " + err.Error())
 		}
-		if k.CompactionID == 0 {
-			return fail("compaction id is 0")
-		}
+	}
+	if k.FromIndex >= k.UptoIndex {
+		return fail("from index is not below upto index")
 	}
 	return k, nil
 }

@@ -139,7 +139,7 @@ func TestS3Store(t *testing.T) {
 		s := mustS3Store(t, srv, "data", "")
 		rows := randomRows(rand.New(rand.NewPCG(4, 4)), 2000)
 		data, meta := mustWrite(t, allTypesSchema, []*miniodbv1.RowBatch{mkBatch(t, allTypesSchema, rows...)}, WriteOptions{RowGroupRows: 500})
-		key := ObjectKey("events", 7, "2026-01-02", 1234)
+		key := ObjectKey(KeyInfo{Table: "events", TableCreatedIndex: 7, Partition: "2026-01-02", FromIndex: 1000, UptoIndex: 1234, Term: 2, Seq: 1})
 		if err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
 			t.Fatal(err)
 		}

@@ -437,7 +437,7 @@ func TestReadStatsThroughStore(t *testing.T) {
 	ctx := context.Background()
 	s := mustDirStore(t)
 	data, meta := mustWrite(t, allTypesSchema, []*miniodbv1.RowBatch{mkBatch(t, allTypesSchema, []cell{int64(1), "a", int64(2), 3.0, true, "{}"})}, WriteOptions{})
-	key := ObjectKey("t", 1, "2026-01-01", 10)
+	key := ObjectKey(KeyInfo{Table: "t", TableCreatedIndex: 1, Partition: "2026-01-01", FromIndex: 2, UptoIndex: 10, Term: 1, Seq: 1})
 	if err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}

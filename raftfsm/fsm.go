@@ -388,7 +388,17 @@ func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
 		t.parts[file.Partition] = p
 	}
 	if file.UptoIndex <= p.flushedUpto {
-		return &Result{Index: index, Duplicate: true}
+		// The rows are in a file already. The same commit applied again
+		// (a retried Apply whose first attempt committed) is a no-op; a
+		// commit of another object for these rows lost the race, and its
+		// object must not be taken for the committed one.
+		for _, f := range t.files {
+			if f.Key == file.Key {
+				return &Result{Index: f.LiveIndex, Rows: f.RowCount, Duplicate: true}
+			}
+		}
+		return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s rows up to %d are flushed already; %s is not the file that holds them",
+			ErrStaleFlush, file.Table, file.Partition, p.flushedUpto, file.Key)}
 	}
 	if file.FromIndex != p.flushedUpto {
 		return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s planned from index %d, but rows up to %d are flushed already",

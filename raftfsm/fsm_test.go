@@ -115,20 +115,27 @@ func TestApply(t *testing.T) {
 		t.Fatalf("flush: %+v", r)
 	}
 	// 6: the same flush again: a no-op.
-	if r := h.apply(flushCommit("events", 1, "2026-01-01", 0, 1, 3)); !r.Duplicate {
+	if r := h.apply(flushCommit("events", 1, "2026-01-01", 0, 1, 3)); !r.Duplicate || r.Index != 5 {
 		t.Fatalf("repeated flush: %+v", r)
 	}
-	// 7: a flush planned against an older state: rejected.
-	h.apply(insert("events", "d", map[string]*v1.RowBatch{"2026-01-01": batch(4, "value", tBigint)})) // index 7
-	if r := h.apply(flushCommit("events", 1, "2026-01-01", 0, 7, 4)); !errors.Is(r.Err, ErrStaleFlush) {
+	// 7: another object for the same rows (a lagging leader's upload): not
+	// a duplicate of the committed file, rejected (issue 8, item 7).
+	other := flushCommit("events", 1, "2026-01-01", 0, 1, 3)
+	other.GetFlushCommit().File.Key += ".other"
+	if r := h.apply(other); !errors.Is(r.Err, ErrStaleFlush) || r.Duplicate {
+		t.Fatalf("flush of another object for committed rows: %+v", r)
+	}
+	// 8: a flush planned against an older state: rejected.
+	h.apply(insert("events", "d", map[string]*v1.RowBatch{"2026-01-01": batch(4, "value", tBigint)})) // index 8
+	if r := h.apply(flushCommit("events", 1, "2026-01-01", 0, 8, 4)); !errors.Is(r.Err, ErrStaleFlush) {
 		t.Fatalf("stale flush: %+v", r)
 	}
-	// 9: a flush whose row count disagrees with the buffer: rejected.
-	if r := h.apply(flushCommit("events", 1, "2026-01-01", 1, 7, 5)); !errors.Is(r.Err, ErrStaleFlush) {
+	// 10: a flush whose row count disagrees with the buffer: rejected.
+	if r := h.apply(flushCommit("events", 1, "2026-01-01", 1, 8, 5)); !errors.Is(r.Err, ErrStaleFlush) {
 		t.Fatalf("miscounted flush: %+v", r)
 	}
-	// 10: a flush for a table incarnation that is gone: rejected.
-	if r := h.apply(flushCommit("events", 99, "2026-01-01", 1, 7, 4)); !errors.Is(r.Err, ErrTableNotFound) {
+	// 11: a flush for a table incarnation that is gone: rejected.
+	if r := h.apply(flushCommit("events", 99, "2026-01-01", 1, 8, 4)); !errors.Is(r.Err, ErrTableNotFound) {
 		t.Fatalf("flush of another incarnation: %+v", r)
 	}
 	v, _ = h.fsm.Table("events")
@@ -138,7 +145,27 @@ func TestApply(t *testing.T) {
 	if rows, _ := v.HotRows(); rows != 6 {
 		t.Fatalf("hot rows: %d, want 6", rows)
 	}
-	// 11: drop moves the file to pending deletes.
+	// What the collector may delete: nothing the catalog names, no rows
+	// that are still hot, but an object for flushed rows that no entry
+	// names, and anything of a gone incarnation.
+	committed := v.Files[0].Key
+	for _, tc := range []struct {
+		key     string
+		created uint64
+		upto    uint64
+		want    bool
+	}{
+		{committed, 1, 1, false},
+		{"orphan-flushed", 1, 1, true},
+		{"orphan-hot", 1, 8, false},
+		{"orphan-old-incarnation", 0, 8, true},
+		{"orphan-future-incarnation", 1000, 8, false},
+	} {
+		if got := h.fsm.ObjectUnneeded(tc.key, "events", tc.created, "2026-01-01", tc.upto); got != tc.want {
+			t.Errorf("ObjectUnneeded(%s) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+	// 12: drop moves the file to pending deletes.
 	if r := h.apply(&v1.Command{Cmd: &v1.Command_DropTable{DropTable: &v1.DropTableCommand{Name: "events", UnixMicros: 42}}}); r.Err != nil {
 		t.Fatal(r.Err)
 	}

@@ -123,6 +123,38 @@ func (f *FSM) LiveKeys() map[string]bool {
 	return keys
 }
 
+// ObjectUnneeded reports whether the state provably no longer needs the
+// object key, which holds rows up to index upto of a partition of the table
+// incarnation created at createdIndex: no live file or pending delete names
+// it, and either that incarnation is gone (dropped, or replaced by a table
+// of the same name) or every row of the partition up to upto is in
+// committed files. An object for which this is false may be an upload
+// whose commit is still coming, or rows a later flush will supersede.
+// The answer is only as good as the state: call it on a leader that has
+// applied everything committed.
+func (f *FSM) ObjectUnneeded(key, table string, createdIndex uint64, partition string, upto uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, p := range f.pending {
+		if p.Key == key {
+			return false
+		}
+	}
+	t, ok := f.tables[table]
+	if !ok || t.createdIndex != createdIndex {
+		// An incarnation created at or below the applied index that is not
+		// the current one was dropped; one above it is not known yet.
+		return createdIndex <= f.applied
+	}
+	for _, file := range t.files {
+		if file.Key == key {
+			return false
+		}
+	}
+	p, ok := t.parts[partition]
+	return ok && upto <= p.flushedUpto
+}
+
 // AppliedIndex returns the index of the last applied entry.
 func (f *FSM) AppliedIndex() uint64 {
 	f.mu.RLock()
