@@ -216,6 +216,10 @@ func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onC
 	if err := onColumns(resultColumns(rows.Columns)); err != nil {
 		return err
 	}
+	types := make([]*sqlType, len(rows.Columns))
+	for i, c := range rows.Columns {
+		types[i] = parseSQLType(c.Type)
+	}
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
@@ -223,7 +227,7 @@ func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onC
 		}
 		lv := &structpb.ListValue{Values: make([]*structpb.Value, len(vals))}
 		for i, v := range vals {
-			lv.Values[i] = toValue(v, rows.Columns[i].Type)
+			lv.Values[i] = toValue(v, types[i])
 		}
 		if err := onRow(lv); err != nil {
 			return err

@@ -135,6 +135,13 @@ func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 			for i, v := range row.Values {
 				rec[i] = csvCell(v)
 			}
+			if len(rec) == 1 && rec[0] == "" {
+				// A lone empty field would be a blank line, which CSV
+				// readers skip: the row would vanish.
+				cw.Flush()
+				_, err := io.WriteString(w, "\"\"\n")
+				return err
+			}
 			return cw.Write(rec)
 		default:
 			obj := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(cols))}

@@ -234,7 +234,9 @@ func (an *analyser) visitObject(m map[string]any, sc *scope) {
 		catalog, _ := m["catalog"].(string)
 		lower := strings.ToLower(name)
 		switch {
-		case schema != "" || catalog != "":
+		case catalog != "" || (schema != "" && !strings.EqualFold(schema, "main")):
+			// DuckDB itself writes some sugar as main.f (a list literal
+			// is main.list_value); other schemas are refused.
 			an.fail(fmt.Errorf("%w: qualified function name %s: call functions without a schema", ErrInvalidQuery, strings.Trim(catalog+"."+schema+"."+name, ".")))
 			return
 		case deniedFunctions[lower] || hasAnyPrefix(lower, deniedFunctionPrefixes):

@@ -114,7 +114,9 @@ func TestAnalyse(t *testing.T) {
 		{sql: "SELECT current_setting('allowed_directories')", err: ErrInvalidQuery},
 		{sql: "SELECT CURRENT_SETTING('temp_directory')", err: ErrInvalidQuery},
 		{sql: "SELECT pg_get_viewdef(1)", err: ErrInvalidQuery},
-		{sql: "SELECT main.abs(1)", err: ErrInvalidQuery},
+		{sql: "SELECT pg_catalog.abs(1)", err: ErrInvalidQuery},
+		{sql: "SELECT main.current_setting('threads')", err: ErrInvalidQuery},
+		{sql: "SELECT [1, 2]"},
 		{sql: "SELECT * FROM duckdb_settings()", err: ErrInvalidQuery},
 		{sql: "WITH \"__miniodb.ref0\" AS (SELECT 1) SELECT * FROM events WHERE a = 1", err: ErrInvalidQuery},
 	}
