@@ -105,9 +105,11 @@ func (a *api) do(ctx context.Context, method, rawURL, contentType string, body [
 	return b, nil
 }
 
+// writeResult is the write answer (protojson of WriteResponse: 64-bit
+// integers as strings, zero values left out).
 type writeResult struct {
-	RowsWritten int64  `json:"rows_written"`
-	RaftIndex   uint64 `json:"raft_index"`
+	RowsWritten int64  `json:"rowsWritten,string"`
+	RaftIndex   uint64 `json:"raftIndex,string"`
 	Duplicate   bool   `json:"duplicate"`
 }
 

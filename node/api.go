@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/miniodb/miniodb/ingest"
@@ -93,12 +94,17 @@ const maxStreamChunk = 1024
 func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error) {
 	start := time.Now()
 	resp := &v1.QueryResponse{}
+	var size int64
 	err := a.n.Query(ctx, req.Header(), req.Msg, func(cols []*v1.ResultColumn) error {
 		resp.Columns = cols
 		return nil
 	}, func(row *structpb.ListValue) error {
 		if len(resp.Rows) >= a.n.cfg.MaxResultRows {
-			return fmt.Errorf("%w: the result has more than %d rows; add a LIMIT or use QueryStream", ErrInvalid, a.n.cfg.MaxResultRows)
+			return fmt.Errorf("%w: the result has more than %d rows (--max-result-rows); add a LIMIT or use QueryStream, which has no limit", ErrTooLarge, a.n.cfg.MaxResultRows)
+		}
+		size += int64(proto.Size(row))
+		if size > a.n.cfg.MaxResultBytes {
+			return fmt.Errorf("%w: the result is larger than %d bytes (--max-result-bytes); add a LIMIT or use QueryStream, which has no limit", ErrTooLarge, a.n.cfg.MaxResultBytes)
 		}
 		resp.Rows = append(resp.Rows, row)
 		return nil
@@ -208,6 +214,26 @@ func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onC
 	default:
 		return fmt.Errorf("%w: consistency %q: want strong or local", ErrInvalid, m.Consistency)
 	}
+	select {
+	case n.querySlots <- struct{}{}:
+		defer func() { <-n.querySlots }()
+	default:
+		return fmt.Errorf("%w: %d queries are running on this node, the limit (--max-concurrent-queries); retry later", ErrBackpressure, cap(n.querySlots))
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, n.cfg.QueryTimeout, errStatementTimeout)
+	defer cancel()
+	err := n.runQuery(ctx, sql, onColumns, onRow)
+	if err != nil && errors.Is(context.Cause(ctx), errStatementTimeout) {
+		return fmt.Errorf("%w: the statement ran longer than the timeout of %v (--query-timeout)", context.DeadlineExceeded, n.cfg.QueryTimeout)
+	}
+	return err
+}
+
+// errStatementTimeout marks the node's own statement timeout, as opposed
+// to a deadline the client set.
+var errStatementTimeout = errors.New("statement timeout")
+
+func (n *Node) runQuery(ctx context.Context, sql string, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
 	rows, _, err := n.engine.Query(ctx, sql)
 	if err != nil {
 		return err

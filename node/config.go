@@ -50,8 +50,14 @@ type Config struct {
 	// HotBytesLimit is the memory hot rows may hold before writes are
 	// refused with ResourceExhausted.
 	HotBytesLimit int64
-	// MaxResultRows bounds a unary Query's result (QueryStream is unbounded).
-	MaxResultRows int
+	// MaxResultRows and MaxResultBytes bound a unary Query's result, which
+	// is built in memory (QueryStream and the HTTP query stream rows and
+	// have no bound).
+	MaxResultRows  int
+	MaxResultBytes int64
+	// MaxPartitionsPerWrite bounds the partitions one write may touch (as
+	// ClickHouse's max_partitions_per_insert_block): each becomes a file.
+	MaxPartitionsPerWrite int
 
 	// Flush thresholds for tables that do not set their own: a partition is
 	// flushed when it holds FlushRows rows or FlushBytes bytes, or when its
@@ -76,8 +82,21 @@ type Config struct {
 	// ApplyTimeout bounds how long a write waits for Raft.
 	ApplyTimeout time.Duration
 
-	// QueryMemoryLimit is DuckDB's memory_limit ("" for DuckDB's default).
+	// QueryMemoryLimit is DuckDB's memory_limit. "" picks a default that
+	// leaves room for Raft and the hot buffers in the same process: half
+	// of what physical memory leaves after HotBytesLimit, at least 256 MiB
+	// (DuckDB's own default, 80% of RAM, does not).
 	QueryMemoryLimit string
+	// QuerySpillLimit is DuckDB's max_temp_directory_size, the disk its
+	// spill files may use next to the Raft log. "" picks a quarter of the
+	// data directory's free space at start.
+	QuerySpillLimit string
+	// QueryTimeout is the statement timeout; a request may ask for less
+	// (Connect-Timeout-Ms, grpc-timeout, timeout_ms on /v1/query).
+	QueryTimeout time.Duration
+	// MaxConcurrentQueries bounds the queries this node runs at once;
+	// beyond it a query is refused with ResourceExhausted.
+	MaxConcurrentQueries int
 	// QueryThreads is DuckDB's thread count (0 for the CPU count).
 	QueryThreads int
 	// CacheBytes bounds the local Parquet file cache.
@@ -100,26 +119,30 @@ type Config struct {
 // DefaultConfig returns a working single-node configuration.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:            "n1",
-		DataDir:           "data",
-		HTTPAddr:          "127.0.0.1:7070",
-		RaftAddr:          "127.0.0.1:7071",
-		RaftLog:           "wal",
-		MaxRequestBytes:   64 << 20,
-		MaxRowsPerWrite:   1_000_000,
-		HotBytesLimit:     1 << 30,
-		MaxResultRows:     1_000_000,
-		FlushRows:         1_000_000,
-		FlushBytes:        64 << 20,
-		FlushAge:          30 * time.Second,
-		FlushCheck:        500 * time.Millisecond,
-		DeleteGrace:       10 * time.Minute,
-		SnapshotThreshold: 8192,
-		TrailingLogs:      10240,
-		SnapshotInterval:  30 * time.Second,
-		ApplyTimeout:      30 * time.Second,
-		JoinTimeout:       60 * time.Second,
-		CacheBytes:        4 << 30,
+		NodeID:                "n1",
+		DataDir:               "data",
+		HTTPAddr:              "127.0.0.1:7070",
+		RaftAddr:              "127.0.0.1:7071",
+		RaftLog:               "wal",
+		MaxRequestBytes:       64 << 20,
+		MaxRowsPerWrite:       1_000_000,
+		HotBytesLimit:         1 << 30,
+		MaxResultRows:         1_000_000,
+		MaxResultBytes:        256 << 20,
+		MaxPartitionsPerWrite: 100,
+		QueryTimeout:          5 * time.Minute,
+		MaxConcurrentQueries:  16,
+		FlushRows:             1_000_000,
+		FlushBytes:            64 << 20,
+		FlushAge:              30 * time.Second,
+		FlushCheck:            500 * time.Millisecond,
+		DeleteGrace:           10 * time.Minute,
+		SnapshotThreshold:     8192,
+		TrailingLogs:          10240,
+		SnapshotInterval:      30 * time.Second,
+		ApplyTimeout:          30 * time.Second,
+		JoinTimeout:           60 * time.Second,
+		CacheBytes:            4 << 30,
 	}
 }
 
@@ -148,6 +171,8 @@ func (c *Config) Validate() error {
 	}
 	positive := map[string]int64{
 		"max request bytes": c.MaxRequestBytes, "max rows per write": int64(c.MaxRowsPerWrite),
+		"max result bytes": c.MaxResultBytes, "max partitions per write": int64(c.MaxPartitionsPerWrite),
+		"query timeout": int64(c.QueryTimeout), "max concurrent queries": int64(c.MaxConcurrentQueries),
 		"hot bytes limit": c.HotBytesLimit, "max result rows": int64(c.MaxResultRows),
 		"flush rows": c.FlushRows, "flush bytes": c.FlushBytes, "flush age": int64(c.FlushAge),
 		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout), "join timeout": int64(c.JoinTimeout),

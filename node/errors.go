@@ -26,7 +26,7 @@ func apiError(logger *slog.Logger, op string, err error) *connect.Error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, ErrExists):
 		return connect.NewError(connect.CodeAlreadyExists, err)
-	case errors.Is(err, ErrBackpressure):
+	case errors.Is(err, ErrBackpressure), errors.Is(err, ErrTooLarge):
 		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrStale):
 		return connect.NewError(connect.CodeUnavailable, err)

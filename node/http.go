@@ -83,8 +83,15 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, ce)
 		return
 	}
+	// The same JSON as the Connect answer (protojson: camelCase names,
+	// 64-bit integers as strings), so clients parse one shape.
+	b, err := protojson.Marshal(res)
+	if err != nil {
+		writeHTTPError(w, apiError(n.logger, "write", err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"rows_written": res.RowsWritten, "raft_index": res.RaftIndex, "duplicate": res.Duplicate})
+	w.Write(append(b, '\n'))
 }
 
 // handleHTTPQuery answers ?sql=…&format=json|csv|ndjson for curl users.
@@ -98,13 +105,24 @@ func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 	if format == "" {
 		format = "json"
 	}
+	ctx := r.Context()
+	if t := r.Form.Get("timeout_ms"); t != "" {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || ms <= 0 {
+			writeHTTPError(w, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("timeout_ms %q: want a positive number of milliseconds", t)))
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
+	}
 	var cols []*v1.ResultColumn
 	var cw *csv.Writer
 	first := true
 	started := false
 	staleness, _ := strconv.ParseInt(r.Form.Get("max_staleness_ms"), 10, 64)
 	req := &v1.QueryRequest{Sql: r.Form.Get("sql"), Consistency: r.Form.Get("consistency"), MaxStalenessMs: staleness}
-	err := n.Query(r.Context(), r.Header, req, func(c []*v1.ResultColumn) error {
+	err := n.Query(ctx, r.Header, req, func(c []*v1.ResultColumn) error {
 		cols = c
 		switch format {
 		case "csv":
@@ -203,20 +221,31 @@ func writeHTTPError(w http.ResponseWriter, ce *connect.Error) {
 	json.NewEncoder(w).Encode(map[string]string{"code": ce.Code().String(), "message": ce.Message()})
 }
 
+// httpStatus maps a Connect code to the HTTP status the Connect protocol
+// itself uses for it, so the plain HTTP endpoints and Connect JSON answer
+// the same condition with the same status.
 func httpStatus(c connect.Code) int {
 	switch c {
-	case connect.CodeInvalidArgument:
-		return http.StatusBadRequest
-	case connect.CodeNotFound:
-		return http.StatusNotFound
-	case connect.CodeAlreadyExists:
-		return http.StatusConflict
-	case connect.CodeResourceExhausted, connect.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case connect.CodeDeadlineExceeded:
-		return http.StatusGatewayTimeout
 	case connect.CodeCanceled:
 		return 499
+	case connect.CodeInvalidArgument, connect.CodeFailedPrecondition, connect.CodeOutOfRange:
+		return http.StatusBadRequest
+	case connect.CodeDeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case connect.CodeNotFound:
+		return http.StatusNotFound
+	case connect.CodeAlreadyExists, connect.CodeAborted:
+		return http.StatusConflict
+	case connect.CodePermissionDenied:
+		return http.StatusForbidden
+	case connect.CodeResourceExhausted:
+		return http.StatusTooManyRequests
+	case connect.CodeUnimplemented:
+		return http.StatusNotImplemented
+	case connect.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case connect.CodeUnauthenticated:
+		return http.StatusUnauthorized
 	}
 	return http.StatusInternalServerError
 }
@@ -235,6 +264,11 @@ func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := n.store.Ping(ctx); err != nil {
 		problems = append(problems, "object store: "+err.Error())
+	}
+	if h, ok := n.logStore.(interface{ Err() error }); ok {
+		if err := h.Err(); err != nil {
+			problems = append(problems, "raft log: "+err.Error()+"; restart the node (it recovers from the last fsync'd entry)")
+		}
 	}
 	if len(problems) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -59,6 +59,8 @@ type Node struct {
 	barrierIndex atomic.Uint64
 	// readyTerm is the term in which leaderReady's barrier completed.
 	readyTerm atomic.Uint64
+	// querySlots holds a token per running query (MaxConcurrentQueries).
+	querySlots chan struct{}
 	// uploadSeq numbers this process's uploads; with the term it makes
 	// every object key unique (parquetio.KeyInfo).
 	uploadSeq atomic.Uint64
@@ -194,10 +196,15 @@ func (n *Node) open(ctx context.Context) error {
 		n.logger.Info("bootstrapped a new single-node cluster", "raft_addr", cfg.RaftAddr)
 	}
 
+	memLimit, spillLimit := queryLimits(cfg, dataDir)
+	n.logger.Info("query limits", "memory_limit", memLimit, "spill_limit", spillLimit,
+		"timeout", cfg.QueryTimeout, "max_concurrent", cfg.MaxConcurrentQueries)
+	n.querySlots = make(chan struct{}, cfg.MaxConcurrentQueries)
 	n.engine, err = query.Open(ctx, query.Config{
 		Dir:         filepath.Join(dataDir, "query"),
 		CacheBytes:  cfg.CacheBytes,
-		MemoryLimit: cfg.QueryMemoryLimit,
+		MemoryLimit: memLimit,
+		SpillLimit:  spillLimit,
 		Threads:     cfg.QueryThreads,
 		Store:       n.store,
 		Catalog:     n.fsm,
@@ -334,4 +341,26 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 	}
 	w.l.Log(context.Background(), level, msg)
 	return len(p), nil
+}
+
+// queryLimits returns DuckDB's memory and spill limits: the configured
+// ones, or defaults that leave room for what else the process and the
+// disk hold (see Config.QueryMemoryLimit and QuerySpillLimit).
+func queryLimits(cfg Config, dataDir string) (memory, spill string) {
+	memory, spill = cfg.QueryMemoryLimit, cfg.QuerySpillLimit
+	if memory == "" {
+		limit := int64(256 << 20)
+		if total := physicalMemory(); total > 0 {
+			limit = max(limit, (total-cfg.HotBytesLimit)/2)
+		}
+		memory = fmt.Sprintf("%dMiB", limit>>20)
+	}
+	if spill == "" {
+		limit := int64(1 << 30)
+		if free := freeDisk(dataDir); free > 0 {
+			limit = max(64<<20, free/4)
+		}
+		spill = fmt.Sprintf("%dMiB", limit>>20)
+	}
+	return memory, spill
 }

@@ -152,7 +152,7 @@ func TestWriteQueryFlushRestart(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"rows_written":2`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"rowsWritten":"2"`) {
 		t.Fatalf("ndjson: %d %s", resp.StatusCode, b)
 	}
 	const q = "SELECT id, value, region, ts FROM events ORDER BY id"

@@ -18,8 +18,12 @@ import (
 var (
 	// ErrNotLeader: this node is not the leader and cannot forward.
 	ErrNotLeader = errors.New("node: not the leader")
-	// ErrBackpressure: hot buffers are full; retry later.
-	ErrBackpressure = errors.New("node: hot buffers full")
+	// ErrBackpressure: hot buffers are full, or too many queries run;
+	// retry later.
+	ErrBackpressure = errors.New("node: overloaded")
+	// ErrTooLarge: a request or its answer exceeds a configured limit;
+	// retrying the same request does not help.
+	ErrTooLarge = errors.New("node: over a limit")
 	// ErrInvalid: bad input from the client.
 	ErrInvalid = errors.New("node: invalid request")
 	// ErrNotFound: the named table does not exist.
@@ -94,6 +98,13 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 	res, err := ingest.Parse(t, in.Input, time.Now(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if limit := n.cfg.MaxPartitionsPerWrite; len(res.Batches) > limit {
+		// Every partition becomes a file at the next flush: one request
+		// spread over years of days would make the table slow for good.
+		return nil, fmt.Errorf("%w: the write's rows fall into %d partitions of table %s (%s to %s, partitioned by %s), more than the limit of %d; split the write by time or raise --max-partitions-per-write",
+			ErrTooLarge, len(res.Batches), table, res.Batches[0].Partition, res.Batches[len(res.Batches)-1].Partition,
+			partitioningName(t.Partitioning), limit)
 	}
 	cmd := &v1.Command{Cmd: &v1.Command_Insert{Insert: &v1.InsertCommand{
 		Table:     table,
@@ -190,4 +201,8 @@ func (n *Node) storeErrorSuffix() string {
 		return fmt.Sprintf(" (the object store fails: %v)", err)
 	}
 	return ""
+}
+
+func partitioningName(p v1.Partitioning) string {
+	return strings.ToLower(strings.TrimPrefix(p.String(), "PARTITIONING_"))
 }

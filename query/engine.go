@@ -41,6 +41,9 @@ type Config struct {
 	CacheBytes int64
 	// MemoryLimit is DuckDB's memory_limit, e.g. "2GB" (default: DuckDB's).
 	MemoryLimit string
+	// SpillLimit is DuckDB's max_temp_directory_size, e.g. "10GB"
+	// (default: DuckDB's, 90% of the free disk).
+	SpillLimit string
 	// Threads is DuckDB's thread count (default: DuckDB's, the CPU count).
 	Threads int
 	// Store holds the Parquet files.
@@ -167,6 +170,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, fmt.Sprintf("SET memory_limit = %s", quoteString(cfg.MemoryLimit)))
+	}
+	if cfg.SpillLimit != "" {
+		settings = append(settings, fmt.Sprintf("SET max_temp_directory_size = %s", quoteString(cfg.SpillLimit)))
 	}
 	if cfg.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))

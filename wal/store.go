@@ -376,6 +376,16 @@ func (s *Store) syncDir() error {
 
 // FirstIndex returns the first index written, 0 for no entries. After a
 // head DeleteRange(min, max) it is the smallest stored index above max.
+// Err returns the write error that broke the store, nil while it is
+// healthy. After a failed write (a full disk, an fsync error) the store
+// refuses every later write until it is reopened, because what reached
+// the disk is unknown; readiness checks report it.
+func (s *Store) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.failed
+}
+
 func (s *Store) FirstIndex() (uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -367,7 +367,7 @@ func TestClusterObjectStoreOutage(t *testing.T) {
 			fmt.Fprintf(&body, `{"id":"fill-%d-%d","pad":"%s"}`+"\n", time.Now().UnixNano(), i, strings.Repeat("x", 100))
 		}
 		status, resp, err := leader.post("/v1/tables/filler/rows", "application/x-ndjson", body.String())
-		if err == nil && status == 503 && strings.Contains(string(resp), "resource_exhausted") {
+		if err == nil && status == 429 && strings.Contains(string(resp), "resource_exhausted") {
 			refused = string(resp)
 		}
 	}
