@@ -360,7 +360,7 @@ func TestExplicitSchema(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	ok63 := "a" + strings.Repeat("b", 62)
-	for _, name := range []string{"a", "_", "_x", "A1_b", "ts", ok63, "_minio", "x_miniodb"} {
+	for _, name := range []string{"a", "_", "_x", "A1_b", "ts", ok63, "_minio", "x_miniodb", "über", "温度", "température_2", "a١", "é", "नमस्ते"} {
 		if err := ValidName("column", name); err != nil {
 			t.Errorf("ValidName(%q) = %v", name, err)
 		}
@@ -370,7 +370,9 @@ func TestNames(t *testing.T) {
 		{"1a", `invalid column name "1a": want letters, digits and _, not starting with a digit`},
 		{"a-b", `invalid column name "a-b": want letters, digits and _, not starting with a digit`},
 		{"a b", `invalid column name "a b": want letters, digits and _, not starting with a digit`},
-		{"é", `invalid column name "é": want letters, digits and _, not starting with a digit`},
+		{"١a", `invalid column name "١a": want letters, digits and _, not starting with a digit`},
+		{"a\u00a0b", `invalid column name "a\u00a0b": want letters, digits and _, not starting with a digit`},
+		{"温度\xff", `invalid column name "温度\xff": want letters, digits and _, not starting with a digit`},
 		{ok63 + "c", `invalid column name "` + ok63[:40] + `"...: longer than 63 characters`},
 		{"_miniodb", `invalid column name "_miniodb": names starting with _miniodb are reserved`},
 		{"_MinIODB_seq", `invalid column name "_MinIODB_seq": names starting with _miniodb are reserved`},

@@ -3,6 +3,8 @@ package ingest
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	miniodbv1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
@@ -67,6 +69,9 @@ func ValidName(kind, name string) error {
 // validName is ValidName for a string or a byte slice, so that Parse can
 // check a field name without allocating it first.
 func validName[T string | []byte](kind string, name T) error {
+	// Letters are Unicode letters (温度, über), digits Unicode decimal
+	// digits; combining marks may follow a letter. ASCII names take the
+	// fast path without decoding.
 	if len(name) == 0 {
 		return invalidf("invalid %s name \"\": empty", kind)
 	}
@@ -77,6 +82,9 @@ func validName[T string | []byte](kind string, name T) error {
 		c := name[i]
 		if c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
 			continue
+		}
+		if c >= utf8.RuneSelf && unicodeName(string(name[i:]), i == 0) {
+			break
 		}
 		return invalidf("invalid %s name %q: want letters, digits and _, not starting with a digit", kind, string(name))
 	}
@@ -217,4 +225,22 @@ func NormalizeSchema(cols []*miniodbv1.Column) ([]*miniodbv1.Column, error) {
 		out[0] = &miniodbv1.Column{Name: TimeColumn, Type: typeTimestamp}
 	}
 	return out, nil
+}
+
+// unicodeName reports whether rest, the remainder of a name from its
+// first non-ASCII byte, holds only letters, digits, marks and _ (first:
+// rest starts the name, so it must start with a letter or _).
+func unicodeName(rest string, first bool) bool {
+	if !utf8.ValidString(rest) {
+		return false
+	}
+	for i, r := range rest {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case (i > 0 || !first) && (unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)):
+		default:
+			return false
+		}
+	}
+	return true
 }

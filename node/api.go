@@ -205,10 +205,8 @@ func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onC
 		}
 	case "local":
 		if m.MaxStalenessMs > 0 && n.raft.State() != raft.Leader {
-			bound := time.Duration(m.MaxStalenessMs) * time.Millisecond
-			if since := time.Since(n.raft.LastContact()); since > bound {
-				return fmt.Errorf("%w: this node last heard from the leader %v ago, more than max_staleness_ms %d",
-					ErrStale, since.Round(time.Millisecond), m.MaxStalenessMs)
+			if err := n.boundStaleness(ctx, time.Duration(m.MaxStalenessMs)*time.Millisecond); err != nil {
+				return err
 			}
 		}
 	default:
@@ -227,6 +225,48 @@ func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onC
 		return fmt.Errorf("%w: the statement ran longer than the timeout of %v (--query-timeout)", context.DeadlineExceeded, n.cfg.QueryTimeout)
 	}
 	return err
+}
+
+// boundStaleness makes a follower's local read at most bound behind the
+// leader: the state it answers from must include everything the leader
+// had committed when this node last heard from it, and that contact must
+// be recent. It waits (within the bound) for the FSM to apply the entries
+// it has received but not applied yet; measuring contact alone would let a
+// replica whose state machine lags answer from old state.
+func (n *Node) boundStaleness(ctx context.Context, bound time.Duration) error {
+	contact := n.raft.LastContact()
+	commit := n.raft.CommitIndex() // the leader's, as of contact
+	if since := time.Since(contact); since > bound {
+		return fmt.Errorf("%w: this node last heard from the leader %v ago, more than max_staleness_ms %d",
+			ErrStale, since.Round(time.Millisecond), bound.Milliseconds())
+	}
+	target := n.lastCommandAtOrBelow(commit)
+	wctx, cancel := context.WithDeadline(ctx, contact.Add(bound))
+	defer cancel()
+	if err := n.fsm.WaitApplied(wctx, target); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: this node's state has applied index %d of %d the leader had committed, and did not catch up within max_staleness_ms %d",
+			ErrStale, n.fsm.AppliedIndex(), target, bound.Milliseconds())
+	}
+	return nil
+}
+
+// lastCommandAtOrBelow returns the index of the last state machine command
+// at or below index: no-ops, barriers and configuration entries never
+// reach the FSM, so its applied index stops at the command before them.
+func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
+	for i := index; i > 0 && index-i < 64; i-- {
+		var l raft.Log
+		if err := n.logStore.GetLog(i, &l); err != nil {
+			return i // compacted into a snapshot, which the FSM restored
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return n.fsm.AppliedIndex()
 }
 
 // errStatementTimeout marks the node's own statement timeout, as opposed

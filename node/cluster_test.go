@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 
 // startCluster starts size in-process nodes sharing one directory object
 // store; the first bootstraps, the others join through it.
-func startCluster(t *testing.T, size int) []*Node {
+// startCluster starts size nodes that form one cluster; each option may
+// change node i's configuration first.
+func startCluster(t *testing.T, size int, options ...func(i int, cfg *Config)) []*Node {
 	t.Helper()
 	root := t.TempDir()
 	objects := "file://" + filepath.Join(root, "objects")
@@ -26,6 +29,9 @@ func startCluster(t *testing.T, size int) []*Node {
 		cfg.NodeID = fmt.Sprint("n", i+1)
 		cfg.ObjectStore = objects
 		cfg.ObjectStoreShared = true
+		for _, o := range options {
+			o(i, &cfg)
+		}
 		if i > 0 {
 			cfg.JoinAddrs = []string{nodes[0].HTTPAddr()}
 			n, err := New(context.Background(), cfg)
@@ -255,5 +261,50 @@ func TestLocalReadStalenessBound(t *testing.T) {
 	q.MaxStalenessMs = 0
 	if resp, err := fc.query.Query(ctx, connect.NewRequest(q)); err != nil || resp.Msg.Rows[0].Values[0].GetNumberValue() != 1 {
 		t.Fatalf("unbounded local read: %v", err)
+	}
+}
+
+// TestLocalReadBoundsAppliedLag: max_staleness_ms bounds how far the
+// state a follower answers from lags, not only when it last heard from the
+// leader. The follower's state machine is held back while the leader
+// commits a write: the follower keeps hearing from the leader, yet its
+// state lacks the row, so a bounded local read must wait or refuse, never
+// answer without it (it did before).
+func TestLocalReadBoundsAppliedLag(t *testing.T) {
+	var hold atomic.Bool
+	release := make(chan struct{})
+	nodes := startCluster(t, 3, func(i int, cfg *Config) {
+		if i == 1 {
+			cfg.testApplyHook = func() {
+				if hold.Load() {
+					<-release
+				}
+			}
+		}
+	})
+	leader, follower := newClient(t, nodes[0]), newClient(t, nodes[1])
+	leader.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":1}]}`)
+	if err := nodes[1].fsm.WaitApplied(context.Background(), nodes[0].fsm.AppliedIndex()); err != nil {
+		t.Fatal(err)
+	}
+	hold.Store(true)
+	if status, body := leader.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":2}]}`); status != 200 {
+		t.Fatalf("write: %d %s", status, body)
+	}
+	time.Sleep(100 * time.Millisecond) // the follower has the entry, and contact is fresh
+	q := &v1.QueryRequest{Sql: "SELECT count(*) FROM t", Consistency: "local", MaxStalenessMs: 300}
+	_, err := follower.query.Query(context.Background(), connect.NewRequest(q))
+	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "did not catch up") {
+		t.Fatalf("bounded local read on a lagging replica: %v", err)
+	}
+	// Released within the bound, the read waits and sees the row.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		hold.Store(false)
+		close(release)
+	}()
+	resp, err := follower.query.Query(context.Background(), connect.NewRequest(q))
+	if err != nil || resp.Msg.Rows[0].Values[0].GetNumberValue() != 2 {
+		t.Fatalf("bounded local read after the replica caught up: %v %v", resp, err)
 	}
 }

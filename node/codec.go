@@ -50,7 +50,16 @@ func unmarshalWriteRequest(data []byte, w *v1.WriteRequest) error {
 	rest.WriteByte('{')
 	var rows []byte
 	for _, f := range fields {
-		if string(f.key) == `"rows"` {
+		var key string
+		if err := json.Unmarshal(f.key, &key); err != nil {
+			return fmt.Errorf("request body: field name %s: %w", f.key, err)
+		}
+		if key == "rows" {
+			if rows != nil {
+				// protojson refuses a repeated field name; keeping only
+				// the last array would silently drop rows.
+				return fmt.Errorf(`request body: duplicate field "rows"`)
+			}
 			rows = f.value
 			continue
 		}

@@ -28,6 +28,10 @@ func TestUnmarshalWriteRequest(t *testing.T) {
 		{"bad field value", `{"table":5}`, "", "", "", "table"},
 		{"empty", ``, "", "", "", "want a JSON object"},
 		{"empty object", `{}`, "", "", "", ""},
+		// Review finding: a repeated "rows" kept only the last array.
+		{"duplicate rows", `{"table":"t","rows":[{"a":1}],"rows":[{"a":2}]}`, "", "", "", `duplicate field "rows"`},
+		{"duplicate rows, escaped", `{"table":"t","rows":[{"a":1}],"r\u006fws":[{"a":2}]}`, "", "", "", `duplicate field "rows"`},
+		{"escaped rows key", `{"table":"t","r\u006fws":[{"a":2}]}`, "t", `[{"a":2}]`, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

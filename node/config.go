@@ -114,6 +114,10 @@ type Config struct {
 	// they are committed. Test-only: it exists to show that the jepsen
 	// checker catches the loss it causes. Never set it in production.
 	UnsafeAckBeforeCommit bool
+
+	// testApplyHook runs before the FSM applies each entry (in-package
+	// tests make a replica lag with it).
+	testApplyHook func()
 }
 
 // DefaultConfig returns a working single-node configuration.

@@ -125,6 +125,9 @@ func (n *Node) open(ctx context.Context) error {
 	}
 
 	n.fsm = raftfsm.New(n.logger.With("component", "fsm"))
+	if cfg.testApplyHook != nil {
+		n.fsm.SetApplyHook(cfg.testApplyHook)
+	}
 	if cfg.Failpoints != nil {
 		n.fsm.SetSnapshotHook(func() error { return cfg.Failpoints.Inject("snapshot-mid-write") })
 	}

@@ -127,3 +127,20 @@ func httpQuery(t *testing.T, c *client, format, q string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestUnicodeNames: tables and columns named with Unicode letters work
+// end to end, hot and flushed (the review found über refused).
+func TestUnicodeNames(t *testing.T) {
+	n := mustStartNode(t, testConfig(t, t.TempDir()))
+	defer n.Close()
+	c := newClient(t, n)
+	if status, body := c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"über","rows":[{"温度":21.5,"ort":"Zürich"},{"温度":19,"ort":"Köln"}]}`); status != 200 {
+		t.Fatalf("write: %d %s", status, body)
+	}
+	for _, when := range []string{"hot", "flushed"} {
+		if got := c.sql(`SELECT ort, "温度" FROM über WHERE "温度" > 20`); got != `["Zürich",21.5]`+"\n" {
+			t.Fatalf("%s: %q", when, got)
+		}
+		c.flush("über")
+	}
+}

@@ -44,6 +44,13 @@
 // per column with a NULL bitmap, so an entry of 5,000 rows costs a few
 // hundred KB and decodes without per-row objects.
 //
+// Request ids are remembered per table (the key is table, NUL, id), in a
+// window of the last DefaultDedupeWindow ids: a retried write is applied
+// once, and two tables may use the same ids. Snapshots hold the keys as
+// they are; a snapshot written before ids were scoped holds bare ids,
+// which no later request matches (a retry across that upgrade inserts
+// again).
+//
 // A snapshot is the magic "MINIODB-FSM-SNAPSHOT\n" followed by
 // length-delimited (uvarint length, protodelim) records: one SnapshotHeader
 // (format version first, applied index, dedupe window, pending deletes),

@@ -88,6 +88,7 @@ type FSM struct {
 	logger       *slog.Logger
 	dedupeLimit  int
 	snapshotHook func() error // test fail point inside Persist; nil normally
+	applyHook    func()       // test hook at the start of Apply; nil normally
 
 	mu          sync.RWMutex
 	applied     uint64
@@ -120,6 +121,10 @@ func New(logger *slog.Logger) *FSM {
 // snapshot's header and its tables (a test fail point). Call it before
 // raft starts.
 func (f *FSM) SetSnapshotHook(h func() error) { f.snapshotHook = h }
+
+// SetApplyHook installs a function Apply calls before it applies an entry
+// (tests use it to make a replica lag). Call it before raft starts.
+func (f *FSM) SetApplyHook(h func()) { f.applyHook = h }
 
 // EncodeCommand encodes a command as a log entry: the envelope version,
 // a CRC-32C of the payload, and the protobuf payload.
@@ -162,6 +167,9 @@ func DecodeCommand(b []byte) (*v1.Command, error) {
 
 // Apply applies one committed log entry.
 func (f *FSM) Apply(l *raft.Log) any {
+	if f.applyHook != nil {
+		f.applyHook()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.advance(l.Index)
@@ -259,8 +267,12 @@ func (f *FSM) applyForgetObjects(index uint64, c *v1.ForgetObjectsCommand) *Resu
 }
 
 func (f *FSM) applyInsert(index uint64, c *v1.InsertCommand) *Result {
+	// Request ids are scoped per table: two writers that happen to use
+	// the same id on different tables both get their rows in.
+	reqKey := ""
 	if c.RequestId != "" {
-		if r, ok := f.requests[c.RequestId]; ok {
+		reqKey = requestKey(c.Table, c.RequestId)
+		if r, ok := f.requests[reqKey]; ok {
 			return &Result{Index: r.index, Rows: r.rows, Duplicate: true}
 		}
 	}
@@ -308,11 +320,16 @@ func (f *FSM) applyInsert(index uint64, c *v1.InsertCommand) *Result {
 		p.rows += b.Rows.RowCount
 		p.bytes += size
 	}
-	if c.RequestId != "" {
-		f.remember(c.RequestId, requestRecord{index: index, rows: rows})
+	if reqKey != "" {
+		f.remember(reqKey, requestRecord{index: index, rows: rows})
 	}
 	return &Result{Index: index, Rows: rows}
 }
+
+// requestKey is the dedupe window's key of a request id on a table. The
+// NUL byte cannot occur in a table name, so keys of different tables
+// never collide.
+func requestKey(table, id string) string { return table + "\x00" + id }
 
 func (f *FSM) remember(id string, r requestRecord) {
 	f.requests[id] = r

@@ -410,6 +410,27 @@ func FuzzDecodeCommand(f *testing.F) {
 	})
 }
 
+// TestRequestIDsPerTable: a request id names a request on one table; the
+// review found a second table's write with a reused id silently dropped.
+func TestRequestIDsPerTable(t *testing.T) {
+	h := &harness{t: t, fsm: New(nil)}
+	rows := map[string]*v1.RowBatch{"2026-01-01": batch(2, "value", tBigint)}
+	if r := h.apply(insert("a", "same", rows)); r.Err != nil || r.Duplicate {
+		t.Fatalf("first: %+v", r)
+	}
+	if r := h.apply(insert("b", "same", rows)); r.Err != nil || r.Duplicate || r.Rows != 2 {
+		t.Fatalf("same id, other table: %+v", r)
+	}
+	if r := h.apply(insert("b", "same", rows)); !r.Duplicate || r.Index != 2 {
+		t.Fatalf("retry on the same table: %+v", r)
+	}
+	for _, table := range []string{"a", "b"} {
+		if v, _ := h.fsm.Table(table); v.Partitions[0].Rows != 2 {
+			t.Fatalf("table %s has %d rows", table, v.Partitions[0].Rows)
+		}
+	}
+}
+
 func TestDedupeWindowSlides(t *testing.T) {
 	h := &harness{t: t, fsm: New(nil)}
 	h.fsm.dedupeLimit = 3
