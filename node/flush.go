@@ -266,6 +266,32 @@ func (n *Node) gcLoop() {
 	})
 }
 
+// cacheLoop drops cached files of objects the catalog no longer names, on
+// every node: the leader drops what it deletes at once, but a follower
+// learns of a deletion only when ForgetObjects reaches its catalog.
+func (n *Node) cacheLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(min(max(n.cfg.DeleteGrace/4, time.Second), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		// The catalog is read after the cache's entries are fixed (Retain
+		// holds its lock), so every entry came from a catalog state no
+		// newer than the one it is checked against.
+		var live map[string]bool
+		n.engine.Cache().Retain(func(key string) bool {
+			if live == nil {
+				live = n.fsm.LiveKeys()
+			}
+			return live[key]
+		})
+	}
+}
+
 // whileLeader calls fn every interval while this node leads, each call
 // bounded by timeout and canceled when the node stops; failures are logged
 // with msg. It returns when the node stops.

@@ -88,11 +88,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go n.serveHTTP()
 	go n.flushLoop()
 	go n.gcLoop()
 	go n.leaderLoop()
+	go n.cacheLoop()
 	if n.needJoin {
 		if err := n.joinCluster(ctx); err != nil {
 			n.Close()

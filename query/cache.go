@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/miniodb/miniodb/parquetio"
@@ -24,6 +25,7 @@ type Cache struct {
 	entries map[string]*cacheEntry
 	lru     *list.List // of *cacheEntry, most recent at the front; unpinned, ready ones only
 	size    int64
+	seq     uint64 // numbers downloads
 }
 
 type cacheEntry struct {
@@ -34,6 +36,9 @@ type cacheEntry struct {
 	ready chan struct{} // closed when the download finished
 	err   error
 	elem  *list.Element
+	// dropped: the object is gone from the store; the file is removed when
+	// the last pin is released. A dropped entry is no longer in entries.
+	dropped bool
 }
 
 // NewCache returns a cache in dir (created if needed, emptied of earlier
@@ -67,7 +72,11 @@ func (c *Cache) Acquire(ctx context.Context, key string, size int64) (path strin
 		}
 		c.mu.Unlock()
 	} else {
-		e = &cacheEntry{key: key, path: filepath.Join(c.dir, filepath.FromSlash(key)), size: size, pins: 1, ready: make(chan struct{})}
+		// Each download gets its own path, so removing a dropped entry's
+		// file can never remove a later download of the same key.
+		c.seq++
+		path := filepath.Join(c.dir, filepath.FromSlash(key)) + "~" + strconv.FormatUint(c.seq, 10)
+		e = &cacheEntry{key: key, path: path, size: size, pins: 1, ready: make(chan struct{})}
 		c.entries[key] = e
 		c.size += size
 		c.mu.Unlock()
@@ -100,10 +109,18 @@ func (c *Cache) download(e *cacheEntry) {
 	c.mu.Lock()
 	e.err = err
 	if err != nil {
-		delete(c.entries, e.key)
+		if !e.dropped {
+			delete(c.entries, e.key)
+		}
 		c.size -= e.size
+		e.dropped = false // nothing left to remove
 	}
 	close(e.ready)
+	if e.dropped && e.pins == 0 {
+		c.removeLocked(e)
+		c.mu.Unlock()
+		return
+	}
 	if err == nil && e.pins == 0 {
 		// Every query that asked gave up before it finished.
 		e.elem = c.lru.PushFront(e)
@@ -116,6 +133,14 @@ func (c *Cache) release(e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.pins--
+	if e.pins == 0 && e.dropped {
+		select {
+		case <-e.ready:
+			c.removeLocked(e)
+		default: // still downloading: download removes it
+		}
+		return
+	}
 	if e.pins > 0 || e.err != nil || c.entries[e.key] != e {
 		return
 	}
@@ -143,18 +168,54 @@ func (c *Cache) evictLocked() {
 }
 
 // Drop removes an object from the cache (after it was deleted from the
-// store); a pinned object is removed when its last pin is released.
+// store); a pinned object is removed when its last pin is released, and a
+// later Acquire of the key downloads it again.
 func (c *Cache) Drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || e.pins > 0 {
+	if !ok {
 		return
 	}
+	delete(c.entries, key)
 	if e.elem != nil {
 		c.lru.Remove(e.elem)
+		e.elem = nil
 	}
-	delete(c.entries, key)
+	if e.pins > 0 {
+		e.dropped = true
+		return
+	}
+	select {
+	case <-e.ready:
+		c.size -= e.size
+		os.Remove(e.path)
+	default:
+		e.dropped = true // the download finishes, then removes it
+	}
+}
+
+// Retain drops every cached object for which keep is false: on a node
+// that does not collect garbage itself (a follower), objects the catalog
+// no longer names were deleted by the leader. keep is called with the
+// cache locked, after the set of entries to check is fixed.
+func (c *Cache) Retain(keep func(key string) bool) {
+	c.mu.Lock()
+	var drop []string
+	for k := range c.entries {
+		if !keep(k) {
+			drop = append(drop, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range drop {
+		c.Drop(k)
+	}
+}
+
+// removeLocked deletes a dropped entry's file once nothing reads it.
+func (c *Cache) removeLocked(e *cacheEntry) {
+	e.dropped = false
 	c.size -= e.size
 	os.Remove(e.path)
 }
