@@ -86,6 +86,12 @@ func runLogicFile(t *testing.T, file string) {
 	for _, b := range readLogicFile(t, file) {
 		where := file + ":" + itoa(b.line)
 		switch b.cmd[0] {
+		case "write-error", "query-error":
+			if strings.TrimSpace(strings.Join(b.expect, "")) == "" {
+				t.Fatalf("%s: %s without the error text it expects: any error would pass", where, b.cmd[0])
+			}
+		}
+		switch b.cmd[0] {
 		case "write", "write-error":
 			_, err := n.Write(ctx, WriteInput{Table: b.cmd[1], Input: ingest.NDJSON([]byte(strings.Join(b.input, "\n")))})
 			if b.cmd[0] == "write" && err != nil {

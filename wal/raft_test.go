@@ -355,17 +355,20 @@ func TestRaftCluster(t *testing.T) {
 			}
 		}
 	}
-	if l := c.leader(); true {
-		if first, _ := l.store.FirstIndex(); first <= oldLast {
-			t.Logf("leader still holds index %d; the restarted node may catch up from the log", oldLast)
-		}
+	if first, _ := c.leader().store.FirstIndex(); first <= oldLast {
+		t.Fatalf("the leader's log still starts at %d, at or below the stopped node's last index %d: the restart would not need a snapshot", first, oldLast)
 	}
 
-	// Phase 3: restart the old leader from its wal directory.
+	// Phase 3: restart the old leader from its wal directory. Its log ends
+	// where the leader's begins no more, so it must install a snapshot
+	// over a log that holds a suffix the snapshot replaces.
 	c.start(old)
 	c.apply(401, 450)
 	c.converged(450)
 	c.checkLogsMatch()
+	if metas, err := old.snaps.List(); err != nil || len(metas) == 0 || metas[0].Index <= oldLast {
+		t.Fatalf("the restarted node caught up without installing a snapshot past %d: %v %v", oldLast, metas, err)
+	}
 
 	// Phase 4: restart a follower in the middle of traffic and kill the
 	// current leader once more.
