@@ -28,8 +28,9 @@
 //
 // # Hot rows
 //
-// DESIGN.md §8.4 asked to measure two shapes for hot rows; this package
-// keeps a DuckDB in-memory mirror of each table's hot buffers. Rows are
+// Two shapes for hot rows were considered (an in-memory DuckDB mirror, or
+// Arrow record batches registered as views); this package keeps a DuckDB
+// in-memory mirror of each table's hot buffers. Rows are
 // appended (DuckDB Appender) once, by the first query after their Apply or
 // by the node's background SyncAll, and deleted when their partition's
 // FlushCommit is seen, so a query pays only for rows that arrived since the
@@ -47,18 +48,32 @@
 //
 // DuckDB runs with enable_external_access=false and allowed_directories
 // set to the cache and spill directories, no extension auto-install or
-// auto-load, and lock_configuration=true. The analyser refuses statements
-// that are not a single SELECT, qualified table names (so the mirror schema
-// and DuckDB's catalogs cannot be named), unknown tables (so a string like
-// '/etc/passwd' is never read as a file) and table functions other than
-// range, generate_series and unnest.
+// auto-load, TimeZone='UTC' (query semantics never depend on the host),
+// memory and spill limits, and lock_configuration=true. The analyser is the
+// first wall: it accepts one SELECT, resolves every table name by scope
+// (a CTE binds only where DuckDB binds it), and refuses names that are
+// neither a visible CTE nor a MinIODB table (so DuckDB's catalog views, its
+// settings and the hot-row schema are unreachable), schema-qualified
+// names, SHOW of the catalog, table functions other than range,
+// generate_series and unnest, and functions that expose settings or the
+// internal views' SQL (current_setting, duckdb_*, pragma_*, …).
 //
 // # Pruning
 //
-// Conjuncts "column op constant" (=, <, <=, >, >=, BETWEEN) of the
-// outermost WHERE of a single-table query are compared with each file's
-// min/max statistics; a file that cannot match is not read. Anything not
-// understood (OR, functions, casts of columns) means "may match". Pruning
-// never changes a result; the differential tests run every query with and
-// without it.
+// Pruning is per table reference, and sound by construction: a reference
+// gets predicates only from the WHERE of the SELECT whose sole FROM item it
+// is (no column alias list, no sample, no CTE of the same name in scope),
+// and only conjuncts "column op literal" (=, <, <=, >, >=, BETWEEN) whose
+// column is unqualified or qualified by the reference's binding name.
+// Literals keep their exact text (json.Number); they are compared with a
+// file's min/max the way DuckDB compares them, and where DuckDB's
+// conversion is not certain (DECIMAL against BIGINT, a DECIMAL's last bit
+// as DOUBLE, DATE literals with a time, time zone offsets on a plain
+// TIMESTAMP) every candidate is tried or the predicate is left alone. A
+// reference whose predicates rule out files is renamed in the SQL text
+// (at the byte range DuckDB's parse tree gives) to a view of its own files;
+// every other reference reads the table's unpruned view. The differential
+// tests run fixed and randomly generated queries (subqueries, IN, EXISTS,
+// CTEs, aliases, self-joins, unions) with and without pruning against DuckDB
+// over the same rows.
 package query
