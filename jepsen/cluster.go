@@ -24,6 +24,10 @@ type NodeOptions struct {
 	TrailingLogs      int
 	SnapshotInterval  time.Duration
 	DeleteGrace       time.Duration // 0: the product's default
+	FlushRows         int           // 0: the product's default; small makes size-triggered flushes
+	// Failpoints are armed in every life, besides a life's own (which the
+	// harness tracks); only pause actions belong here.
+	Failpoints string
 	Env               []string      // extra environment for every life (e.g. unsafe mode)
 	LogLevel          string
 }
@@ -161,6 +165,9 @@ func (c *Cluster) args(nd *Node, join bool) []string {
 	if o.DeleteGrace > 0 {
 		args = append(args, "--delete-grace", o.DeleteGrace.String())
 	}
+	if o.FlushRows > 0 {
+		args = append(args, "--flush-rows", fmt.Sprint(o.FlushRows))
+	}
 	if join {
 		// Through the proxies, as every node-to-node call. A node with
 		// Raft state ignores --join, so restarts may always pass it.
@@ -196,9 +203,9 @@ func (c *Cluster) startLocked(nd *Node, failpoints string, join bool) (*proc, er
 	}
 	env := environ(append([]string{"MINIO_ROOT_USER=" + c.minio.accessKey, "MINIO_ROOT_PASSWORD=" + c.minio.secretKey}, c.opts.Env...)...)
 	banner := "start " + nd.ID
-	if failpoints != "" {
-		env = append(env, "MINIODB_FAILPOINTS="+failpoints)
-		banner += " MINIODB_FAILPOINTS=" + failpoints
+	if all := strings.Trim(c.opts.Failpoints+","+failpoints, ","); all != "" {
+		env = append(env, "MINIODB_FAILPOINTS="+all)
+		banner += " MINIODB_FAILPOINTS=" + all
 	}
 	p, err := startProc(c.bin, c.args(nd, join), env, nd.LogPath, banner)
 	if err != nil {

@@ -115,6 +115,42 @@ func TestShort(t *testing.T) {
 	}
 }
 
+// gcOptions make the garbage collector work hard: the shortest grace the
+// product accepts, no snapshots and a slow state machine (a restart
+// replays the whole log, and a node leads long before its state machine has
+// caught up), flushes triggered by size and forced through random nodes,
+// also right after leader changes.
+func gcOptions(cfg *Config) {
+	cfg.NodeOptions.DeleteGrace = time.Second
+	cfg.NodeOptions.SnapshotThreshold = 1 << 30
+	cfg.NodeOptions.TrailingLogs = 1 << 30
+	cfg.NodeOptions.SnapshotInterval = time.Hour
+	cfg.NodeOptions.FlushRows = 40
+	// A slow state machine: a restarted node replays its log for seconds
+	// after it leads, the window in which a collector that trusted its
+	// catalog would delete live files.
+	cfg.NodeOptions.Failpoints = "fsm-apply=pause(1ms)"
+	cfg.Workload.FlushEvery = 400 * time.Millisecond
+}
+
+// TestGarbageCollector is the review's lost-files scenario as a run: with
+// a short grace period, every node is killed and restarted (the new leader
+// replays a long log) and the leader is killed; the collector sweeps all
+// the while. A file deleted while the catalog still named it makes the
+// final reads fail (no-final-read) or lose rows.
+func TestGarbageCollector(t *testing.T) {
+	cfg := setup(t, "gc-3n", 3)
+	gcOptions(&cfg)
+	cfg.Duration = 20 * time.Second
+	cfg.Plan = []string{"power-loss", "kill-leader", "power-loss"}
+	cfg.Quiet = [2]time.Duration{3 * time.Second, 4 * time.Second}
+	cfg.Hold = [2]time.Duration{time.Second, 2 * time.Second}
+	res := run(t, cfg)
+	if !res.Report.Valid {
+		t.Fatalf("the checker found anomalies; see %s", res.Dir)
+	}
+}
+
 // TestUnsafe proves the checker can fail: with
 // MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1 nodes acknowledge writes before Raft
 // commits them, and the leader is killed over and over while many writers
@@ -153,26 +189,28 @@ var matrix = []struct {
 	name    string
 	nemeses []string
 	raftLog string
+	gc      bool // gcOptions: short grace, long logs, forced flushes
 }{
-	{"kill-leader", []string{"kill-leader"}, "wal"},
-	{"kill-random", []string{"kill-random"}, "wal"},
-	{"fp-flush-after-upload", []string{"fp-flush-after-upload"}, "wal"},
-	{"fp-flush-after-commit", []string{"fp-flush-after-commit"}, "wal"},
-	{"fp-snapshot-mid-write", []string{"fp-snapshot-mid-write"}, "wal"},
-	{"fp-wal-mid-batch", []string{"fp-wal-mid-batch"}, "wal"},
-	{"pause-leader", []string{"pause-leader"}, "wal"},
-	{"pause-random", []string{"pause-random"}, "wal"},
-	{"partition-leader", []string{"partition-leader"}, "wal"},
-	{"partition-halves", []string{"partition-halves"}, "wal"},
-	{"partition-bridge", []string{"partition-bridge"}, "wal"},
-	{"minio-kill", []string{"minio-kill"}, "wal"},
-	{"power-loss", []string{"power-loss"}, "wal"},
-	{"corrupt-wal", []string{"corrupt-truncate", "corrupt-flip"}, "wal"},
-	{"mixed-wal", nil, "wal"},
-	{"kill-leader-bolt", []string{"kill-leader"}, "bolt"},
-	{"power-loss-bolt", []string{"power-loss"}, "bolt"},
-	{"corrupt-bolt", []string{"corrupt-truncate", "corrupt-flip"}, "bolt"},
-	{"mixed-bolt", nil, "bolt"},
+	{"kill-leader", []string{"kill-leader"}, "wal", false},
+	{"kill-random", []string{"kill-random"}, "wal", false},
+	{"fp-flush-after-upload", []string{"fp-flush-after-upload"}, "wal", false},
+	{"fp-flush-after-commit", []string{"fp-flush-after-commit"}, "wal", false},
+	{"fp-snapshot-mid-write", []string{"fp-snapshot-mid-write"}, "wal", false},
+	{"fp-wal-mid-batch", []string{"fp-wal-mid-batch"}, "wal", false},
+	{"pause-leader", []string{"pause-leader"}, "wal", false},
+	{"pause-random", []string{"pause-random"}, "wal", false},
+	{"partition-leader", []string{"partition-leader"}, "wal", false},
+	{"partition-halves", []string{"partition-halves"}, "wal", false},
+	{"partition-bridge", []string{"partition-bridge"}, "wal", false},
+	{"minio-kill", []string{"minio-kill"}, "wal", false},
+	{"power-loss", []string{"power-loss"}, "wal", false},
+	{"corrupt-wal", []string{"corrupt-truncate", "corrupt-flip"}, "wal", false},
+	{"mixed-wal", nil, "wal", false},
+	{"kill-leader-bolt", []string{"kill-leader"}, "bolt", false},
+	{"power-loss-bolt", []string{"power-loss"}, "bolt", false},
+	{"corrupt-bolt", []string{"corrupt-truncate", "corrupt-flip"}, "bolt", false},
+	{"mixed-bolt", nil, "bolt", false},
+	{"gc-power-loss", []string{"power-loss", "kill-leader", "kill-random"}, "wal", true},
 }
 
 // TestMatrix runs every nemesis alone, and all of them mixed, on three and
@@ -205,6 +243,9 @@ func TestMatrix(t *testing.T) {
 				cfg := setup(t, name, n, nemeses...)
 				cfg.Duration = dur
 				cfg.NodeOptions.RaftLog = row.raftLog
+				if row.gc {
+					gcOptions(&cfg)
+				}
 				res := run(t, cfg)
 				if !res.Report.Valid {
 					t.Errorf("the checker found anomalies; see %s", res.Dir)

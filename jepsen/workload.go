@@ -23,6 +23,10 @@ type WorkloadOptions struct {
 	ReadTimeout      time.Duration
 	WriterThink      time.Duration // pause between writes, uniform in [0, d]
 	ReaderThink      time.Duration
+	// FlushEvery, if set, runs a client that forces a flush through a
+	// random node that often, so flushes also happen at the start of a
+	// term, right after a leader change or restart.
+	FlushEvery time.Duration
 }
 
 // workload runs writer and reader clients against the nodes' real API
@@ -45,6 +49,10 @@ func startWorkload(c *Cluster, h *History, opts WorkloadOptions, seed int64) *wo
 	for r := 0; r < opts.Readers; r++ {
 		w.wg.Add(1)
 		go w.reader(opts.Writers+r, rand.New(rand.NewSource(seed+int64(r)*104729+2)))
+	}
+	if opts.FlushEvery > 0 {
+		w.wg.Add(1)
+		go w.flusher(rand.New(rand.NewSource(seed + 3)))
 	}
 	return w
 }
@@ -174,5 +182,18 @@ func (w *workload) reader(p int, rng *rand.Rand) {
 		if !w.sleep(uniform(rng, 0, w.opts.ReaderThink)) {
 			return
 		}
+	}
+}
+
+// flusher forces flushes through random nodes (each forwards to the
+// leader). Its outcomes are not part of the history: a flush changes no
+// row, and the checkers judge what the flushes did to the rows.
+func (w *workload) flusher(rng *rand.Rand) {
+	defer w.wg.Done()
+	for w.sleep(uniform(rng, w.opts.FlushEvery/2, w.opts.FlushEvery*3/2)) {
+		nd := w.c.Nodes[rng.Intn(len(w.c.Nodes))]
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		w.c.api.flush(ctx, nd.HTTPAddr)
+		cancel()
 	}
 }

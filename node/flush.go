@@ -292,13 +292,19 @@ func (n *Node) cacheLoop() {
 	}
 }
 
-// whileLeader calls fn every interval while this node leads, each call
-// bounded by timeout and canceled when the node stops; failures are logged
-// with msg. It returns when the node stops.
+// whileLeader calls fn every interval while this node leads, and at once
+// when it becomes leader (a new leader's duties, such as sweeping what a
+// crashed leader left, should not wait a whole interval; this is also the
+// moment the state machine is most likely behind, which fn must handle).
+// Each call is bounded by timeout and canceled when the node stops;
+// failures are logged with msg. It returns when the node stops.
 func (n *Node) whileLeader(interval, timeout time.Duration, msg string, fn func(context.Context) error) {
 	defer n.wg.Done()
-	t := time.NewTicker(interval)
+	poll := min(interval, 100*time.Millisecond)
+	t := time.NewTicker(poll)
 	defer t.Stop()
+	var lastTerm uint64
+	var lastRun time.Time
 	for {
 		select {
 		case <-n.stop:
@@ -308,6 +314,12 @@ func (n *Node) whileLeader(interval, timeout time.Duration, msg string, fn func(
 		if n.raft.State() != raft.Leader {
 			continue
 		}
+		if term := n.raft.CurrentTerm(); term == lastTerm && time.Since(lastRun) < interval {
+			continue
+		} else {
+			lastTerm = term
+		}
+		lastRun = time.Now()
 		ctx, cancel := n.stopContext()
 		ctx, cancelT := context.WithTimeout(ctx, timeout)
 		if err := fn(ctx); err != nil && ctx.Err() == nil {

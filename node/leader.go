@@ -2,11 +2,11 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/raft"
+
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
 
 // leaderReady returns the current term once this node leads and its state
@@ -17,8 +17,12 @@ import (
 // a plan made from that state would see committed files as orphans or
 // flush rows that are already in files.
 //
-// The first call in a term issues a Raft barrier; later calls in the same
-// term answer at once.
+// The first call in a term applies an empty ForgetObjects command and
+// waits for it: the FSM applies entries in order, so once it applied this
+// one it applied everything before it. A command, not raft.Barrier:
+// Raft's barrier entries never reach the FSM, so every node's applied
+// index would stay below the commit index until the next command. Later
+// calls in the same term answer at once.
 func (n *Node) leaderReady(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, n.notLeader()
@@ -27,18 +31,11 @@ func (n *Node) leaderReady(ctx context.Context) (uint64, error) {
 	if n.readyTerm.Load() == term {
 		return term, nil
 	}
-	timeout := n.cfg.ApplyTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
-	if err := n.raft.Barrier(timeout).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return 0, fmt.Errorf("%w: %v", n.notLeader(), err)
-		}
+	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_ForgetObjects{ForgetObjects: &v1.ForgetObjectsCommand{}}}); err != nil {
 		return 0, fmt.Errorf("node: leader barrier: %w", err)
 	}
-	// The barrier is in the log of the term it was issued in; if the term
-	// moved on meanwhile, this node may no longer lead.
+	// The command was appended in some term; if the term moved on, this
+	// node may no longer lead, and the next call tries again.
 	if n.raft.CurrentTerm() != term || n.raft.State() != raft.Leader {
 		return 0, n.notLeader()
 	}

@@ -126,8 +126,11 @@ func (n *Node) open(ctx context.Context) error {
 	}
 
 	n.fsm = raftfsm.New(n.logger.With("component", "fsm"))
-	if cfg.testApplyHook != nil {
+	switch {
+	case cfg.testApplyHook != nil:
 		n.fsm.SetApplyHook(cfg.testApplyHook)
+	case cfg.Failpoints != nil:
+		n.fsm.SetApplyHook(func() { cfg.Failpoints.Inject("fsm-apply") })
 	}
 	if cfg.Failpoints != nil {
 		n.fsm.SetSnapshotHook(func() error { return cfg.Failpoints.Inject("snapshot-mid-write") })

@@ -28,6 +28,7 @@ var Points = []string{
 	"flush-after-commit", // after FlushCommit is applied on the leader
 	"snapshot-mid-write", // between records of an FSM snapshot
 	"wal-mid-batch",      // halfway through a wal StoreLogs batch
+	"fsm-apply",          // before the state machine applies an entry (pause: a slow replica)
 }
 
 // ErrInjected is returned by Inject for the error action.
