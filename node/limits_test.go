@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/miniodb/miniodb/internal/failpoint"
+	"github.com/miniodb/miniodb/query"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
 
@@ -207,5 +208,35 @@ func TestReadinessReflectsBrokenLog(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "raft log") {
 		t.Fatalf("readyz after a failed log write: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestQueryErrorsHideServerPaths: a damaged file makes a query fail with
+// DuckDB's message, which names the cached file; the server's directories
+// must not reach the client, whichever step fails.
+func TestQueryErrorsHideServerPaths(t *testing.T) {
+	n := mustStartNode(t, testConfig(t, t.TempDir()))
+	defer n.Close()
+	c := newClient(t, n)
+	c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":1}]}`)
+	c.flush("t")
+	view, _ := n.fsm.Table("t")
+	ctx := context.Background()
+	if err := n.store.Put(ctx, view.Files[0].Key, strings.NewReader("not parquet"), 11); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT sum(x) FROM t"}))
+	if err == nil || strings.Contains(err.Error(), n.cfg.DataDir) || strings.Contains(err.Error(), "/cache/") {
+		t.Fatalf("query over a damaged file: %v", err)
+	}
+	// The engine's own error names no path either.
+	dir := t.TempDir()
+	e, err := query.Open(ctx, query.Config{Dir: dir, Store: n.store, Catalog: n.fsm, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, _, err := e.Query(ctx, "SELECT sum(x) FROM t"); err == nil || strings.Contains(err.Error(), dir) {
+		t.Fatalf("engine query over a damaged file: %v", err)
 	}
 }

@@ -81,6 +81,7 @@ func (c *Config) Validate() error {
 // concurrent use.
 type Engine struct {
 	cfg    Config
+	dir    string // absolute working directory (cache and spill below it)
 	logger *slog.Logger
 	db     *sql.DB
 	cache  *Cache
@@ -187,7 +188,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("query: configure duckdb (%s): %w", s, err)
 		}
 	}
-	return &Engine{cfg: cfg, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}}, nil
+	return &Engine{cfg: cfg, dir: dir, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}}, nil
 }
 
 // Close releases DuckDB.
@@ -208,6 +209,7 @@ type Column struct {
 // Close must be called.
 type Rows struct {
 	Columns []Column
+	dir     string // the engine's directory, cut from error messages
 	rows    *sql.Rows
 	vals    []any
 	ptrs    []any
@@ -230,7 +232,7 @@ func (r *Rows) Values() ([]any, error) {
 // Err returns the error that ended iteration, if any.
 func (r *Rows) Err() error {
 	if err := r.rows.Err(); err != nil {
-		return wrapDuckDB(err)
+		return wrapDuckDB(err, r.dir)
 	}
 	return nil
 }
@@ -326,7 +328,7 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		}
 		if e.cachedView(connID, rel.name) != stmt {
 			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(rel.name), stmt)); err != nil {
-				return fail(fmt.Errorf("query: create view of %s: %w", rel.table, err))
+				return fail(fmt.Errorf("query: create view of %s: %w", rel.table, scrubbed{e.scrub(err.Error()), err}))
 			}
 			if txn {
 				created[rel.name] = stmt
@@ -338,14 +340,14 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 	}
 	rows, err := conn.QueryContext(ctx, runSQL)
 	if err != nil {
-		return fail(wrapDuckDB(err))
+		return fail(wrapDuckDB(err, e.dir))
 	}
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		rows.Close()
 		return fail(fmt.Errorf("query: column types: %w", err))
 	}
-	r := &Rows{rows: rows}
+	r := &Rows{rows: rows, dir: e.dir}
 	r.vals = make([]any, len(types))
 	r.ptrs = make([]any, len(types))
 	for i, t := range types {
@@ -392,12 +394,18 @@ func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlT
 	var rels []relation
 	var edits []edit
 	needFull := map[string]bool{}
+	// A text position the tree names twice (syntax DuckDB expands) cannot
+	// be renamed for one reference alone: such references read unpruned.
+	at := map[int]int{}
+	for _, ref := range a.Refs {
+		at[ref.Start]++
+	}
 	for i, ref := range a.Refs {
 		view, ok := views[ref.Table]
 		if !ok {
 			return nil, "", fmt.Errorf("%w: %q", ErrTableNotFound, ref.Table)
 		}
-		if e.cfg.NoPruning || ref.Start < 0 || len(ref.Predicates) == 0 {
+		if e.cfg.NoPruning || ref.Start < 0 || at[ref.Start] > 1 || len(ref.Predicates) == 0 {
 			needFull[ref.Table] = true
 			continue
 		}
@@ -603,7 +611,9 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 }
 
 // wrapDuckDB marks DuckDB's errors about the statement as invalid queries.
-func wrapDuckDB(err error) error {
+// The engine's directory is cut from messages: user SQL never sees the
+// server's paths.
+func wrapDuckDB(err error, dir string) error {
 	if err == nil {
 		return nil
 	}
@@ -619,11 +629,31 @@ func wrapDuckDB(err error) error {
 			duckdb.ErrorTypeInvalidType, duckdb.ErrorTypePermission, duckdb.ErrorTypeSyntax,
 			duckdb.ErrorTypeExpression, duckdb.ErrorTypeParameterNotResolved, duckdb.ErrorTypeMissingExtension,
 			duckdb.ErrorTypeAutoLoad:
-			return fmt.Errorf("%w: %s", ErrInvalidQuery, de.Msg)
+			return fmt.Errorf("%w: %s", ErrInvalidQuery, scrubPath(de.Msg, dir))
 		}
 	}
 	return fmt.Errorf("query: %w", err)
 }
+
+// scrubPath cuts the engine's directory from a message.
+func scrubPath(msg, dir string) string {
+	if dir == "" {
+		return msg
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(msg, dir+string(filepath.Separator), ""), dir, "")
+}
+
+func (e *Engine) scrub(msg string) string { return scrubPath(msg, e.dir) }
+
+// scrubbed is an error whose message had paths cut; errors.Is and As still
+// see the original.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (s scrubbed) Error() string { return s.msg }
+func (s scrubbed) Unwrap() error { return s.err }
 
 // schemaKey identifies the schema a file was written with; files without
 // a recorded schema each get their own group.
