@@ -380,53 +380,6 @@ func queryRows(rows *sql.Rows, err error) (string, error) {
 	return b.String(), rows.Err()
 }
 
-func rawRows(t *testing.T, db *sql.DB, q string) string {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatalf("duckdb %q: %v", q, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var b strings.Builder
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		writeRow(&b, vals)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
-func engineRows(t *testing.T, e *query.Engine, q string) (string, *query.Plan) {
-	t.Helper()
-	rows, plan, err := e.Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("miniodb %q: %v", q, err)
-	}
-	defer rows.Close()
-	var b strings.Builder
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeRow(&b, vals)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String(), plan
-}
-
 // writeRow renders values so that results equal up to float summation
 // order compare equal.
 func writeRow(b *strings.Builder, vals []any) {
