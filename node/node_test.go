@@ -256,6 +256,13 @@ func TestQueryRefusals(t *testing.T) {
 		{"SELECT * FROM missing", connect.CodeNotFound, "missing"},
 		{"SET enable_external_access = true", connect.CodeInvalidArgument, "read-only"},
 		{"", connect.CodeInvalidArgument, "empty"},
+		// The review's allow-list bypasses (issue 8, item 9).
+		{"SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) a, pg_settings b", connect.CodeNotFound, "pg_settings"},
+		{"SELECT * FROM (WITH duckdb_views AS (SELECT 1) SELECT 1) a, duckdb_views b", connect.CodeNotFound, "duckdb_views"},
+		{"SHOW ALL TABLES", connect.CodeInvalidArgument, "SHOW"},
+		{"DESCRIBE pg_settings", connect.CodeNotFound, "pg_settings"},
+		{"SELECT current_setting('allowed_directories')", connect.CodeInvalidArgument, "current_setting"},
+		{"SELECT pg_get_viewdef('events')", connect.CodeInvalidArgument, "pg_get_viewdef"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sql, func(t *testing.T) {
@@ -268,6 +275,13 @@ func TestQueryRefusals(t *testing.T) {
 	// A CTE may shadow nothing and still be fine; allowed table functions work.
 	if got := c.sql("WITH x AS (SELECT a FROM events) SELECT count(*) FROM x, range(3)"); got != "[3]\n" {
 		t.Fatalf("cte + range: %s", got)
+	}
+	// DESCRIBE and SUMMARIZE of a MinIODB table answer.
+	if got := c.sql("SELECT column_name, column_type FROM (DESCRIBE events) ORDER BY 1"); !strings.Contains(got, `["a","BIGINT"]`) {
+		t.Fatalf("describe: %s", got)
+	}
+	if got := c.sql("DESCRIBE events"); !strings.Contains(got, `"a","BIGINT"`) {
+		t.Fatalf("describe: %s", got)
 	}
 }
 

@@ -228,3 +228,56 @@ func TestFileMayMatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAnalyse: for any statement DuckDB parses, the analyser never
+// panics, every reference it can rewrite names its table at the byte range
+// it gives, and every MinIODB table it reports has a reference.
+func FuzzAnalyse(f *testing.F) {
+	for _, s := range []string{
+		"SELECT * FROM events WHERE ts > '2026-01-01'",
+		"WITH events AS (SELECT * FROM events) SELECT * FROM events e WHERE e.x = 1",
+		"SELECT (SELECT count(*) FROM other WHERE a < 1.5) FROM events AS x(a, b) WHERE b > 2",
+		"SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) a, pg_settings b",
+		`SELECT * FROM "EVENTS" WHERE "x" BETWEEN 1 AND 2 UNION ALL SELECT * FROM other`,
+		"WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r, events WHERE n < 3) SELECT * FROM r",
+		"DESCRIBE events",
+		"SELECT 'ü' AS x FROM events WHERE id IN (SELECT id FROM events WHERE v = DATE '2026-01-01')",
+	} {
+		f.Add(s)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer db.Close()
+	f.Fuzz(func(t *testing.T, q string) {
+		conn, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		root, err := parseTree(context.Background(), conn, q)
+		if err != nil {
+			return
+		}
+		a, err := analyse(q, root, func(name string) bool { return name == "events" || name == "other" })
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, r := range a.Refs {
+			seen[r.Table] = true
+			if r.Start < 0 {
+				continue
+			}
+			if r.Start > r.End || r.End > len(q) || !strings.EqualFold(strings.Trim(q[r.Start:r.End], `"`), r.Table) {
+				t.Fatalf("ref %s at [%d, %d) of %q", r.Table, r.Start, r.End, q)
+			}
+		}
+		for _, tb := range a.Tables {
+			if !seen[tb] {
+				t.Fatalf("table %s without a reference in %q", tb, q)
+			}
+		}
+	})
+}
