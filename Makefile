@@ -5,7 +5,7 @@ BIN ?= bin/miniodb
 # into the tools cache by scripts/install-minio.sh.
 MINIO = $$(scripts/install-minio.sh)
 
-.PHONY: run build test test-short generate lint bench jepsen jepsen-short clean-data
+.PHONY: run build test test-short verify generate lint bench jepsen jepsen-short clean-data
 
 run: ## run one node on the embedded default (./data, local object store)
 	$(GO) run ./cmd/miniodb serve
@@ -13,8 +13,8 @@ run: ## run one node on the embedded default (./data, local object store)
 build: ## build bin/miniodb
 	$(GO) build -o $(BIN) ./cmd/miniodb
 
-test: ## the full default test suite (CI runs this): every package, then a short Jepsen run
-	MINIODB_MINIO_BIN=$(MINIO) $(GO) test -count=1 -timeout 20m ./...
+test: ## the full default test suite (CI runs this): every package under the race detector, then a short Jepsen run
+	MINIODB_MINIO_BIN=$(MINIO) $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) jepsen-short
 
 test-short: ## unit tests only, no MinIO
@@ -23,8 +23,10 @@ test-short: ## unit tests only, no MinIO
 generate: ## regenerate proto/miniodb/v1 (buf + protoc-gen-go + protoc-gen-connect-go, pinned)
 	cd proto && PATH="$$(../scripts/install-tools.sh):$$PATH" buf lint && PATH="$$(../scripts/install-tools.sh):$$PATH" buf generate
 
-lint:
-	$(GO) vet ./...
+verify: ## checks besides tests (CI runs them first): gofmt, go vet, staticcheck (pinned), go mod tidy and generated code leave no diff
+	scripts/verify.sh
+
+lint: verify
 
 bench: ## benchmarks: wal, parquet, ingest parsing, and whole-node ingest/query vs raw DuckDB
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./wal/ ./parquetio/ ./ingest/

@@ -26,11 +26,6 @@ const (
 	genKinds
 )
 
-// missing marks a field absent from a row.
-type missingT struct{}
-
-var missing missingT
-
 // genRows makes random rows: a map per row, values string, int64, float64,
 // bool, nil (null), or a JSON tree (map[string]any / []any) for genJSON.
 func genRows(rng *rand.Rand) ([]map[string]any, []string) {

@@ -28,8 +28,8 @@ type NodeOptions struct {
 	// Failpoints are armed in every life, besides a life's own (which the
 	// harness tracks); only pause actions belong here.
 	Failpoints string
-	Env               []string      // extra environment for every life (e.g. unsafe mode)
-	LogLevel          string
+	Env        []string // extra environment for every life (e.g. unsafe mode)
+	LogLevel   string
 }
 
 // Node is one miniodb process slot: a node id, fixed addresses and a data

@@ -67,20 +67,6 @@ func (p *proc) kill() {
 	<-p.exited
 }
 
-// stop asks for a clean exit (SIGTERM), killing after the timeout.
-func (p *proc) stop(timeout time.Duration) {
-	if !p.running() {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGCONT)
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		p.kill()
-	}
-}
-
 func (p *proc) pause() error {
 	if !p.running() {
 		return fmt.Errorf("not running")

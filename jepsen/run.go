@@ -148,9 +148,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	defer hist.Close()
 
 	c, err := StartCluster(ctx, cfg.Bin, cfg.MinIOBin, dir, cfg.Nodes, cfg.NodeOptions, cfg.InitialFailpoints, hist, logf)
-	defer c.Close()
-	if cfg.Cleanup != nil && c != nil {
-		cfg.Cleanup(c.Close)
+	if c != nil { // a cluster that started partly is closed too
+		defer c.Close()
+		if cfg.Cleanup != nil {
+			cfg.Cleanup(c.Close)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jepsen: start cluster (logs in %s): %w", dir, err)

@@ -15,8 +15,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/miniodb/miniodb/internal/failpoint"
-	"github.com/miniodb/miniodb/query"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/query"
 )
 
 // endless is a query that runs until it is stopped.

@@ -303,6 +303,10 @@ func (n *Node) closeAll() error {
 		}
 	}
 	if n.transport != nil {
+		// Close only stops the listener; the pooled outbound connections
+		// (and with them the peers' handlers reading from them) end only
+		// when the streams are closed too.
+		n.transport.CloseStreams()
 		n.transport.Close()
 	}
 	if n.engine != nil {

@@ -44,10 +44,10 @@ type WriteOptions struct {
 func (o WriteOptions) Validate() error {
 	var errs []error
 	if o.RowGroupRows < 0 {
-		errs = append(errs, fmt.Errorf("RowGroupRows %d is negative", o.RowGroupRows))
+		errs = append(errs, fmt.Errorf("row group rows %d is negative", o.RowGroupRows))
 	}
 	if o.Parallelism < 0 {
-		errs = append(errs, fmt.Errorf("Parallelism %d is negative", o.Parallelism))
+		errs = append(errs, fmt.Errorf("parallelism %d is negative", o.Parallelism))
 	}
 	if len(errs) == 0 {
 		return nil

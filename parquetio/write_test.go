@@ -231,7 +231,7 @@ func TestWriteFileBadSchema(t *testing.T) {
 		{"duplicate", []*miniodbv1.Column{col("ts", tTimestamp), col("ts", tTimestamp)}, WriteOptions{}, `column "ts" twice`},
 		{"unspecified type", []*miniodbv1.Column{col("ts", tTimestamp), col("a", 0)}, WriteOptions{}, `unsupported type`},
 		{"bad bloom column", []*miniodbv1.Column{col("ts", tTimestamp)}, WriteOptions{BloomFilterColumns: []string{"id"}}, `bloom filter column "id"`},
-		{"negative row groups", []*miniodbv1.Column{col("ts", tTimestamp)}, WriteOptions{RowGroupRows: -1}, `RowGroupRows -1 is negative`},
+		{"negative row groups", []*miniodbv1.Column{col("ts", tTimestamp)}, WriteOptions{RowGroupRows: -1}, `row group rows -1 is negative`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,8 @@ type Cache struct {
 	lru     *list.List // of *cacheEntry, most recent at the front; unpinned, ready ones only
 	size    int64
 	seq     uint64 // numbers downloads
+
+	downloads sync.WaitGroup // running downloads; Close waits for them
 }
 
 type cacheEntry struct {
@@ -51,6 +53,12 @@ func NewCache(dir string, limit int64, store parquetio.ObjectStore) (*Cache, err
 		return nil, fmt.Errorf("query: create cache dir: %w", err)
 	}
 	return &Cache{dir: dir, limit: limit, store: store, entries: map[string]*cacheEntry{}, lru: list.New()}, nil
+}
+
+// Close waits for the downloads that are still running (queries that
+// asked for them may have given up). Call it once nothing acquires any more.
+func (c *Cache) Close() {
+	c.downloads.Wait()
 }
 
 // Dir returns the cache directory.
@@ -80,7 +88,7 @@ func (c *Cache) Acquire(ctx context.Context, key string, size int64) (path strin
 		c.entries[key] = e
 		c.size += size
 		c.mu.Unlock()
-		go c.download(e)
+		c.downloads.Go(func() { c.download(e) })
 	}
 	select {
 	case <-e.ready:

@@ -191,9 +191,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	return &Engine{cfg: cfg, dir: dir, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}}, nil
 }
 
-// Close releases DuckDB.
+// Close releases DuckDB and waits for the cache's downloads.
 func (e *Engine) Close() error {
-	return e.db.Close()
+	err := e.db.Close()
+	e.cache.Close()
+	return err
 }
 
 // Cache returns the engine's file cache.
