@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
@@ -98,8 +99,13 @@ func (c *client) sql(q string) string {
 	if err != nil {
 		c.t.Fatalf("query %q: %v", q, err)
 	}
+	return rowsJSON(resp.Msg.Rows)
+}
+
+// rowsJSON renders rows as JSON arrays, one per line.
+func rowsJSON(rows []*structpb.ListValue) string {
 	var b strings.Builder
-	for _, r := range resp.Msg.Rows {
+	for _, r := range rows {
 		j, _ := json.Marshal(r.AsSlice())
 		b.Write(j)
 		b.WriteByte('\n')
