@@ -173,19 +173,23 @@ func (c *Config) Validate() error {
 	if c.RaftLog != "bolt" && c.RaftLog != "wal" {
 		add("raft log %q: want bolt or wal", c.RaftLog)
 	}
-	positive := map[string]int64{
-		"max request bytes": c.MaxRequestBytes, "max rows per write": int64(c.MaxRowsPerWrite),
-		"max result bytes": c.MaxResultBytes, "max partitions per write": int64(c.MaxPartitionsPerWrite),
-		"query timeout": int64(c.QueryTimeout), "max concurrent queries": int64(c.MaxConcurrentQueries),
-		"hot bytes limit": c.HotBytesLimit, "max result rows": int64(c.MaxResultRows),
-		"flush rows": c.FlushRows, "flush bytes": c.FlushBytes, "flush age": int64(c.FlushAge),
-		"flush check": int64(c.FlushCheck), "apply timeout": int64(c.ApplyTimeout), "join timeout": int64(c.JoinTimeout),
-		"snapshot interval": int64(c.SnapshotInterval),
-		"cache bytes":       c.CacheBytes, "snapshot threshold": int64(c.SnapshotThreshold),
+	// A slice, not a map: the errors come in the same order every time.
+	positive := []struct {
+		name string
+		v    int64
+	}{
+		{"max request bytes", c.MaxRequestBytes}, {"max rows per write", int64(c.MaxRowsPerWrite)},
+		{"hot bytes limit", c.HotBytesLimit}, {"max result rows", int64(c.MaxResultRows)},
+		{"max result bytes", c.MaxResultBytes}, {"max partitions per write", int64(c.MaxPartitionsPerWrite)},
+		{"flush rows", c.FlushRows}, {"flush bytes", c.FlushBytes}, {"flush age", int64(c.FlushAge)},
+		{"flush check", int64(c.FlushCheck)}, {"snapshot threshold", int64(c.SnapshotThreshold)},
+		{"snapshot interval", int64(c.SnapshotInterval)}, {"apply timeout", int64(c.ApplyTimeout)},
+		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)},
+		{"max concurrent queries", int64(c.MaxConcurrentQueries)}, {"cache bytes", c.CacheBytes},
 	}
-	for name, v := range positive {
-		if v <= 0 {
-			add("%s must be positive, got %d", name, v)
+	for _, p := range positive {
+		if p.v <= 0 {
+			add("%s must be positive, got %d", p.name, p.v)
 		}
 	}
 	if c.DeleteGrace < MinDeleteGrace {

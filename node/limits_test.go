@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -238,5 +240,44 @@ func TestQueryErrorsHideServerPaths(t *testing.T) {
 	defer e.Close()
 	if _, _, err := e.Query(ctx, "SELECT sum(x) FROM t"); err == nil || strings.Contains(err.Error(), dir) {
 		t.Fatalf("engine query over a damaged file: %v", err)
+	}
+}
+
+// TestConfigErrorsInOrder: Validate reports every problem, in the same
+// order every time (it iterated a map before).
+func TestConfigErrorsInOrder(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.FlushRows, cfg.MaxRequestBytes, cfg.CacheBytes, cfg.QueryTimeout = 0, -1, 0, 0
+	first := cfg.Validate()
+	if first == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for i := 0; i < 20; i++ {
+		if err := cfg.Validate(); err.Error() != first.Error() {
+			t.Fatalf("errors in another order:\n%v\nvs\n%v", err, first)
+		}
+	}
+	for _, want := range []string{"max request bytes", "flush rows", "query timeout", "cache bytes"} {
+		if !strings.Contains(first.Error(), want) {
+			t.Errorf("%q missing from %v", want, first)
+		}
+	}
+}
+
+// TestStaleFlushFilesRemoved: Parquet files a flush was writing when the
+// process died are removed at the next start.
+func TestStaleFlushFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "tmp", "flush-123.parquet")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("half a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := mustStartNode(t, testConfig(t, dir))
+	defer n.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale flush file still there: %v", err)
 	}
 }

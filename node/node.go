@@ -125,6 +125,12 @@ func (n *Node) open(ctx context.Context) error {
 		return fmt.Errorf("node: cannot join a cluster with a local-directory object store (%s): other nodes cannot read its files; use a shared store (s3://…), or --object-store-shared for a directory every node sees", n.store)
 	}
 
+	// Parquet files a flush was writing when the process died: never
+	// uploaded, or uploaded and an orphan the collector handles.
+	if err := os.RemoveAll(filepath.Join(dataDir, "tmp")); err != nil {
+		return fmt.Errorf("node: clear %s: %w", filepath.Join(dataDir, "tmp"), err)
+	}
+
 	n.fsm = raftfsm.New(n.logger.With("component", "fsm"))
 	switch {
 	case cfg.testApplyHook != nil:

@@ -73,7 +73,7 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64)
 		return fmt.Errorf("parquetio: put %q: %w", key, err)
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := s.mkdirAllSync(dir); err != nil {
 		return fmt.Errorf("parquetio: put %q: %w", key, err)
 	}
 	f, err := os.CreateTemp(dir, TempFilePrefix+"put-*")
@@ -291,4 +291,27 @@ func (s *DirStore) Ping(ctx context.Context) error {
 // isNotExist also treats ENOTDIR (a path component is a file) as missing.
 func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// mkdirAllSync creates dir and its missing parents below the root and
+// syncs the parent of every directory it creates, as the wal does: an
+// object renamed into a directory whose own entry never reached the disk
+// could vanish in a crash after Put returned.
+func (s *DirStore) mkdirAllSync(dir string) error {
+	var created []string
+	for d := dir; len(d) > len(s.root); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
