@@ -29,7 +29,7 @@ func (a *api) Write(ctx context.Context, req *connect.Request[v1.WriteRequest]) 
 	res, err := a.n.WriteRequest(ctx, req.Header(), req.Msg)
 	a.n.observeWrite(start, err)
 	if err != nil {
-		return nil, apiError(a.n.logger, "write", err)
+		return nil, err
 	}
 	return connect.NewResponse(res), nil
 }
@@ -80,7 +80,7 @@ func (n *Node) WriteRequest(ctx context.Context, h http.Header, m *v1.WriteReque
 func (n *Node) observeWrite(start time.Time, err error) {
 	outcome := "ok"
 	if err != nil {
-		outcome = apiError(n.logger, "write", err).Code().String()
+		outcome = codeOf(err)
 	}
 	n.metrics.writes.WithLabelValues(outcome).Inc()
 	n.metrics.writeSeconds.Observe(time.Since(start).Seconds())
@@ -111,7 +111,7 @@ func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) 
 	})
 	a.n.observeQuery(start, err)
 	if err != nil {
-		return nil, apiError(a.n.logger, "query", err)
+		return nil, err
 	}
 	return connect.NewResponse(resp), nil
 }
@@ -136,7 +136,7 @@ func (a *api) QueryStream(ctx context.Context, req *connect.Request[v1.QueryRequ
 	}
 	a.n.observeQuery(start, err)
 	if err != nil {
-		return apiError(a.n.logger, "query", err)
+		return err
 	}
 	return nil
 }
@@ -175,7 +175,7 @@ func resultColumns(cols []query.Column) []*v1.ResultColumn {
 func (n *Node) observeQuery(start time.Time, err error) {
 	outcome := "ok"
 	if err != nil {
-		outcome = apiError(n.logger, "query", err).Code().String()
+		outcome = codeOf(err)
 	}
 	n.metrics.queries.WithLabelValues(outcome).Inc()
 	n.metrics.querySeconds.Observe(time.Since(start).Seconds())
@@ -363,13 +363,13 @@ func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 
 func (a *api) CreateTable(ctx context.Context, req *connect.Request[v1.CreateTableRequest]) (*connect.Response[v1.CreateTableResponse], error) {
 	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
-		return nil, apiError(a.n.logger, "create table", err)
+		return nil, err
 	} else if p != nil {
 		return p.tables.CreateTable(ctx, forwarded(req.Msg))
 	}
 	info, err := a.n.CreateTable(ctx, req.Msg)
 	if err != nil {
-		return nil, apiError(a.n.logger, "create table", err)
+		return nil, err
 	}
 	return connect.NewResponse(&v1.CreateTableResponse{Table: info}), nil
 }
@@ -421,24 +421,24 @@ func (a *api) ListTables(ctx context.Context, req *connect.Request[v1.ListTables
 func (a *api) GetTable(ctx context.Context, req *connect.Request[v1.GetTableRequest]) (*connect.Response[v1.GetTableResponse], error) {
 	name, err := normalizeTable(req.Msg.Name)
 	if err != nil {
-		return nil, apiError(a.n.logger, "get table", err)
+		return nil, err
 	}
 	v, ok := a.n.fsm.Table(name)
 	if !ok {
-		return nil, apiError(a.n.logger, "get table", fmt.Errorf("%w: table %q", ErrNotFound, req.Msg.Name))
+		return nil, fmt.Errorf("%w: table %q", ErrNotFound, req.Msg.Name)
 	}
 	return connect.NewResponse(&v1.GetTableResponse{Table: tableInfo(v)}), nil
 }
 
 func (a *api) DropTable(ctx context.Context, req *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error) {
 	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
-		return nil, apiError(a.n.logger, "drop table", err)
+		return nil, err
 	} else if p != nil {
 		return p.tables.DropTable(ctx, forwarded(req.Msg))
 	}
 	err := a.n.DropTable(ctx, req.Msg.Name, req.Msg.IfExists)
 	if err != nil {
-		return nil, apiError(a.n.logger, "drop table", err)
+		return nil, err
 	}
 	return connect.NewResponse(&v1.DropTableResponse{}), nil
 }
@@ -512,13 +512,13 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 
 func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error) {
 	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
-		return nil, apiError(a.n.logger, "flush", err)
+		return nil, err
 	} else if p != nil {
 		return p.cluster.Flush(ctx, forwarded(req.Msg))
 	}
 	res, err := a.n.Flush(ctx, req.Msg.Table, true)
 	if err != nil {
-		return nil, apiError(a.n.logger, "flush", err)
+		return nil, err
 	}
 	return connect.NewResponse(&v1.FlushResponse{FilesWritten: res.Files, RowsFlushed: res.Rows}), nil
 }
@@ -526,14 +526,14 @@ func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) 
 func (a *api) Join(ctx context.Context, req *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error) {
 	resp, err := a.n.Join(ctx, req.Header(), req.Msg)
 	if err != nil {
-		return nil, apiError(a.n.logger, "join", err)
+		return nil, err
 	}
 	return connect.NewResponse(resp), nil
 }
 
 func (a *api) Remove(ctx context.Context, req *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error) {
 	if err := a.n.Remove(ctx, req.Header(), req.Msg.NodeId); err != nil {
-		return nil, apiError(a.n.logger, "remove", err)
+		return nil, err
 	}
 	return connect.NewResponse(&v1.RemoveResponse{}), nil
 }

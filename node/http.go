@@ -27,6 +27,7 @@ func (n *Node) newHTTPServer() *http.Server {
 		connect.WithCodec(jsonCodec{name: "json"}),
 		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
 		connect.WithReadMaxBytes(int(n.cfg.MaxRequestBytes)),
+		connect.WithInterceptors(errorInterceptor{n: n}),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(miniodbv1connect.NewWriteServiceHandler(a, opts...))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -217,7 +218,10 @@ func TestReadinessReflectsBrokenLog(t *testing.T) {
 // DuckDB's message, which names the cached file; the server's directories
 // must not reach the client, whichever step fails.
 func TestQueryErrorsHideServerPaths(t *testing.T) {
-	n := mustStartNode(t, testConfig(t, t.TempDir()))
+	cfg := testConfig(t, t.TempDir())
+	var logs syncBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n := mustStartNode(t, cfg)
 	defer n.Close()
 	c := newClient(t, n)
 	c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":1}]}`)
@@ -230,6 +234,13 @@ func TestQueryErrorsHideServerPaths(t *testing.T) {
 	_, err := c.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT sum(x) FROM t"}))
 	if err == nil || strings.Contains(err.Error(), n.cfg.DataDir) || strings.Contains(err.Error(), "/cache/") {
 		t.Fatalf("query over a damaged file: %v", err)
+	}
+	// The server's log has the whole error, once (it had it twice).
+	if got := strings.Count(logs.String(), "internal error"); got != 1 || !strings.Contains(logs.String(), "Parquet") {
+		t.Fatalf("the internal error was logged %d times:\n%s", got, logs.String())
+	}
+	if got := metricValue(t, c, `miniodb_rpc_requests_total{code="internal",procedure="/miniodb.v1.QueryService/Query"}`); got != "1" {
+		t.Fatalf("rpc metric: %q", got)
 	}
 	// The engine's own error names no path either.
 	dir := t.TempDir()
@@ -280,4 +291,39 @@ func TestStaleFlushFilesRemoved(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatalf("stale flush file still there: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the node's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// metricValue returns the value of one series from /metrics.
+func metricValue(t *testing.T, c *client, series string) string {
+	t.Helper()
+	resp, err := http.Get(c.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -17,6 +17,8 @@ type metrics struct {
 	flushErrors  prometheus.Counter
 	flushedRows  prometheus.Counter
 	flushSeconds prometheus.Histogram
+	rpcs         *prometheus.CounterVec   // by procedure and code
+	rpcSeconds   *prometheus.HistogramVec // by procedure
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -48,9 +50,15 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "miniodb_flush_seconds", Help: "Time to write, upload and commit one partition.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "miniodb_rpc_requests_total", Help: "Connect/gRPC requests by procedure and outcome (ok or a Connect code).",
+		}, []string{"procedure", "code"}),
+		rpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "miniodb_rpc_seconds", Help: "Connect/gRPC request latency by procedure.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
+		}, []string{"procedure"}),
 	}
 	reg.MustRegister(m.writes, m.writeRows, m.writeSeconds, m.queries, m.querySeconds,
-		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds,
+		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.rpcs, m.rpcSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "miniodb_hot_bytes", Help: "Approximate memory held by hot (unflushed) rows.",
