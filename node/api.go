@@ -315,7 +315,7 @@ func (n *Node) readBarrier(ctx context.Context) error {
 		return n.notLeader()
 	}
 	if err := n.raft.VerifyLeader().Error(); err != nil {
-		return fmt.Errorf("%w: %v", n.notLeader(), err)
+		return fmt.Errorf("%w: %w", n.notLeader(), err)
 	}
 	last := n.raft.LastIndex()
 	if n.fsm.AppliedIndex() >= last || n.barrierIndex.Load() >= last {
@@ -327,7 +327,7 @@ func (n *Node) readBarrier(ctx context.Context) error {
 	}
 	if err := n.raft.Barrier(timeout).Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return fmt.Errorf("%w: %v", n.notLeader(), err)
+			return fmt.Errorf("%w: %w", n.notLeader(), err)
 		}
 		return fmt.Errorf("node: read barrier: %w", err)
 	}
@@ -393,7 +393,7 @@ func (n *Node) CreateTable(ctx context.Context, m *v1.CreateTableRequest) (*v1.T
 	if len(m.Columns) > 0 {
 		cols, err := ingest.NormalizeSchema(m.Columns)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		spec.Columns = cols
 		spec.ExplicitSchema = true

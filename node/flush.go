@@ -62,17 +62,10 @@ func (n *Node) flushLoop() {
 	}
 }
 
-// stopContext returns a context canceled when the node stops.
+// stopContext returns a context canceled when the node stops (no helper
+// goroutine per call: it derives from the node's own stop context).
 func (n *Node) stopContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return context.WithCancel(n.stopCtx)
 }
 
 // Flush writes the hot rows of one table (or all tables, if table is "")

@@ -65,10 +65,14 @@ type Node struct {
 	// every object key unique (parquetio.KeyInfo).
 	uploadSeq atomic.Uint64
 
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	stop chan struct{}
+	// stopCtx is canceled when the node stops: the parent of every
+	// background loop's context.
+	stopCtx    context.Context
+	cancelStop context.CancelFunc
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // New starts a node: opens its stores, starts Raft (bootstrapping a
@@ -84,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	logger = logger.With("node_id", cfg.NodeID)
 	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr))}
+	n.stopCtx, n.cancelStop = context.WithCancel(context.Background())
 	if err := n.open(ctx); err != nil {
 		n.closeAll()
 		return nil, err
@@ -288,6 +293,7 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	close(n.stop)
+	n.cancelStop()
 	var errs []error
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

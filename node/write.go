@@ -52,7 +52,7 @@ type WriteResult struct {
 // stored in lower case, as DuckDB resolves them.
 func normalizeTable(name string) (string, error) {
 	if err := ingest.ValidName("table", name); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return strings.ToLower(name), nil
 }
@@ -97,7 +97,7 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 	opts.MaxRows = n.cfg.MaxRowsPerWrite
 	res, err := ingest.Parse(t, in.Input, time.Now(), opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if limit := n.cfg.MaxPartitionsPerWrite; len(res.Batches) > limit {
 		// Every partition becomes a file at the next flush: one request
@@ -147,7 +147,7 @@ func (n *Node) apply(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, err
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			return nil, fmt.Errorf("%w: %v", n.notLeader(), err)
+			return nil, fmt.Errorf("%w: %w", n.notLeader(), err)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return nil, fmt.Errorf("node: raft apply: %w", context.DeadlineExceeded)
 		}
@@ -167,11 +167,11 @@ func (n *Node) apply(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, err
 func fsmError(err error) error {
 	switch {
 	case errors.Is(err, raftfsm.ErrTableNotFound):
-		return fmt.Errorf("%w: %v", ErrNotFound, err)
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, raftfsm.ErrTableExists):
-		return fmt.Errorf("%w: %v", ErrExists, err)
+		return fmt.Errorf("%w: %w", ErrExists, err)
 	case errors.Is(err, ingest.ErrInvalid):
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return err
 }

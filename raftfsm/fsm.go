@@ -157,7 +157,7 @@ func DecodeCommand(b []byte) (*v1.Command, error) {
 	}
 	c := &v1.Command{}
 	if err := proto.Unmarshal(b[envelopeHeader:], c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadCommand, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	if c.Cmd == nil {
 		return nil, fmt.Errorf("%w: no command set", ErrBadCommand)
