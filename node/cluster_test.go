@@ -291,7 +291,14 @@ func TestLocalReadBoundsAppliedLag(t *testing.T) {
 	if status, body := leader.postJSON("/miniodb.v1.WriteService/Write", `{"table":"t","rows":[{"x":2}]}`); status != 200 {
 		t.Fatalf("write: %d %s", status, body)
 	}
-	time.Sleep(100 * time.Millisecond) // the follower has the entry, and contact is fresh
+	// The follower knows the entry is committed (its FSM is held back), so
+	// its last contact with the leader is newer than the write.
+	eventually(t, 5*time.Second, "the follower learns the commit", func() error {
+		if got, want := nodes[1].raft.CommitIndex(), nodes[0].fsm.AppliedIndex(); got < want {
+			return fmt.Errorf("follower's commit index %d, the leader applied %d", got, want)
+		}
+		return nil
+	})
 	q := &v1.QueryRequest{Sql: "SELECT count(*) FROM t", Consistency: "local", MaxStalenessMs: 300}
 	_, err := follower.query.Query(context.Background(), connect.NewRequest(q))
 	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "did not catch up") {

@@ -58,6 +58,24 @@ func mustStartNode(t testing.TB, cfg Config) *Node {
 	return n
 }
 
+// eventually polls cond until it returns nil, and fails the test with
+// cond's last error when timeout passes first: the one way tests wait for
+// something, instead of fixed sleeps.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 type client struct {
 	t      testing.TB
 	base   string
