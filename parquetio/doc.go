@@ -91,7 +91,7 @@
 // are the store's prefix plus the key. OpenStore builds a store from a URL
 // (file:///path, a plain path, or s3://bucket/prefix?endpoint=host:port&insecure=true&region=r)
 // and credentials passed in; this package reads no environment variables.
-// FaultyStore wraps a store to inject errors in tests.
+// The package's tests inject store errors with a FaultyStore (a test file).
 //
 // # Concurrency
 //
@@ -99,7 +99,7 @@
 // concurrently; WriteFile does not modify its input batches (it may keep
 // referring to their slices while it runs). WriteOptions.Parallelism lets
 // one WriteFile encode columns on several goroutines with byte-identical
-// output. DirStore, S3Store and FaultyStore are safe for concurrent use; a
+// output. DirStore and S3Store are safe for concurrent use; a
 // DirStore's concurrent Puts of one key leave one of the complete objects.
 // Every call that does I/O takes a context. The package has no
 // package-level mutable state.
