@@ -11,7 +11,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/hashicorp/raft"
 
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
 )
@@ -60,8 +60,8 @@ func (p *peers) get(addr string) *peerClient {
 
 // isLocalStore reports whether the object store is a directory on this
 // machine, which other nodes cannot see unless it is marked shared.
-func isLocalStore(s parquetio.ObjectStore) bool {
-	_, ok := s.(*parquetio.DirStore)
+func isLocalStore(s objstore.ObjectStore) bool {
+	_, ok := s.(*objstore.DirStore)
 	return ok
 }
 

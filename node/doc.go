@@ -6,8 +6,8 @@
 // the flusher and the object garbage collector.
 //
 // It holds no storage format and no SQL rewriting: rows are parsed by
-// package ingest, applied by raftfsm, written to Parquet by parquetio and
-// queried by query. Domain errors become Connect codes in one place:
+// package ingest, applied by raftfsm, written to Parquet by parquetio,
+// stored through objstore and queried by query. Domain errors become Connect codes in one place:
 // handlers return domain errors, and one Connect interceptor
 // (errorInterceptor) maps them with apiError, logs an internal error once
 // and records every RPC's outcome and latency; the HTTP conveniences call

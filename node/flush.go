@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/miniodb/miniodb/objstore"
 	"github.com/miniodb/miniodb/parquetio"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/raftfsm"
@@ -174,7 +175,7 @@ func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.Tab
 		batches[i] = b.Rows
 		rows += b.Rows.RowCount
 	}
-	key := parquetio.ObjectKey(parquetio.KeyInfo{
+	key := objstore.ObjectKey(objstore.KeyInfo{
 		Table: view.Spec.Name, TableCreatedIndex: view.CreatedIndex, Partition: p.Name,
 		FromIndex: p.FlushedUpto, UptoIndex: upto, Term: term, Seq: n.uploadSeq.Add(1),
 	})
@@ -352,7 +353,7 @@ func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	objs, err := n.store.List(ctx, parquetio.DataPrefix)
+	objs, err := n.store.List(ctx, objstore.DataPrefix)
 	if err != nil {
 		return fmt.Errorf("list objects: %w", err)
 	}
@@ -360,7 +361,7 @@ func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
 		if o.ModTime.After(cutoff) {
 			continue
 		}
-		k, err := parquetio.ParseObjectKey(o.Key)
+		k, err := objstore.ParseObjectKey(o.Key)
 		if err != nil {
 			continue // not a key this version writes: nothing proves it unneeded
 		}

@@ -20,7 +20,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 	"github.com/miniodb/miniodb/query"
 	"github.com/miniodb/miniodb/raftfsm"
 	"github.com/miniodb/miniodb/wal"
@@ -36,7 +36,7 @@ type Node struct {
 	transport *raft.NetworkTransport
 	logStore  raft.LogStore
 	stable    *raftboltdb.BoltStore
-	store     parquetio.ObjectStore
+	store     objstore.ObjectStore
 	engine    *query.Engine
 	metrics   *metrics
 	registry  *prometheus.Registry
@@ -62,7 +62,7 @@ type Node struct {
 	// querySlots holds a token per running query (MaxConcurrentQueries).
 	querySlots chan struct{}
 	// uploadSeq numbers this process's uploads; with the term it makes
-	// every object key unique (parquetio.KeyInfo).
+	// every object key unique (objstore.KeyInfo).
 	uploadSeq atomic.Uint64
 
 	stop chan struct{}
@@ -122,7 +122,7 @@ func (n *Node) open(ctx context.Context) error {
 	if storeURL == "" {
 		storeURL = "file://" + filepath.Join(dataDir, "objects")
 	}
-	n.store, err = parquetio.OpenStore(ctx, storeURL, parquetio.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey})
+	n.store, err = objstore.OpenStore(ctx, storeURL, objstore.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey})
 	if err != nil {
 		return fmt.Errorf("node: object store: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/miniodb/miniodb/ingest"
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
 )
@@ -113,7 +113,7 @@ func TestGarbageCollection(t *testing.T) {
 	live := view.Files[0].Key
 	part := view.Partitions[0]
 	key := func(from, upto uint64) string {
-		return parquetio.ObjectKey(parquetio.KeyInfo{Table: "t", TableCreatedIndex: view.CreatedIndex, Partition: part.Name,
+		return objstore.ObjectKey(objstore.KeyInfo{Table: "t", TableCreatedIndex: view.CreatedIndex, Partition: part.Name,
 			FromIndex: from, UptoIndex: upto, Term: 99, Seq: 1})
 	}
 	// What a leader killed between upload and commit leaves: an object for

@@ -1,13 +1,11 @@
-// Package parquetio owns MinIODB's data files and where they are kept: the
-// mapping between table schemas and Parquet, writing row batches as sorted,
-// zstd-compressed Parquet files (WriteFile), reading their footers and
-// statistics back (ReadStats) or all their rows (ReadBatches), the
-// object keys of those files (ObjectKey), and the
-// ObjectStore interface with its two backends: a local directory
-// (DirStore, the embedded default) and S3 through minio-go (S3Store). It
-// knows nothing of Raft, the catalog or SQL: callers hand it rows and keys
-// and get bytes and statistics back. It imports only the generated proto
-// types of this project.
+// Package parquetio owns MinIODB's data file format: the mapping between
+// table schemas and Parquet, writing row batches as sorted,
+// zstd-compressed Parquet files (WriteFile), and reading their footers and
+// statistics back (ReadStats) or all their rows (ReadBatches). Where the
+// files are kept and what they are called is package objstore's. It knows
+// nothing of Raft, the catalog or SQL: callers hand it rows and get bytes
+// and statistics back. It imports only the generated proto types of this
+// project.
 //
 // # Usage
 //
@@ -18,33 +16,12 @@
 //
 //	var buf bytes.Buffer
 //	meta, err := parquetio.WriteFile(&buf, schema, batches, parquetio.WriteOptions{})
-//	key := parquetio.ObjectKey(parquetio.KeyInfo{Table: table, TableCreatedIndex: created,
+//	key := objstore.ObjectKey(objstore.KeyInfo{Table: table, TableCreatedIndex: created,
 //		Partition: partition, FromIndex: m, UptoIndex: n, Term: term, Seq: seq})
 //	err = store.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 //	// then propose FlushCommit{key, meta.RowCount, int64(buf.Len()), meta.Stats}
 //
-// The query cache downloads objects atomically with Download.
-//
 // # Format
-//
-// Object keys (version 2):
-//
-//	data/<table>/<tableCreatedIndex>/<partition>/<from>-<upto>-<term>-<seq>.parquet
-//
-// tableCreatedIndex is the Raft index that created the table, in decimal
-// without leading zeros, so a re-created table never reuses its
-// predecessor's keys. from, upto, term and seq are zero-padded to 20
-// digits, so keys of one partition sort by row range. A key says which
-// rows its file may hold, which lets the garbage collector prove an
-// uncommitted object superseded (its rows are flushed into other files)
-// without trusting clocks. partition is "" (written "_") for an
-// unpartitioned table, otherwise e.g. "2026-01", "2026-01-02" or
-// "2026-01-02T13". Table and partition are escaped: every byte other than
-// [A-Za-z0-9_-] becomes %XX (upper-case hex), the empty string becomes "_"
-// and the string "_" becomes "%5F". ParseObjectKey inverts this and accepts
-// only canonical keys. (Version 1 keys, <upto>.parquet, are still read
-// through the catalog, which names every live file; the collector leaves
-// uncommitted version 1 objects alone.)
 //
 // Parquet files: one optional (nullable) top-level column per schema
 // column, in schema order, no nesting:
@@ -82,31 +59,17 @@
 // map onto these types (INT64 timestamps in other units are converted to
 // microseconds).
 //
-// # Object stores
-//
-// ObjectStore documents its contract per method: Put creates or overwrites
-// atomically, Get and Stat report ErrNotFound, Delete of a missing key
-// succeeds, List returns keys sorted in byte order. ValidateKey says which
-// keys are accepted (no empty, "." or ".." segments, not absolute). S3 keys
-// are the store's prefix plus the key. OpenStore builds a store from a URL
-// (file:///path, a plain path, or s3://bucket/prefix?endpoint=host:port&insecure=true&region=r)
-// and credentials passed in; this package reads no environment variables.
-// The package's tests inject store errors with a FaultyStore (a test file).
-//
 // # Concurrency
 //
 // WriteFile, ReadStats and ReadBatches share no state and may run
 // concurrently; WriteFile does not modify its input batches (it may keep
 // referring to their slices while it runs). WriteOptions.Parallelism lets
 // one WriteFile encode columns on several goroutines with byte-identical
-// output. DirStore and S3Store are safe for concurrent use; a
-// DirStore's concurrent Puts of one key leave one of the complete objects.
-// Every call that does I/O takes a context. The package has no
-// package-level mutable state.
+// output. The package has no package-level mutable state.
 //
 // # Errors
 //
 // Errors start with "parquetio: " and wrap their causes. Callers branch on
-// ErrNotFound, ErrInvalidKey and ErrCorrupt (a file that is damaged, not
-// Parquet, or uses features outside the format above) with errors.Is.
+// ErrCorrupt (a file that is damaged, not Parquet, or uses features
+// outside the format above) with errors.Is.
 package parquetio

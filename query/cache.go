@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 )
 
 // Cache keeps downloaded objects in a local directory, bounded in size with
@@ -19,7 +19,7 @@ import (
 type Cache struct {
 	dir   string
 	limit int64
-	store parquetio.ObjectStore
+	store objstore.ObjectStore
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
@@ -45,7 +45,7 @@ type cacheEntry struct {
 
 // NewCache returns a cache in dir (created if needed, emptied of earlier
 // contents) holding at most limit bytes of unpinned objects.
-func NewCache(dir string, limit int64, store parquetio.ObjectStore) (*Cache, error) {
+func NewCache(dir string, limit int64, store objstore.ObjectStore) (*Cache, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("query: clear cache dir: %w", err)
 	}
@@ -67,7 +67,7 @@ func (c *Cache) Dir() string { return c.dir }
 // Acquire returns the local path of the object key, downloading it if
 // needed, and pins it until release is called.
 func (c *Cache) Acquire(ctx context.Context, key string, size int64) (path string, release func(), err error) {
-	if err := parquetio.ValidateKey(key); err != nil {
+	if err := objstore.ValidateKey(key); err != nil {
 		return "", nil, err
 	}
 	c.mu.Lock()
@@ -109,7 +109,7 @@ func (c *Cache) download(e *cacheEntry) {
 	// a canceled query must not fail the others waiting for it.
 	err := os.MkdirAll(filepath.Dir(e.path), 0o755)
 	if err == nil {
-		err = parquetio.Download(context.Background(), c.store, e.key, e.path)
+		err = objstore.Download(context.Background(), c.store, e.key, e.path)
 	}
 	if err != nil {
 		err = fmt.Errorf("query: fetch %s: %w", e.key, err)

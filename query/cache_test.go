@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 )
 
 // TestCacheDrop: a dropped object leaves the cache at once when nobody
@@ -14,7 +14,7 @@ import (
 // nothing did it), and Retain drops what the catalog no longer names.
 func TestCacheDrop(t *testing.T) {
 	ctx := context.Background()
-	store, err := parquetio.NewDirStore(t.TempDir())
+	store, err := objstore.NewDirStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

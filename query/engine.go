@@ -16,7 +16,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/raftfsm"
 )
@@ -47,7 +47,7 @@ type Config struct {
 	// Threads is DuckDB's thread count (default: DuckDB's, the CPU count).
 	Threads int
 	// Store holds the Parquet files.
-	Store parquetio.ObjectStore
+	Store objstore.ObjectStore
 	// Catalog is the table state to query.
 	Catalog Catalog
 	// Logger receives the engine's logs.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/miniodb/miniodb/parquetio"
+	"github.com/miniodb/miniodb/objstore"
 	"github.com/miniodb/miniodb/raftfsm"
 )
 
@@ -12,7 +12,7 @@ import (
 // SQL cannot read them back.
 func TestEngineSettings(t *testing.T) {
 	ctx := context.Background()
-	store, err := parquetio.NewDirStore(t.TempDir())
+	store, err := objstore.NewDirStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

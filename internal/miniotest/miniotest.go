@@ -96,7 +96,7 @@ func Start(t testing.TB) *Server {
 }
 
 // URL returns the store URL for a bucket and key prefix on this server, in
-// the form parquetio.OpenStore accepts.
+// the form objstore.OpenStore accepts.
 func (s *Server) URL(bucket, prefix string) string {
 	return fmt.Sprintf("s3://%s/%s?endpoint=%s&insecure=true", bucket, prefix, s.Endpoint)
 }

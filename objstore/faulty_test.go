@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func NewFaultyStore(inner ObjectStore, fault func(op, key string) error) *Faulty
 
 func (f *FaultyStore) check(op, key string) error {
 	if err := f.fault(op, key); err != nil {
-		return fmt.Errorf("parquetio: injected fault in %s %q: %w", op, key, err)
+		return fmt.Errorf("objstore: injected fault in %s %q: %w", op, key, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/miniodb/miniodb/internal/miniotest"
-	miniodbv1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
 
 func s3Config(srv *miniotest.Server, bucket, prefix string) S3Config {
@@ -135,69 +132,6 @@ func TestS3Store(t *testing.T) {
 		}
 	})
 
-	t.Run("parquet file round trip", func(t *testing.T) {
-		s := mustS3Store(t, srv, "data", "")
-		rows := randomRows(rand.New(rand.NewPCG(4, 4)), 2000)
-		data, meta := mustWrite(t, allTypesSchema, []*miniodbv1.RowBatch{mkBatch(t, allTypesSchema, rows...)}, WriteOptions{RowGroupRows: 500})
-		key := ObjectKey(KeyInfo{Table: "events", TableCreatedIndex: 7, Partition: "2026-01-02", FromIndex: 1000, UptoIndex: 1234, Term: 2, Seq: 1})
-		if err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
-			t.Fatal(err)
-		}
-		// Whole object.
-		rc, err := s.Get(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("Get: %d bytes, %v", len(got), err)
-		}
-		readMeta, schema, err := ReadStats(bytes.NewReader(got), int64(len(got)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkMeta(t, readMeta, meta)
-		if !schemaEqual(schema, allTypesSchema) {
-			t.Fatalf("schema %v", schema)
-		}
-		// Footer only, with range reads.
-		info, err := s.Stat(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		readMeta, _, err = ReadStats(NewReaderAt(ctx, s, key, info.Size), info.Size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkMeta(t, readMeta, meta)
-		// Download into a cache directory and read every row back.
-		local := filepath.Join(t.TempDir(), "f.parquet")
-		if err := Download(ctx, s, key, local); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(local)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		batches, err := ReadBatches(f, info.Size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(batches) != 4 {
-			t.Errorf("%d row groups, want 4", len(batches))
-		}
-		if !slices.EqualFunc(rowsOf(t, allTypesSchema, batches), sortedByTS(rows), func(a, b []cell) bool { return slices.Equal(a, b) }) {
-			t.Fatal("rows differ after the S3 round trip")
-		}
-		// Listing by the key layout's prefixes.
-		infos, err := s.List(ctx, PartitionPrefix("events", 7, "2026-01-02"))
-		if err != nil || len(infos) != 1 || infos[0].Key != key || infos[0].Size != int64(len(data)) {
-			t.Fatalf("List = %+v, %v", infos, err)
-		}
-	})
-
 	t.Run("OpenStore", func(t *testing.T) {
 		s, err := OpenStore(ctx, srv.URL("opened", "x/y"), Credentials{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
 		if err != nil {
@@ -256,18 +190,6 @@ func TestS3Store(t *testing.T) {
 		}
 		put(t, s, "after", "y")
 	})
-}
-
-func checkMeta(t *testing.T, got, want FileMeta) {
-	t.Helper()
-	if got.RowCount != want.RowCount || len(got.Stats) != len(want.Stats) {
-		t.Fatalf("meta = %v, want %v", got, want)
-	}
-	for i := range want.Stats {
-		if !statsEqual(got.Stats[i], want.Stats[i]) {
-			t.Errorf("stats[%d] = %v, want %v", i, got.Stats[i], want.Stats[i])
-		}
-	}
 }
 
 func minioStatOpts() minio.StatObjectOptions { return minio.StatObjectOptions{} }

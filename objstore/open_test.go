@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func TestParseStoreURL(t *testing.T) {
 				if strings.Contains(err.Error(), "secret") {
 					t.Fatalf("error leaks the secret: %v", err)
 				}
-				if !strings.HasPrefix(err.Error(), "parquetio: ") {
+				if !strings.HasPrefix(err.Error(), "objstore: ") {
 					t.Fatalf("error %q lacks the package prefix", err)
 				}
 				return

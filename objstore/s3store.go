@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func (c S3Config) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("parquetio: s3 config: %w", errors.Join(errs...))
+	return fmt.Errorf("objstore: s3 config: %w", errors.Join(errs...))
 }
 
 // S3Store is an ObjectStore in an S3 bucket (MinIO or any S3-compatible
@@ -99,7 +99,7 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 		Region: cfg.Region,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("parquetio: s3 client for %s: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("objstore: s3 client for %s: %w", cfg.Endpoint, err)
 	}
 	scheme := "https"
 	if cfg.Insecure {
@@ -143,7 +143,7 @@ func answered(err error) bool {
 func (s *S3Store) ensureBucket(ctx context.Context, region string) error {
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
-		return fmt.Errorf("parquetio: %s: check bucket: %w", s.desc, err)
+		return fmt.Errorf("objstore: %s: check bucket: %w", s.desc, err)
 	}
 	if ok {
 		return nil
@@ -154,7 +154,7 @@ func (s *S3Store) ensureBucket(ctx context.Context, region string) error {
 		if code == minio.BucketAlreadyOwnedByYou {
 			return nil // created concurrently by another node
 		}
-		return fmt.Errorf("parquetio: %s: create bucket: %w", s.desc, err)
+		return fmt.Errorf("objstore: %s: create bucket: %w", s.desc, err)
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (s *S3Store) mapErr(op, key string, err error) error {
 	if resp.Code == minio.NoSuchKey || (resp.StatusCode == http.StatusNotFound && resp.Code == "") {
 		return fmt.Errorf("%w: %q", ErrNotFound, key)
 	}
-	return fmt.Errorf("parquetio: %s %q in %s: %w", op, key, s.desc, err)
+	return fmt.Errorf("objstore: %s %q in %s: %w", op, key, s.desc, err)
 }
 
 // partSizeUnknownLength is the multipart part size for uploads of unknown
@@ -206,14 +206,14 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 		// Keep r as it is (minio-go uploads parts of an io.ReaderAt in
 		// parallel), but check its length first.
 		if n != size {
-			return fmt.Errorf("parquetio: put %q: reader holds %d bytes, want %d", key, n, size)
+			return fmt.Errorf("objstore: put %q: reader holds %d bytes, want %d", key, n, size)
 		}
 	} else {
 		er := &exactReader{r: r, remaining: size, size: size}
 		if size == 0 {
 			// minio-go does not read an empty body at all.
 			if err := er.checkEnd(); err != io.EOF {
-				return fmt.Errorf("parquetio: put %q: %w", key, err)
+				return fmt.Errorf("objstore: put %q: %w", key, err)
 			}
 		}
 		r = er
@@ -224,7 +224,7 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 	}
 	if size >= 0 && info.Size != size {
 		// minio-go normally catches this itself.
-		return fmt.Errorf("parquetio: put %q in %s: uploaded %d bytes, want %d", key, s.desc, info.Size, size)
+		return fmt.Errorf("objstore: put %q in %s: uploaded %d bytes, want %d", key, s.desc, info.Size, size)
 	}
 	return nil
 }
@@ -270,7 +270,7 @@ func (s *S3Store) GetRange(ctx context.Context, key string, offset, length int64
 		return nil, err
 	}
 	if offset < 0 || length < 0 {
-		return nil, fmt.Errorf("parquetio: get %q: negative range %d+%d", key, offset, length)
+		return nil, fmt.Errorf("objstore: get %q: negative range %d+%d", key, offset, length)
 	}
 	if length == 0 {
 		if _, err := s.Stat(ctx, key); err != nil {
@@ -280,7 +280,7 @@ func (s *S3Store) GetRange(ctx context.Context, key string, offset, length int64
 	}
 	var opts minio.GetObjectOptions
 	if err := opts.SetRange(offset, offset+length-1); err != nil {
-		return nil, fmt.Errorf("parquetio: get %q: %w", key, err)
+		return nil, fmt.Errorf("objstore: get %q: %w", key, err)
 	}
 	rc, _, _, err := s.core.GetObject(ctx, s.bucket, obj, opts)
 	if err != nil {
@@ -316,7 +316,7 @@ func (s *S3Store) Delete(ctx context.Context, key string) error {
 		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
 			return nil
 		}
-		return fmt.Errorf("parquetio: delete %q in %s: %w", key, s.desc, err)
+		return fmt.Errorf("objstore: delete %q in %s: %w", key, s.desc, err)
 	}
 	return nil
 }
@@ -331,7 +331,7 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 	var out []ObjectInfo
 	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if o.Err != nil {
-			return nil, fmt.Errorf("parquetio: list %q in %s: %w", prefix, s.desc, o.Err)
+			return nil, fmt.Errorf("objstore: list %q in %s: %w", prefix, s.desc, o.Err)
 		}
 		key, ok := strings.CutPrefix(o.Key, s.prefix)
 		if !ok || strings.HasSuffix(key, "/") {
@@ -340,7 +340,7 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 		out = append(out, ObjectInfo{Key: key, Size: o.Size, ModTime: o.LastModified})
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("parquetio: list %q in %s: %w", prefix, s.desc, err)
+		return nil, fmt.Errorf("objstore: list %q in %s: %w", prefix, s.desc, err)
 	}
 	slices.SortFunc(out, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
@@ -350,14 +350,14 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 // the store's credentials.
 func (s *S3Store) Ping(ctx context.Context) error {
 	if err := s.checkBucket(ctx); err != nil {
-		return fmt.Errorf("parquetio: ping %s: %w", s.desc, err)
+		return fmt.Errorf("objstore: ping %s: %w", s.desc, err)
 	}
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
-		return fmt.Errorf("parquetio: ping %s: %w", s.desc, err)
+		return fmt.Errorf("objstore: ping %s: %w", s.desc, err)
 	}
 	if !ok {
-		return fmt.Errorf("parquetio: ping %s: bucket does not exist", s.desc)
+		return fmt.Errorf("objstore: ping %s: bucket does not exist", s.desc)
 	}
 	return nil
 }

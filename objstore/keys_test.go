@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"strings"
@@ -102,7 +102,7 @@ func TestParseObjectKeyErrors(t *testing.T) {
 	} {
 		if k, err := ParseObjectKey(key); err == nil {
 			t.Errorf("ParseObjectKey(%q) = %+v, want an error", key, k)
-		} else if !strings.HasPrefix(err.Error(), "parquetio: ") {
+		} else if !strings.HasPrefix(err.Error(), "objstore: ") {
 			t.Errorf("error %q lacks the package prefix", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"errors"
@@ -69,7 +69,7 @@ func formatKey(k KeyInfo) string {
 // formatting the result gives k back.
 func ParseObjectKey(key string) (KeyInfo, error) {
 	fail := func(why string) (KeyInfo, error) {
-		return KeyInfo{}, fmt.Errorf("parquetio: object key %q: %s", key, why)
+		return KeyInfo{}, fmt.Errorf("objstore: object key %q: %s", key, why)
 	}
 	rest, ok := strings.CutPrefix(key, DataPrefix)
 	if !ok {

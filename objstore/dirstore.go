@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"context"
@@ -32,21 +32,21 @@ var _ RangeGetter = (*DirStore)(nil)
 // store.
 func NewDirStore(dir string) (*DirStore, error) {
 	if dir == "" {
-		return nil, errors.New("parquetio: dir store: empty directory path")
+		return nil, errors.New("objstore: dir store: empty directory path")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("parquetio: dir store %q: %w", dir, err)
+		return nil, fmt.Errorf("objstore: dir store %q: %w", dir, err)
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("parquetio: dir store: %w", err)
+		return nil, fmt.Errorf("objstore: dir store: %w", err)
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
-		return nil, fmt.Errorf("parquetio: dir store: %w", err)
+		return nil, fmt.Errorf("objstore: dir store: %w", err)
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("parquetio: dir store: %s is not a directory", abs)
+		return nil, fmt.Errorf("objstore: dir store: %s is not a directory", abs)
 	}
 	return &DirStore{root: abs}, nil
 }
@@ -70,15 +70,15 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	dir := filepath.Dir(p)
 	if err := s.mkdirAllSync(dir); err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	f, err := os.CreateTemp(dir, TempFilePrefix+"put-*")
 	if err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	defer func() {
 		if err != nil {
@@ -93,22 +93,22 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64)
 	}
 	n, err := io.Copy(f, src)
 	if err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	if size >= 0 && n != size {
-		return fmt.Errorf("parquetio: put %q: reader gave %d bytes, want %d", key, n, size)
+		return fmt.Errorf("objstore: put %q: reader gave %d bytes, want %d", key, n, size)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("parquetio: put %q: sync: %w", key, err)
+		return fmt.Errorf("objstore: put %q: sync: %w", key, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	if err = os.Rename(f.Name(), p); err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	if err = syncDir(dir); err != nil {
-		return fmt.Errorf("parquetio: put %q: %w", key, err)
+		return fmt.Errorf("objstore: put %q: %w", key, err)
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func (s *DirStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 // GetRange implements RangeGetter.
 func (s *DirStore) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if offset < 0 || length < 0 {
-		return nil, fmt.Errorf("parquetio: get %q: negative range %d+%d", key, offset, length)
+		return nil, fmt.Errorf("objstore: get %q: negative range %d+%d", key, offset, length)
 	}
 	f, err := s.open(ctx, key)
 	if err != nil {
@@ -143,19 +143,19 @@ func (s *DirStore) open(ctx context.Context, key string) (*os.File, error) {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("parquetio: get %q: %w", key, err)
+		return nil, fmt.Errorf("objstore: get %q: %w", key, err)
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		if isNotExist(err) {
 			return nil, fmt.Errorf("%w: %q", ErrNotFound, key)
 		}
-		return nil, fmt.Errorf("parquetio: get %q: %w", key, err)
+		return nil, fmt.Errorf("objstore: get %q: %w", key, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("parquetio: get %q: %w", key, err)
+		return nil, fmt.Errorf("objstore: get %q: %w", key, err)
 	}
 	if st.IsDir() {
 		f.Close()
@@ -171,14 +171,14 @@ func (s *DirStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		return ObjectInfo{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return ObjectInfo{}, fmt.Errorf("parquetio: stat %q: %w", key, err)
+		return ObjectInfo{}, fmt.Errorf("objstore: stat %q: %w", key, err)
 	}
 	st, err := os.Stat(p)
 	if err != nil {
 		if isNotExist(err) {
 			return ObjectInfo{}, fmt.Errorf("%w: %q", ErrNotFound, key)
 		}
-		return ObjectInfo{}, fmt.Errorf("parquetio: stat %q: %w", key, err)
+		return ObjectInfo{}, fmt.Errorf("objstore: stat %q: %w", key, err)
 	}
 	if !st.Mode().IsRegular() {
 		return ObjectInfo{}, fmt.Errorf("%w: %q", ErrNotFound, key)
@@ -193,24 +193,24 @@ func (s *DirStore) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("parquetio: delete %q: %w", key, err)
+		return fmt.Errorf("objstore: delete %q: %w", key, err)
 	}
 	st, err := os.Lstat(p)
 	if err != nil {
 		if isNotExist(err) {
 			return nil
 		}
-		return fmt.Errorf("parquetio: delete %q: %w", key, err)
+		return fmt.Errorf("objstore: delete %q: %w", key, err)
 	}
 	if st.IsDir() {
 		// A directory is a key prefix, not an object.
 		return nil
 	}
 	if err := os.Remove(p); err != nil && !isNotExist(err) {
-		return fmt.Errorf("parquetio: delete %q: %w", key, err)
+		return fmt.Errorf("objstore: delete %q: %w", key, err)
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
-		return fmt.Errorf("parquetio: delete %q: %w", key, err)
+		return fmt.Errorf("objstore: delete %q: %w", key, err)
 	}
 	return nil
 }
@@ -267,7 +267,7 @@ func (s *DirStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("parquetio: list %q: %w", prefix, err)
+		return nil, fmt.Errorf("objstore: list %q: %w", prefix, err)
 	}
 	slices.SortFunc(out, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
@@ -276,14 +276,14 @@ func (s *DirStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error
 // Ping implements ObjectStore: the directory must exist.
 func (s *DirStore) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("parquetio: ping %s: %w", s, err)
+		return fmt.Errorf("objstore: ping %s: %w", s, err)
 	}
 	st, err := os.Stat(s.root)
 	if err != nil {
-		return fmt.Errorf("parquetio: ping %s: %w", s, err)
+		return fmt.Errorf("objstore: ping %s: %w", s, err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("parquetio: ping %s: not a directory", s)
+		return fmt.Errorf("objstore: ping %s: not a directory", s)
 	}
 	return nil
 }

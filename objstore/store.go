@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"context"
@@ -13,12 +13,12 @@ import (
 
 // ErrNotFound is returned (wrapped; test with errors.Is) by Get, GetRange and
 // Stat when the key does not exist.
-var ErrNotFound = errors.New("parquetio: object not found")
+var ErrNotFound = errors.New("objstore: object not found")
 
 // ErrInvalidKey is returned (wrapped) for a key that no store accepts: empty,
 // absolute, with an empty, "." or ".." segment, with a NUL byte or a
 // backslash, or with a segment that starts with the temporary-file prefix.
-var ErrInvalidKey = errors.New("parquetio: invalid object key")
+var ErrInvalidKey = errors.New("objstore: invalid object key")
 
 // ObjectInfo describes one stored object.
 type ObjectInfo struct {
@@ -183,7 +183,7 @@ func Download(ctx context.Context, store ObjectStore, key, localPath string) (er
 	dir := filepath.Dir(localPath)
 	f, err := os.CreateTemp(dir, TempFilePrefix+"download-*")
 	if err != nil {
-		return fmt.Errorf("parquetio: download %q: %w", key, err)
+		return fmt.Errorf("objstore: download %q: %w", key, err)
 	}
 	defer func() {
 		if err != nil {
@@ -192,19 +192,19 @@ func Download(ctx context.Context, store ObjectStore, key, localPath string) (er
 		}
 	}()
 	if _, err = io.Copy(f, &ctxReader{ctx: ctx, r: rc}); err != nil {
-		return fmt.Errorf("parquetio: download %q: %w", key, err)
+		return fmt.Errorf("objstore: download %q: %w", key, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("parquetio: download %q: sync: %w", key, err)
+		return fmt.Errorf("objstore: download %q: sync: %w", key, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("parquetio: download %q: %w", key, err)
+		return fmt.Errorf("objstore: download %q: %w", key, err)
 	}
 	if err = os.Rename(f.Name(), localPath); err != nil {
-		return fmt.Errorf("parquetio: download %q: %w", key, err)
+		return fmt.Errorf("objstore: download %q: %w", key, err)
 	}
 	if err = syncDir(dir); err != nil {
-		return fmt.Errorf("parquetio: download %q: %w", key, err)
+		return fmt.Errorf("objstore: download %q: %w", key, err)
 	}
 	return nil
 }
@@ -227,7 +227,7 @@ type objectReaderAt struct {
 
 func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
-		return 0, fmt.Errorf("parquetio: read %q: negative offset", o.key)
+		return 0, fmt.Errorf("objstore: read %q: negative offset", o.key)
 	}
 	if off >= o.size {
 		return 0, io.EOF
@@ -242,7 +242,7 @@ func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		if err == nil {
 			if _, err = io.CopyN(io.Discard, rc, off); err != nil {
 				rc.Close()
-				err = fmt.Errorf("parquetio: read %q at %d: %w", o.key, off, err)
+				err = fmt.Errorf("objstore: read %q at %d: %w", o.key, off, err)
 			}
 		}
 	}
@@ -252,7 +252,7 @@ func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	defer rc.Close()
 	n, err := io.ReadFull(rc, p[:want])
 	if err != nil {
-		return n, fmt.Errorf("parquetio: read %q at %d: %w", o.key, off, err)
+		return n, fmt.Errorf("objstore: read %q at %d: %w", o.key, off, err)
 	}
 	if want < int64(len(p)) {
 		return n, io.EOF

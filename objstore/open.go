@@ -1,4 +1,4 @@
-package parquetio
+package objstore
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func OpenStore(ctx context.Context, rawURL string, creds Credentials) (ObjectSto
 	cfg := spec.s3
 	cfg.AccessKey, cfg.SecretKey = creds.AccessKey, creds.SecretKey
 	if cfg.AccessKey == "" || cfg.SecretKey == "" {
-		return nil, fmt.Errorf("parquetio: object store %q: S3 credentials are missing", redactURL(rawURL))
+		return nil, fmt.Errorf("objstore: object store %q: S3 credentials are missing", redactURL(rawURL))
 	}
 	return NewS3Store(ctx, cfg)
 }
@@ -54,7 +54,7 @@ type storeSpec struct {
 
 func parseStoreURL(rawURL string) (storeSpec, error) {
 	fail := func(format string, args ...any) (storeSpec, error) {
-		return storeSpec{}, fmt.Errorf("parquetio: object store URL %q: %s", redactURL(rawURL), fmt.Sprintf(format, args...))
+		return storeSpec{}, fmt.Errorf("objstore: object store URL %q: %s", redactURL(rawURL), fmt.Sprintf(format, args...))
 	}
 	if strings.TrimSpace(rawURL) == "" {
 		return fail("empty")
@@ -140,7 +140,7 @@ func parseStoreURL(rawURL string) (storeSpec, error) {
 		check := cfg
 		check.AccessKey, check.SecretKey = "x", "x"
 		if err := check.Validate(); err != nil {
-			return fail("%v", strings.TrimPrefix(err.Error(), "parquetio: s3 config: "))
+			return fail("%v", strings.TrimPrefix(err.Error(), "objstore: s3 config: "))
 		}
 		return storeSpec{s3: cfg}, nil
 	default:
