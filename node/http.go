@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -167,7 +168,7 @@ func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 			for i, c := range cols {
 				obj.Fields[c.Name] = row.Values[i]
 			}
-			b, err := protojson.Marshal(obj)
+			b, err := stableJSON(structpb.NewStructValue(obj))
 			if err != nil {
 				return err
 			}
@@ -211,7 +212,7 @@ func csvCell(v *structpb.Value) string {
 	case *structpb.Value_StringValue:
 		return k.StringValue
 	}
-	b, _ := protojson.Marshal(v)
+	b, _ := stableJSON(v)
 	return string(b)
 }
 
@@ -279,4 +280,17 @@ func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+// stableJSON renders a value as compact JSON with sorted object keys.
+// protojson varies its whitespace on purpose from build to build; rows
+// and CSV cells should be the same bytes every time.
+func stableJSON(v *structpb.Value) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "<" stays "<": this is data, not HTML
+	if err := enc.Encode(v.AsInterface()); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

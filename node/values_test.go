@@ -144,3 +144,18 @@ func TestUnicodeNames(t *testing.T) {
 		c.flush("über")
 	}
 }
+
+// TestHTTPRowsStable: the HTTP answers are the same bytes every time
+// (protojson varies its spacing on purpose) and do not escape HTML.
+func TestHTTPRowsStable(t *testing.T) {
+	n := mustStartNode(t, testConfig(t, t.TempDir()))
+	defer n.Close()
+	c := newClient(t, n)
+	q := `SELECT {'b': 1, 'a': '<x&y>'} AS s, MAP {1: 'one'} AS m`
+	if got, want := httpQuery(t, c, "ndjson", q), `{"m":[{"key":1,"value":"one"}],"s":{"a":"<x&y>","b":1}}`; got != want {
+		t.Fatalf("ndjson: got %s, want %s", got, want)
+	}
+	if got, want := httpQuery(t, c, "csv", q), "s,m\n\"{\"\"a\"\":\"\"<x&y>\"\",\"\"b\"\":1}\",\"[{\"\"key\"\":1,\"\"value\"\":\"\"one\"\"}]\""; got != want {
+		t.Fatalf("csv: got %s, want %s", got, want)
+	}
+}
