@@ -36,7 +36,7 @@
 // # Leader duties and garbage collection
 //
 // Flushes and sweeps decide from the FSM, so they run only after
-// leaderReady: a Raft barrier once per term, which guarantees the FSM has
+// leaderReady: a barrier command once per term, which guarantees the FSM has
 // applied everything committed (a new leader, or a node that restarted,
 // leads before it has replayed its log). The collector deletes pending
 // deletes after DeleteGrace, and an orphan only when the catalog proves it
