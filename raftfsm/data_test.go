@@ -1,9 +1,7 @@
 package raftfsm
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,16 +71,8 @@ func TestData(t *testing.T) {
 			case "dump":
 				return dump(h.fsm)
 			case "snapshot":
-				snap, err := h.fsm.Snapshot()
-				if err != nil {
-					t.Fatal(err)
-				}
-				sink := &memSink{}
-				if err := snap.Persist(sink); err != nil {
-					t.Fatal(err)
-				}
 				restored := New(nil)
-				if err := restored.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+				if err := snapshotInto(t, h.fsm, restored); err != nil {
 					return "error: " + err.Error() + "\n"
 				}
 				if a, b := fingerprint(h.fsm), fingerprint(restored); a != b {

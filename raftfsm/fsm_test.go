@@ -278,6 +278,21 @@ func fingerprint(f *FSM) string {
 	return b.String()
 }
 
+// snapshotInto takes a snapshot of from and restores it into to.
+func snapshotInto(t *testing.T, from, to *FSM) error {
+	t.Helper()
+	snap, err := from.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	return to.Restore(io.NopCloser(bytes.NewReader(sink.Bytes())))
+}
+
 // TestSnapshotRestoreProperty applies random command sequences and checks
 // that snapshot+restore reproduces the state exactly, also when more
 // entries are applied to both copies afterwards.
@@ -287,18 +302,9 @@ func TestSnapshotRestoreProperty(t *testing.T) {
 		h := &harness{t: t, fsm: New(nil)}
 		h.fsm.dedupeLimit = 5
 		randomCommands(h, rng, 40)
-		snap, err := h.fsm.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sink := &memSink{}
-		if err := snap.Persist(sink); err != nil {
-			t.Fatal(err)
-		}
-		snap.Release()
 		restored := New(nil)
 		restored.dedupeLimit = 5
-		if err := restored.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		if err := snapshotInto(t, h.fsm, restored); err != nil {
 			t.Fatalf("seed %d: restore: %v", seed, err)
 		}
 		if a, b := fingerprint(h.fsm), fingerprint(restored); a != b {
