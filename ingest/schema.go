@@ -35,19 +35,8 @@ const (
 // TypeName returns the SQL name of a column type: BIGINT, DOUBLE, VARCHAR,
 // BOOLEAN, TIMESTAMP or JSON (the enum's name for anything else).
 func TypeName(t miniodbv1.ColumnType) string {
-	switch t {
-	case typeBigint:
-		return "BIGINT"
-	case typeDouble:
-		return "DOUBLE"
-	case typeVarchar:
-		return "VARCHAR"
-	case typeBoolean:
-		return "BOOLEAN"
-	case typeTimestamp:
-		return "TIMESTAMP"
-	case typeJSON:
-		return "JSON"
+	if n := t.SQLName(); n != "" {
+		return n
 	}
 	return t.String()
 }

@@ -36,23 +36,7 @@ const TimeColumn = "ts"
 
 // typeName returns the SQL name of a supported column type, used in the
 // schema metadata, or "" for an unsupported one.
-func typeName(t miniodbv1.ColumnType) string {
-	switch t {
-	case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT:
-		return "BIGINT"
-	case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
-		return "DOUBLE"
-	case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR:
-		return "VARCHAR"
-	case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
-		return "BOOLEAN"
-	case miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
-		return "TIMESTAMP"
-	case miniodbv1.ColumnType_COLUMN_TYPE_JSON:
-		return "JSON"
-	}
-	return ""
-}
+func typeName(t miniodbv1.ColumnType) string { return t.SQLName() }
 
 // TypeName returns the SQL name of t ("BIGINT", "TIMESTAMP", ...), or the
 // enum's string for an unsupported type.

@@ -196,21 +196,11 @@ func storageType(t v1.ColumnType) string {
 	return sqlType(t)
 }
 
-// sqlType is the DuckDB type a column has in queries.
+// sqlType is the DuckDB type a column has in queries (VARCHAR for a type
+// this version does not know).
 func sqlType(t v1.ColumnType) string {
-	switch t {
-	case v1.ColumnType_COLUMN_TYPE_BIGINT:
-		return "BIGINT"
-	case v1.ColumnType_COLUMN_TYPE_DOUBLE:
-		return "DOUBLE"
-	case v1.ColumnType_COLUMN_TYPE_VARCHAR:
-		return "VARCHAR"
-	case v1.ColumnType_COLUMN_TYPE_BOOLEAN:
-		return "BOOLEAN"
-	case v1.ColumnType_COLUMN_TYPE_TIMESTAMP:
-		return "TIMESTAMP"
-	case v1.ColumnType_COLUMN_TYPE_JSON:
-		return "JSON"
+	if n := t.SQLName(); n != "" {
+		return n
 	}
 	return "VARCHAR"
 }
