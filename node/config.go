@@ -118,6 +118,10 @@ type Config struct {
 	// testApplyHook runs before the FSM applies each entry (in-package
 	// tests make a replica lag with it).
 	testApplyHook func()
+	// testCommitGate, when set, lets a group commit worker take writes
+	// only after receiving from it (one send: one entry; close: no gate),
+	// so in-package tests can queue writes to coalesce them.
+	testCommitGate chan struct{}
 }
 
 // DefaultConfig returns a working single-node configuration.

@@ -16,8 +16,10 @@
 // # Write path
 //
 // Write parses and types the rows on the leader (ingest), refuses them with
-// ResourceExhausted when hot buffers exceed HotBytesLimit, and calls
-// raft.Apply with one Insert entry. It answers only after the entry is
+// ResourceExhausted when hot buffers exceed HotBytesLimit, and hands the
+// insert to the group commit (commit.go), which applies concurrent small
+// writes as one InsertBatch entry and a large one as an Insert entry of
+// its own. It answers only after the entry is
 // committed (fsync'd by the log store on a quorum) and applied by the FSM;
 // the answer carries the entry's Raft index. A request_id is remembered by
 // the FSM, so a retried request is applied once.

@@ -17,6 +17,7 @@ type metrics struct {
 	flushErrors  prometheus.Counter
 	flushedRows  prometheus.Counter
 	flushSeconds prometheus.Histogram
+	commitBatch  prometheus.Histogram     // writes per group-commit entry
 	rpcs         *prometheus.CounterVec   // by procedure and code
 	rpcSeconds   *prometheus.HistogramVec // by procedure
 }
@@ -50,6 +51,9 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "miniodb_flush_seconds", Help: "Time to write, upload and commit one partition.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "miniodb_group_commit_writes", Help: "Write requests per group-commit Raft entry.", Buckets: prometheus.ExponentialBuckets(1, 2, 11),
+		}),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "miniodb_rpc_requests_total", Help: "Connect/gRPC requests by procedure and outcome (ok or a Connect code).",
 		}, []string{"procedure", "code"}),
@@ -58,7 +62,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		}, []string{"procedure"}),
 	}
 	reg.MustRegister(m.writes, m.writeRows, m.writeSeconds, m.queries, m.querySeconds,
-		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.rpcs, m.rpcSeconds,
+		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.commitBatch, m.rpcs, m.rpcSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "miniodb_hot_bytes", Help: "Approximate memory held by hot (unflushed) rows.",

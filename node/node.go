@@ -59,6 +59,8 @@ type Node struct {
 	barrierIndex atomic.Uint64
 	// readyTerm is the term in which leaderReady's barrier completed.
 	readyTerm atomic.Uint64
+	// commitCh queues small writes for the group commit workers.
+	commitCh chan *commitRequest
 	// querySlots holds a token per running query (MaxConcurrentQueries).
 	querySlots chan struct{}
 	// uploadSeq numbers this process's uploads; with the term it makes
@@ -89,11 +91,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	logger = logger.With("node_id", cfg.NodeID)
 	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr))}
 	n.stopCtx, n.cancelStop = context.WithCancel(context.Background())
+	n.commitCh = make(chan *commitRequest, commitMaxRequests)
 	if err := n.open(ctx); err != nil {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(5)
+	n.wg.Add(5 + commitWorkers)
+	for range commitWorkers {
+		go n.commitWorker()
+	}
 	go n.serveHTTP()
 	go n.flushLoop()
 	go n.gcLoop()

@@ -106,12 +106,13 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 			ErrTooLarge, len(res.Batches), table, res.Batches[0].Partition, res.Batches[len(res.Batches)-1].Partition,
 			partitioningName(t.Partitioning), limit)
 	}
-	cmd := &v1.Command{Cmd: &v1.Command_Insert{Insert: &v1.InsertCommand{
+	ins := &v1.InsertCommand{
 		Table:     table,
 		RequestId: in.RequestID,
 		Batches:   res.Batches,
 		Create:    create,
-	}}}
+	}
+	cmd := &v1.Command{Cmd: &v1.Command_Insert{Insert: ins}}
 	if n.cfg.UnsafeAckBeforeCommit {
 		// Test-only: acknowledge before Raft commits (see Config).
 		data, err := raftfsm.EncodeCommand(cmd)
@@ -121,7 +122,7 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 		n.raft.Apply(data, n.cfg.ApplyTimeout)
 		return &WriteResult{Rows: int64(res.Rows)}, nil
 	}
-	r, err := n.apply(ctx, cmd)
+	r, err := n.commitInsert(ctx, ins)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +133,18 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 // apply runs a command through Raft and returns the FSM's result. A
 // rejection by the FSM comes back as an error.
 func (n *Node) apply(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, error) {
+	r, err := n.applyRaw(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if r.Err != nil {
+		return nil, fsmError(r.Err)
+	}
+	return r, nil
+}
+
+// applyRaw is apply without turning the FSM's rejection into an error.
+func (n *Node) applyRaw(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, error) {
 	data, err := raftfsm.EncodeCommand(cmd)
 	if err != nil {
 		return nil, err
@@ -156,9 +169,6 @@ func (n *Node) apply(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, err
 	r, ok := f.Response().(*raftfsm.Result)
 	if !ok {
 		return nil, fmt.Errorf("node: raft apply: unexpected response %T", f.Response())
-	}
-	if r.Err != nil {
-		return nil, fsmError(r.Err)
 	}
 	return r, nil
 }

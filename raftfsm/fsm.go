@@ -55,6 +55,9 @@ type Result struct {
 	Rows      int64  // rows inserted or flushed
 	Duplicate bool   // a retried request id or an already committed flush
 	Err       error  // a rejection; the state did not change
+	// Batch holds one result per insert of an InsertBatch entry, in order;
+	// each is what the insert alone would have given.
+	Batch []*Result
 }
 
 // HotBatch is a batch of applied rows that have not been flushed yet.
@@ -190,6 +193,14 @@ func (f *FSM) Apply(l *raft.Log) any {
 	switch cmd := c.Cmd.(type) {
 	case *v1.Command_Insert:
 		return f.applyInsert(l.Index, cmd.Insert)
+	case *v1.Command_InsertBatch:
+		// Coalesced requests, applied in order as if each were an entry:
+		// a rejected one changes nothing and does not affect the others.
+		r := &Result{Index: l.Index}
+		for _, ins := range cmd.InsertBatch.GetInserts() {
+			r.Batch = append(r.Batch, f.applyInsert(l.Index, ins))
+		}
+		return r
 	case *v1.Command_FlushCommit:
 		return f.applyFlushCommit(l.Index, cmd.FlushCommit)
 	case *v1.Command_CreateTable:

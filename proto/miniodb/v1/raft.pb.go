@@ -34,6 +34,7 @@ type Command struct {
 	//	*Command_ForgetObjects
 	//	*Command_SetMember
 	//	*Command_RemoveMember
+	//	*Command_InsertBatch
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -139,6 +140,15 @@ func (x *Command) GetRemoveMember() *RemoveMemberCommand {
 	return nil
 }
 
+func (x *Command) GetInsertBatch() *InsertBatchCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_InsertBatch); ok {
+			return x.InsertBatch
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -171,6 +181,10 @@ type Command_RemoveMember struct {
 	RemoveMember *RemoveMemberCommand `protobuf:"bytes,7,opt,name=remove_member,json=removeMember,proto3,oneof"`
 }
 
+type Command_InsertBatch struct {
+	InsertBatch *InsertBatchCommand `protobuf:"bytes,8,opt,name=insert_batch,json=insertBatch,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -185,6 +199,55 @@ func (*Command_SetMember) isCommand_Cmd() {}
 
 func (*Command_RemoveMember) isCommand_Cmd() {}
 
+func (*Command_InsertBatch) isCommand_Cmd() {}
+
+// InsertBatchCommand is several write requests coalesced into one entry by
+// the leader's group commit. Apply applies them in order, each exactly as
+// if it were an entry of its own: its own dedupe, its own rejection.
+type InsertBatchCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Inserts       []*InsertCommand       `protobuf:"bytes,1,rep,name=inserts,proto3" json:"inserts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InsertBatchCommand) Reset() {
+	*x = InsertBatchCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InsertBatchCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InsertBatchCommand) ProtoMessage() {}
+
+func (x *InsertBatchCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InsertBatchCommand.ProtoReflect.Descriptor instead.
+func (*InsertBatchCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *InsertBatchCommand) GetInserts() []*InsertCommand {
+	if x != nil {
+		return x.Inserts
+	}
+	return nil
+}
+
 // SetMemberCommand records a member's API address, so every node can reach
 // every other node's API (to forward writes and reads to the leader).
 type SetMemberCommand struct {
@@ -198,7 +261,7 @@ type SetMemberCommand struct {
 
 func (x *SetMemberCommand) Reset() {
 	*x = SetMemberCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +273,7 @@ func (x *SetMemberCommand) String() string {
 func (*SetMemberCommand) ProtoMessage() {}
 
 func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +286,7 @@ func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberCommand.ProtoReflect.Descriptor instead.
 func (*SetMemberCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SetMemberCommand) GetNodeId() string {
@@ -256,7 +319,7 @@ type RemoveMemberCommand struct {
 
 func (x *RemoveMemberCommand) Reset() {
 	*x = RemoveMemberCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +331,7 @@ func (x *RemoveMemberCommand) String() string {
 func (*RemoveMemberCommand) ProtoMessage() {}
 
 func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +344,7 @@ func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberCommand.ProtoReflect.Descriptor instead.
 func (*RemoveMemberCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RemoveMemberCommand) GetNodeId() string {
@@ -302,7 +365,7 @@ type MemberRecord struct {
 
 func (x *MemberRecord) Reset() {
 	*x = MemberRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +377,7 @@ func (x *MemberRecord) String() string {
 func (*MemberRecord) ProtoMessage() {}
 
 func (x *MemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +390,7 @@ func (x *MemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRecord.ProtoReflect.Descriptor instead.
 func (*MemberRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MemberRecord) GetNodeId() string {
@@ -364,7 +427,7 @@ type TableSpec struct {
 
 func (x *TableSpec) Reset() {
 	*x = TableSpec{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +439,7 @@ func (x *TableSpec) String() string {
 func (*TableSpec) ProtoMessage() {}
 
 func (x *TableSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +452,7 @@ func (x *TableSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableSpec.ProtoReflect.Descriptor instead.
 func (*TableSpec) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TableSpec) GetName() string {
@@ -437,7 +500,7 @@ type CreateTableCommand struct {
 
 func (x *CreateTableCommand) Reset() {
 	*x = CreateTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +512,7 @@ func (x *CreateTableCommand) String() string {
 func (*CreateTableCommand) ProtoMessage() {}
 
 func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +525,7 @@ func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableCommand.ProtoReflect.Descriptor instead.
 func (*CreateTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateTableCommand) GetSpec() *TableSpec {
@@ -491,7 +554,7 @@ type DropTableCommand struct {
 
 func (x *DropTableCommand) Reset() {
 	*x = DropTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +566,7 @@ func (x *DropTableCommand) String() string {
 func (*DropTableCommand) ProtoMessage() {}
 
 func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +579,7 @@ func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableCommand.ProtoReflect.Descriptor instead.
 func (*DropTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DropTableCommand) GetName() string {
@@ -556,7 +619,7 @@ type InsertCommand struct {
 
 func (x *InsertCommand) Reset() {
 	*x = InsertCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +631,7 @@ func (x *InsertCommand) String() string {
 func (*InsertCommand) ProtoMessage() {}
 
 func (x *InsertCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +644,7 @@ func (x *InsertCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertCommand.ProtoReflect.Descriptor instead.
 func (*InsertCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InsertCommand) GetTable() string {
@@ -622,7 +685,7 @@ type PartitionBatch struct {
 
 func (x *PartitionBatch) Reset() {
 	*x = PartitionBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +697,7 @@ func (x *PartitionBatch) String() string {
 func (*PartitionBatch) ProtoMessage() {}
 
 func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +710,7 @@ func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionBatch.ProtoReflect.Descriptor instead.
 func (*PartitionBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PartitionBatch) GetPartition() string {
@@ -676,7 +739,7 @@ type FlushCommitCommand struct {
 
 func (x *FlushCommitCommand) Reset() {
 	*x = FlushCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +751,7 @@ func (x *FlushCommitCommand) String() string {
 func (*FlushCommitCommand) ProtoMessage() {}
 
 func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +764,7 @@ func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushCommitCommand.ProtoReflect.Descriptor instead.
 func (*FlushCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FlushCommitCommand) GetFile() *DataFile {
@@ -728,7 +791,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +803,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +816,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -780,7 +843,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +855,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +868,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -861,7 +924,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +936,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +949,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -920,7 +983,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +995,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1008,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -975,7 +1038,7 @@ type SnapshotTable struct {
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1050,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1063,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -1049,7 +1112,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1124,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1137,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -1107,7 +1170,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1182,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1195,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -1147,7 +1210,7 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xe0\x03\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xa5\x04\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
@@ -1157,8 +1220,11 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x0eforget_objects\x18\x05 \x01(\v2 .miniodb.v1.ForgetObjectsCommandH\x00R\rforgetObjects\x12=\n" +
 	"\n" +
 	"set_member\x18\x06 \x01(\v2\x1c.miniodb.v1.SetMemberCommandH\x00R\tsetMember\x12F\n" +
-	"\rremove_member\x18\a \x01(\v2\x1f.miniodb.v1.RemoveMemberCommandH\x00R\fremoveMemberB\x05\n" +
-	"\x03cmd\"e\n" +
+	"\rremove_member\x18\a \x01(\v2\x1f.miniodb.v1.RemoveMemberCommandH\x00R\fremoveMember\x12C\n" +
+	"\finsert_batch\x18\b \x01(\v2\x1e.miniodb.v1.InsertBatchCommandH\x00R\vinsertBatchB\x05\n" +
+	"\x03cmd\"I\n" +
+	"\x12InsertBatchCommand\x123\n" +
+	"\ainserts\x18\x01 \x03(\v2\x19.miniodb.v1.InsertCommandR\ainserts\"e\n" +
 	"\x10SetMemberCommand\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\thttp_addr\x18\x02 \x01(\tR\bhttpAddr\x12\x1b\n" +
@@ -1244,60 +1310,63 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),              // 0: miniodb.v1.Command
-	(*SetMemberCommand)(nil),     // 1: miniodb.v1.SetMemberCommand
-	(*RemoveMemberCommand)(nil),  // 2: miniodb.v1.RemoveMemberCommand
-	(*MemberRecord)(nil),         // 3: miniodb.v1.MemberRecord
-	(*TableSpec)(nil),            // 4: miniodb.v1.TableSpec
-	(*CreateTableCommand)(nil),   // 5: miniodb.v1.CreateTableCommand
-	(*DropTableCommand)(nil),     // 6: miniodb.v1.DropTableCommand
-	(*InsertCommand)(nil),        // 7: miniodb.v1.InsertCommand
-	(*PartitionBatch)(nil),       // 8: miniodb.v1.PartitionBatch
-	(*FlushCommitCommand)(nil),   // 9: miniodb.v1.FlushCommitCommand
-	(*ForgetObjectsCommand)(nil), // 10: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),       // 11: miniodb.v1.SnapshotHeader
-	(*RequestRecord)(nil),        // 12: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),        // 13: miniodb.v1.PendingDelete
-	(*SnapshotTable)(nil),        // 14: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),        // 15: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),      // 16: miniodb.v1.SnapshotTrailer
-	nil,                          // 17: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),               // 18: miniodb.v1.Column
-	(Partitioning)(0),            // 19: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),          // 20: miniodb.v1.FlushPolicy
-	(*RowBatch)(nil),             // 21: miniodb.v1.RowBatch
-	(*DataFile)(nil),             // 22: miniodb.v1.DataFile
+	(*InsertBatchCommand)(nil),   // 1: miniodb.v1.InsertBatchCommand
+	(*SetMemberCommand)(nil),     // 2: miniodb.v1.SetMemberCommand
+	(*RemoveMemberCommand)(nil),  // 3: miniodb.v1.RemoveMemberCommand
+	(*MemberRecord)(nil),         // 4: miniodb.v1.MemberRecord
+	(*TableSpec)(nil),            // 5: miniodb.v1.TableSpec
+	(*CreateTableCommand)(nil),   // 6: miniodb.v1.CreateTableCommand
+	(*DropTableCommand)(nil),     // 7: miniodb.v1.DropTableCommand
+	(*InsertCommand)(nil),        // 8: miniodb.v1.InsertCommand
+	(*PartitionBatch)(nil),       // 9: miniodb.v1.PartitionBatch
+	(*FlushCommitCommand)(nil),   // 10: miniodb.v1.FlushCommitCommand
+	(*ForgetObjectsCommand)(nil), // 11: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),       // 12: miniodb.v1.SnapshotHeader
+	(*RequestRecord)(nil),        // 13: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),        // 14: miniodb.v1.PendingDelete
+	(*SnapshotTable)(nil),        // 15: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),        // 16: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),      // 17: miniodb.v1.SnapshotTrailer
+	nil,                          // 18: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),               // 19: miniodb.v1.Column
+	(Partitioning)(0),            // 20: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),          // 21: miniodb.v1.FlushPolicy
+	(*RowBatch)(nil),             // 22: miniodb.v1.RowBatch
+	(*DataFile)(nil),             // 23: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
-	5,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
-	6,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
-	7,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
-	9,  // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	10, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
-	1,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
-	2,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
-	18, // 7: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	19, // 8: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	20, // 9: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	4,  // 10: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	8,  // 11: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	4,  // 12: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	21, // 13: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	22, // 14: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	12, // 15: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	13, // 16: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	3,  // 17: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	4,  // 18: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	22, // 19: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	17, // 20: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	21, // 21: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	6,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
+	7,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
+	8,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
+	10, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
+	11, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	2,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
+	3,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
+	1,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
+	8,  // 8: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
+	19, // 9: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	20, // 10: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	21, // 11: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	5,  // 12: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	9,  // 13: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	5,  // 14: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	22, // 15: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	23, // 16: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	13, // 17: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	14, // 18: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	4,  // 19: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	5,  // 20: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	23, // 21: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	18, // 22: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	22, // 23: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -1314,6 +1383,7 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_ForgetObjects)(nil),
 		(*Command_SetMember)(nil),
 		(*Command_RemoveMember)(nil),
+		(*Command_InsertBatch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1321,7 +1391,7 @@ func file_miniodb_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
