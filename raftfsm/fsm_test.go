@@ -457,3 +457,47 @@ func TestDedupeWindowSlides(t *testing.T) {
 		t.Fatalf("the window holds %d ids, want 3", got)
 	}
 }
+
+// TestInsertBatchIsSequence: an InsertBatch entry gives each insert the
+// result it would have had as an entry of its own, and the same state
+// (up to Raft indexes): dedupe, rejections and schema changes in order.
+func TestInsertBatchIsSequence(t *testing.T) {
+	inserts := []*v1.Command{
+		insert("a", "r1", map[string]*v1.RowBatch{"2026-01-01": batch(2, "v", tBigint)}),
+		insert("a", "r2", map[string]*v1.RowBatch{"2026-01-01": batch(1, "v", tVarchar)}), // conflicts with r1
+		insert("a", "r1", map[string]*v1.RowBatch{"2026-01-02": batch(5, "v", tBigint)}),  // a retry of r1
+		insert("a", "r3", map[string]*v1.RowBatch{"2026-01-02": batch(3, "v", tDouble)}),  // widens v
+		insert("b", "r1", map[string]*v1.RowBatch{"2026-01-01": batch(1, "w", tVarchar)}), // same id, other table
+	}
+	seq := &harness{t: t, fsm: New(nil)}
+	var want []string
+	for _, c := range inserts {
+		r := seq.apply(c)
+		want = append(want, fmt.Sprintf("rows=%d dup=%v err=%v", r.Rows, r.Duplicate, r.Err != nil))
+	}
+	bat := &harness{t: t, fsm: New(nil)}
+	cmd := &v1.InsertBatchCommand{}
+	for _, c := range inserts {
+		cmd.Inserts = append(cmd.Inserts, c.GetInsert())
+	}
+	r := bat.apply(&v1.Command{Cmd: &v1.Command_InsertBatch{InsertBatch: cmd}})
+	if r.Err != nil || len(r.Batch) != len(inserts) {
+		t.Fatalf("batch: %+v", r)
+	}
+	for i, br := range r.Batch {
+		if got := fmt.Sprintf("rows=%d dup=%v err=%v", br.Rows, br.Duplicate, br.Err != nil); got != want[i] {
+			t.Errorf("insert %d: %s in a batch, %s alone", i, got, want[i])
+		}
+	}
+	shape := func(f *FSM) string {
+		var b strings.Builder
+		for _, v := range f.Tables() {
+			rows, _ := v.HotRows()
+			fmt.Fprintf(&b, "%s %v %d\n", v.Spec.Name, v.Spec.Columns, rows)
+		}
+		return b.String()
+	}
+	if a, b := shape(seq.fsm), shape(bat.fsm); a != b {
+		t.Fatalf("state differs:\nalone:\n%s\nbatched:\n%s", a, b)
+	}
+}
