@@ -310,6 +310,7 @@ func TestLocalReadBoundsAppliedLag(t *testing.T) {
 		hold.Store(false)
 		close(release)
 	}()
+	q.MaxStalenessMs = 5000 // room for a slow machine's heartbeats
 	resp, err := follower.query.Query(context.Background(), connect.NewRequest(q))
 	if err != nil || resp.Msg.Rows[0].Values[0].GetNumberValue() != 2 {
 		t.Fatalf("bounded local read after the replica caught up: %v %v", resp, err)

@@ -78,7 +78,9 @@ func TestQueryLimits(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := c.query.Query(cctx, connect.NewRequest(&v1.QueryRequest{Sql: endless}))
-		if connectCode(err) != connect.CodeDeadlineExceeded || time.Since(start) > 900*time.Millisecond {
+		// The request's own deadline ended it, not the statement timeout
+		// (whose error names --query-timeout).
+		if connectCode(err) != connect.CodeDeadlineExceeded || strings.Contains(err.Error(), "--query-timeout") || time.Since(start) > 5*time.Second {
 			t.Fatalf("got %v after %v", err, time.Since(start))
 		}
 		alive()
