@@ -191,8 +191,10 @@ func TestGarbageCollectionAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	for n.raft.State() != raft.Leader {
-		time.Sleep(time.Millisecond)
+	for start := time.Now(); n.raft.State() != raft.Leader; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the restarted node did not lead")
+		}
 	}
 	if err := n.collectGarbage(ctx, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
