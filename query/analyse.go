@@ -342,6 +342,12 @@ func (an *analyser) baseTable(m map[string]any, sc *scope, where map[string]any)
 			ErrInvalidQuery, strings.Trim(catalog+"."+schema+"."+name, ".")))
 		return
 	}
+	if m["at_clause"] != nil {
+		// AT (VERSION => …) is for DuckDB's versioned tables; its
+		// expression is not walked here, so nothing in it may run.
+		an.fail(fmt.Errorf("%w: AT clauses are not supported: MinIODB tables have no versions", ErrInvalidQuery))
+		return
+	}
 	lower := strings.ToLower(name)
 	if sc.cte(lower) {
 		return
