@@ -17,6 +17,8 @@ import (
 //
 //	insert table=T [req=ID]     lines "partition column:TYPE rows" (batch helper)
 //	flush table=T part=P from=F upto=U rows=R [created=C] [key=K]
+//	compact table=T part=P key=K rows=R [created=C]   lines: input keys
+//	alter table=T [min=N] [created=C]
 //	drop table=T
 //	forget                      lines: object keys
 //	dump                        the tables, files, hot batches, pending deletes
@@ -63,6 +65,26 @@ func TestData(t *testing.T) {
 					td.ScanArgs(t, "key", &c.GetFlushCommit().File.Key)
 				}
 				return result(h.apply(c))
+			case "compact":
+				var part, key string
+				var rows int64
+				var created uint64 = 1
+				td.ScanArgs(t, "part", &part)
+				td.ScanArgs(t, "key", &key)
+				td.ScanArgs(t, "rows", &rows)
+				td.MaybeScanArgs(t, "created", &created)
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_CompactionCommit{CompactionCommit: &v1.CompactionCommitCommand{
+					Table: table, TableCreatedIndex: created, Partition: part, Inputs: strings.Fields(td.Input), UnixMicros: 42,
+					Output: &v1.DataFile{Key: key, Table: table, Partition: part, RowCount: rows},
+				}}}))
+			case "alter":
+				var created uint64
+				var minFiles int
+				td.MaybeScanArgs(t, "created", &created)
+				td.MaybeScanArgs(t, "min", &minFiles)
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_AlterTable{AlterTable: &v1.AlterTableCommand{
+					Name: table, TableCreatedIndex: created, Compaction: &v1.CompactionPolicy{MinFiles: int32(minFiles)},
+				}}}))
 			case "drop":
 				return result(h.apply(&v1.Command{Cmd: &v1.Command_DropTable{DropTable: &v1.DropTableCommand{Name: table, UnixMicros: 42}}}))
 			case "forget":
@@ -106,6 +128,10 @@ func dump(f *FSM) string {
 			cols = append(cols, c.Name+":"+strings.TrimPrefix(c.Type.String(), "COLUMN_TYPE_"))
 		}
 		fmt.Fprintf(&b, "table %s created %d columns %s\n", v.Spec.Name, v.CreatedIndex, strings.Join(cols, " "))
+		if c := v.Spec.Compaction; c != nil {
+			fmt.Fprintf(&b, "  compaction target=%d min=%d max=%d cooldown=%dms disabled=%t\n",
+				c.TargetFileBytes, c.MinFiles, c.MaxFiles, c.CooldownMs, c.Disabled)
+		}
 		for _, file := range v.Files {
 			fmt.Fprintf(&b, "  file %s (%d, %d] %d rows live at %d\n", file.Key, file.FromIndex, file.UptoIndex, file.RowCount, file.LiveIndex)
 		}

@@ -28,6 +28,10 @@ var (
 	// ErrStaleFlush: a FlushCommit planned against an older state of the
 	// partition (another flush of overlapping rows won); nothing changed.
 	ErrStaleFlush = errors.New("raftfsm: stale flush commit")
+	// ErrStaleCompaction: a CompactionCommit names an input that is no
+	// longer live (a concurrent merge, a drop or a delete won); nothing
+	// changed, and the merged object is an orphan.
+	ErrStaleCompaction = errors.New("raftfsm: stale compaction commit")
 	// ErrBadCommand: the entry cannot be decoded or is malformed.
 	ErrBadCommand = errors.New("raftfsm: bad command")
 	// ErrCorruptEntry: the entry's checksum does not match: this node's
@@ -203,8 +207,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return r
 	case *v1.Command_FlushCommit:
 		return f.applyFlushCommit(l.Index, cmd.FlushCommit)
+	case *v1.Command_CompactionCommit:
+		return f.applyCompactionCommit(l.Index, cmd.CompactionCommit)
 	case *v1.Command_CreateTable:
 		return f.applyCreateTable(l.Index, cmd.CreateTable)
+	case *v1.Command_AlterTable:
+		return f.applyAlterTable(l.Index, cmd.AlterTable)
 	case *v1.Command_DropTable:
 		return f.applyDropTable(l.Index, cmd.DropTable)
 	case *v1.Command_ForgetObjects:
@@ -265,6 +273,19 @@ func (f *FSM) applyDropTable(index uint64, c *v1.DropTableCommand) *Result {
 		f.pending = append(f.pending, &v1.PendingDelete{Key: file.Key, UnixMicros: c.UnixMicros})
 	}
 	delete(f.tables, c.Name)
+	return &Result{Index: index}
+}
+
+func (f *FSM) applyAlterTable(index uint64, c *v1.AlterTableCommand) *Result {
+	t, ok := f.tables[c.Name]
+	if !ok || (c.TableCreatedIndex != 0 && t.createdIndex != c.TableCreatedIndex) {
+		return &Result{Index: index, Err: fmt.Errorf("%w: %q", ErrTableNotFound, c.Name)}
+	}
+	spec := proto.Clone(t.spec).(*v1.TableSpec)
+	if c.Compaction != nil {
+		spec.Compaction = proto.Clone(c.Compaction).(*v1.CompactionPolicy)
+	}
+	t.spec = spec // replaced, never mutated: views share specs
 	return &Result{Index: index}
 }
 
@@ -451,6 +472,68 @@ func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
 	live := proto.Clone(file).(*v1.DataFile)
 	live.LiveIndex = index
 	t.files = append(slices.Clip(t.files), live)
+	return &Result{Index: index, Rows: rows}
+}
+
+// applyCompactionCommit swaps a partition's input files for the merged
+// output. Everything is checked before anything changes: the commit is
+// all or nothing, and of two merges that share an input only the first
+// to commit wins.
+func (f *FSM) applyCompactionCommit(index uint64, c *v1.CompactionCommitCommand) *Result {
+	out := c.GetOutput()
+	if out == nil || out.Key == "" || len(c.Inputs) == 0 {
+		return &Result{Index: index, Err: fmt.Errorf("%w: compaction commit without inputs or output", ErrBadCommand)}
+	}
+	if out.Table != c.Table || out.Partition != c.Partition {
+		return &Result{Index: index, Err: fmt.Errorf("%w: compaction of %s/%s writes a file of %s/%s",
+			ErrBadCommand, c.Table, c.Partition, out.Table, out.Partition)}
+	}
+	t, ok := f.tables[c.Table]
+	if !ok || t.createdIndex != c.TableCreatedIndex {
+		return &Result{Index: index, Err: fmt.Errorf("%w: %q (created at %d)", ErrTableNotFound, c.Table, c.TableCreatedIndex)}
+	}
+	live := map[string]*v1.DataFile{}
+	for _, file := range t.files {
+		if file.Key == out.Key {
+			// The same commit applied again (a retry whose first attempt
+			// committed): a no-op.
+			return &Result{Index: file.LiveIndex, Rows: file.RowCount, Duplicate: true}
+		}
+		if file.Partition == c.Partition {
+			live[file.Key] = file
+		}
+	}
+	for _, p := range f.pending {
+		if p.Key == out.Key {
+			return &Result{Index: index, Err: fmt.Errorf("%w: output %s was a live file before", ErrStaleCompaction, out.Key)}
+		}
+	}
+	inputs := make(map[string]bool, len(c.Inputs))
+	var rows int64
+	for _, key := range c.Inputs {
+		file, ok := live[key]
+		if !ok || inputs[key] {
+			return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s input %s is not live", ErrStaleCompaction, c.Table, c.Partition, key)}
+		}
+		inputs[key] = true
+		rows += file.RowCount
+	}
+	if out.RowCount != rows {
+		return &Result{Index: index, Err: fmt.Errorf("%w: merged file %s holds %d rows, its inputs %d",
+			ErrBadCommand, out.Key, out.RowCount, rows)}
+	}
+	files := make([]*v1.DataFile, 0, len(t.files)-len(inputs)+1)
+	for _, file := range t.files {
+		if !inputs[file.Key] {
+			files = append(files, file)
+		}
+	}
+	merged := proto.Clone(out).(*v1.DataFile)
+	merged.LiveIndex = index
+	t.files = append(files, merged) // a new slice: views hold the old one
+	for _, key := range c.Inputs {
+		f.pending = append(f.pending, &v1.PendingDelete{Key: key, UnixMicros: c.UnixMicros})
+	}
 	return &Result{Index: index, Rows: rows}
 }
 

@@ -31,7 +31,8 @@ type CreateTableRequest struct {
 	Partitioning Partitioning `protobuf:"varint,3,opt,name=partitioning,proto3,enum=miniodb.v1.Partitioning" json:"partitioning,omitempty"`
 	Flush        *FlushPolicy `protobuf:"bytes,4,opt,name=flush,proto3" json:"flush,omitempty"`
 	// Succeed without change when the table exists already.
-	IfNotExists   bool `protobuf:"varint,5,opt,name=if_not_exists,json=ifNotExists,proto3" json:"if_not_exists,omitempty"`
+	IfNotExists   bool              `protobuf:"varint,5,opt,name=if_not_exists,json=ifNotExists,proto3" json:"if_not_exists,omitempty"`
+	Compaction    *CompactionPolicy `protobuf:"bytes,6,opt,name=compaction,proto3" json:"compaction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,6 +100,13 @@ func (x *CreateTableRequest) GetIfNotExists() bool {
 		return x.IfNotExists
 	}
 	return false
+}
+
+func (x *CreateTableRequest) GetCompaction() *CompactionPolicy {
+	if x != nil {
+		return x.Compaction
+	}
+	return nil
 }
 
 type CreateTableResponse struct {
@@ -401,6 +409,103 @@ func (*DropTableResponse) Descriptor() ([]byte, []int) {
 	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{7}
 }
 
+type AlterTableRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Replaces the table's compaction policy when set.
+	Compaction    *CompactionPolicy `protobuf:"bytes,2,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlterTableRequest) Reset() {
+	*x = AlterTableRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterTableRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterTableRequest) ProtoMessage() {}
+
+func (x *AlterTableRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterTableRequest.ProtoReflect.Descriptor instead.
+func (*AlterTableRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AlterTableRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlterTableRequest) GetCompaction() *CompactionPolicy {
+	if x != nil {
+		return x.Compaction
+	}
+	return nil
+}
+
+type AlterTableResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         *TableInfo             `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlterTableResponse) Reset() {
+	*x = AlterTableResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterTableResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterTableResponse) ProtoMessage() {}
+
+func (x *AlterTableResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterTableResponse.ProtoReflect.Descriptor instead.
+func (*AlterTableResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AlterTableResponse) GetTable() *TableInfo {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
 // TableInfo describes a table and how much data it holds.
 type TableInfo struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -415,13 +520,17 @@ type TableInfo struct {
 	FileCount      int64                  `protobuf:"varint,9,opt,name=file_count,json=fileCount,proto3" json:"file_count,omitempty"`
 	FileBytes      int64                  `protobuf:"varint,10,opt,name=file_bytes,json=fileBytes,proto3" json:"file_bytes,omitempty"`
 	CreatedIndex   uint64                 `protobuf:"varint,11,opt,name=created_index,json=createdIndex,proto3" json:"created_index,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	Compaction     *CompactionPolicy      `protobuf:"bytes,12,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	// The most files any one partition has.
+	MaxFilesPerPartition int64 `protobuf:"varint,13,opt,name=max_files_per_partition,json=maxFilesPerPartition,proto3" json:"max_files_per_partition,omitempty"`
+	Partitions           int64 `protobuf:"varint,14,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[8]
+	mi := &file_miniodb_v1_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +542,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[8]
+	mi := &file_miniodb_v1_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +555,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{8}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TableInfo) GetName() string {
@@ -526,6 +635,27 @@ func (x *TableInfo) GetCreatedIndex() uint64 {
 	return 0
 }
 
+func (x *TableInfo) GetCompaction() *CompactionPolicy {
+	if x != nil {
+		return x.Compaction
+	}
+	return nil
+}
+
+func (x *TableInfo) GetMaxFilesPerPartition() int64 {
+	if x != nil {
+		return x.MaxFilesPerPartition
+	}
+	return 0
+}
+
+func (x *TableInfo) GetPartitions() int64 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
 type WriteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -553,7 +683,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[9]
+	mi := &file_miniodb_v1_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +695,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[9]
+	mi := &file_miniodb_v1_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +708,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{9}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WriteRequest) GetTable() string {
@@ -642,7 +772,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[10]
+	mi := &file_miniodb_v1_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +784,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[10]
+	mi := &file_miniodb_v1_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +797,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{10}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Record) GetId() string {
@@ -703,7 +833,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	mi := &file_miniodb_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +845,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	mi := &file_miniodb_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +858,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WriteResponse) GetRowsWritten() int64 {
@@ -767,7 +897,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	mi := &file_miniodb_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +909,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	mi := &file_miniodb_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +922,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -829,7 +959,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	mi := &file_miniodb_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +971,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	mi := &file_miniodb_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +984,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *QueryResponse) GetColumns() []*ResultColumn {
@@ -882,7 +1012,7 @@ type ResultColumn struct {
 
 func (x *ResultColumn) Reset() {
 	*x = ResultColumn{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[14]
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1024,7 @@ func (x *ResultColumn) String() string {
 func (*ResultColumn) ProtoMessage() {}
 
 func (x *ResultColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[14]
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1037,7 @@ func (x *ResultColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultColumn.ProtoReflect.Descriptor instead.
 func (*ResultColumn) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResultColumn) GetName() string {
@@ -934,7 +1064,7 @@ type QueryStreamResponse struct {
 
 func (x *QueryStreamResponse) Reset() {
 	*x = QueryStreamResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[15]
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1076,7 @@ func (x *QueryStreamResponse) String() string {
 func (*QueryStreamResponse) ProtoMessage() {}
 
 func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[15]
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1089,7 @@ func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStreamResponse.ProtoReflect.Descriptor instead.
 func (*QueryStreamResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryStreamResponse) GetColumns() []*ResultColumn {
@@ -976,6 +1106,134 @@ func (x *QueryStreamResponse) GetRows() []*structpb.ListValue {
 	return nil
 }
 
+type CompactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Wait          bool                   `protobuf:"varint,2,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactRequest) Reset() {
+	*x = CompactRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactRequest) ProtoMessage() {}
+
+func (x *CompactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
+func (*CompactRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CompactRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *CompactRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+type CompactResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Merges        int64                  `protobuf:"varint,1,opt,name=merges,proto3" json:"merges,omitempty"`
+	FilesMerged   int64                  `protobuf:"varint,2,opt,name=files_merged,json=filesMerged,proto3" json:"files_merged,omitempty"`
+	BytesRead     int64                  `protobuf:"varint,3,opt,name=bytes_read,json=bytesRead,proto3" json:"bytes_read,omitempty"`
+	BytesWritten  int64                  `protobuf:"varint,4,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
+	Rows          int64                  `protobuf:"varint,5,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactResponse) Reset() {
+	*x = CompactResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactResponse) ProtoMessage() {}
+
+func (x *CompactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
+func (*CompactResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CompactResponse) GetMerges() int64 {
+	if x != nil {
+		return x.Merges
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetFilesMerged() int64 {
+	if x != nil {
+		return x.FilesMerged
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetBytesRead() int64 {
+	if x != nil {
+		return x.BytesRead
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetBytesWritten() int64 {
+	if x != nil {
+		return x.BytesWritten
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	NodeId   string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -990,7 +1248,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1260,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1273,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -1057,7 +1315,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1327,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1340,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -1108,7 +1366,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1378,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1391,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -1151,7 +1409,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1421,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1434,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -1194,7 +1452,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1464,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1477,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Member) GetNodeId() string {
@@ -1265,7 +1523,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1535,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1548,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 type StatusResponse struct {
@@ -1314,13 +1572,17 @@ type StatusResponse struct {
 	Members          []*Member      `protobuf:"bytes,16,rep,name=members,proto3" json:"members,omitempty"`
 	// Milliseconds since this node last heard from the leader (0 on the leader).
 	LastContactMs int64 `protobuf:"varint,17,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Since this node started: bytes written by merges and by flushes.
+	// Write amplification is (flushed + merged) / flushed.
+	CompactionBytesWritten int64 `protobuf:"varint,18,opt,name=compaction_bytes_written,json=compactionBytesWritten,proto3" json:"compaction_bytes_written,omitempty"`
+	FlushBytesWritten      int64 `protobuf:"varint,19,opt,name=flush_bytes_written,json=flushBytesWritten,proto3" json:"flush_bytes_written,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1594,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1607,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -1467,21 +1729,40 @@ func (x *StatusResponse) GetLastContactMs() int64 {
 	return 0
 }
 
+func (x *StatusResponse) GetCompactionBytesWritten() int64 {
+	if x != nil {
+		return x.CompactionBytesWritten
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetFlushBytesWritten() int64 {
+	if x != nil {
+		return x.FlushBytesWritten
+	}
+	return 0
+}
+
 type TableStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	HotRows       int64                  `protobuf:"varint,2,opt,name=hot_rows,json=hotRows,proto3" json:"hot_rows,omitempty"`
-	HotBytes      int64                  `protobuf:"varint,3,opt,name=hot_bytes,json=hotBytes,proto3" json:"hot_bytes,omitempty"`
-	Files         int64                  `protobuf:"varint,4,opt,name=files,proto3" json:"files,omitempty"`
-	FileBytes     int64                  `protobuf:"varint,5,opt,name=file_bytes,json=fileBytes,proto3" json:"file_bytes,omitempty"`
-	FlushedRows   int64                  `protobuf:"varint,6,opt,name=flushed_rows,json=flushedRows,proto3" json:"flushed_rows,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Name                 string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	HotRows              int64                  `protobuf:"varint,2,opt,name=hot_rows,json=hotRows,proto3" json:"hot_rows,omitempty"`
+	HotBytes             int64                  `protobuf:"varint,3,opt,name=hot_bytes,json=hotBytes,proto3" json:"hot_bytes,omitempty"`
+	Files                int64                  `protobuf:"varint,4,opt,name=files,proto3" json:"files,omitempty"`
+	FileBytes            int64                  `protobuf:"varint,5,opt,name=file_bytes,json=fileBytes,proto3" json:"file_bytes,omitempty"`
+	FlushedRows          int64                  `protobuf:"varint,6,opt,name=flushed_rows,json=flushedRows,proto3" json:"flushed_rows,omitempty"`
+	MaxFilesPerPartition int64                  `protobuf:"varint,7,opt,name=max_files_per_partition,json=maxFilesPerPartition,proto3" json:"max_files_per_partition,omitempty"`
+	Partitions           int64                  `protobuf:"varint,8,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// Merges the planner would start now, and merges running.
+	CompactionsPending int64 `protobuf:"varint,9,opt,name=compactions_pending,json=compactionsPending,proto3" json:"compactions_pending,omitempty"`
+	CompactionsRunning int64 `protobuf:"varint,10,opt,name=compactions_running,json=compactionsRunning,proto3" json:"compactions_running,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1774,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1787,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TableStatus) GetName() string {
@@ -1551,6 +1832,34 @@ func (x *TableStatus) GetFlushedRows() int64 {
 	return 0
 }
 
+func (x *TableStatus) GetMaxFilesPerPartition() int64 {
+	if x != nil {
+		return x.MaxFilesPerPartition
+	}
+	return 0
+}
+
+func (x *TableStatus) GetPartitions() int64 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *TableStatus) GetCompactionsPending() int64 {
+	if x != nil {
+		return x.CompactionsPending
+	}
+	return 0
+}
+
+func (x *TableStatus) GetCompactionsRunning() int64 {
+	if x != nil {
+		return x.CompactionsRunning
+	}
+	return 0
+}
+
 type FlushRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -1560,7 +1869,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1881,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1894,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -1605,7 +1914,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1926,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1939,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -1652,13 +1961,16 @@ var File_miniodb_v1_api_proto protoreflect.FileDescriptor
 const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"\x14miniodb/v1/api.proto\x12\n" +
-	"miniodb.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x16miniodb/v1/types.proto\"\xe7\x01\n" +
+	"miniodb.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x16miniodb/v1/types.proto\"\xa5\x02\n" +
 	"\x12CreateTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12<\n" +
 	"\fpartitioning\x18\x03 \x01(\x0e2\x18.miniodb.v1.PartitioningR\fpartitioning\x12-\n" +
 	"\x05flush\x18\x04 \x01(\v2\x17.miniodb.v1.FlushPolicyR\x05flush\x12\"\n" +
-	"\rif_not_exists\x18\x05 \x01(\bR\vifNotExists\"B\n" +
+	"\rif_not_exists\x18\x05 \x01(\bR\vifNotExists\x12<\n" +
+	"\n" +
+	"compaction\x18\x06 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
+	"compaction\"B\n" +
 	"\x13CreateTableResponse\x12+\n" +
 	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\x13\n" +
 	"\x11ListTablesRequest\"C\n" +
@@ -1671,7 +1983,14 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x10DropTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_exists\x18\x02 \x01(\bR\bifExists\"\x13\n" +
-	"\x11DropTableResponse\"\xa1\x03\n" +
+	"\x11DropTableResponse\"e\n" +
+	"\x11AlterTableRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
+	"\n" +
+	"compaction\x18\x02 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
+	"compaction\"A\n" +
+	"\x12AlterTableResponse\x12+\n" +
+	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\xb6\x04\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12<\n" +
@@ -1686,7 +2005,14 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"file_bytes\x18\n" +
 	" \x01(\x03R\tfileBytes\x12#\n" +
-	"\rcreated_index\x18\v \x01(\x04R\fcreatedIndex\"\xf8\x01\n" +
+	"\rcreated_index\x18\v \x01(\x04R\fcreatedIndex\x12<\n" +
+	"\n" +
+	"compaction\x18\f \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
+	"compaction\x125\n" +
+	"\x17max_files_per_partition\x18\r \x01(\x03R\x14maxFilesPerPartition\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x0e \x01(\x03R\n" +
+	"partitions\"\xf8\x01\n" +
 	"\fWriteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x12\x1d\n" +
@@ -1718,7 +2044,17 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\"y\n" +
 	"\x13QueryStreamResponse\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.miniodb.v1.ResultColumnR\acolumns\x12.\n" +
-	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"\x83\x01\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\":\n" +
+	"\x0eCompactRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
+	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xa4\x01\n" +
+	"\x0fCompactResponse\x12\x16\n" +
+	"\x06merges\x18\x01 \x01(\x03R\x06merges\x12!\n" +
+	"\ffiles_merged\x18\x02 \x01(\x03R\vfilesMerged\x12\x1d\n" +
+	"\n" +
+	"bytes_read\x18\x03 \x01(\x03R\tbytesRead\x12#\n" +
+	"\rbytes_written\x18\x04 \x01(\x03R\fbytesWritten\x12\x12\n" +
+	"\x04rows\x18\x05 \x01(\x03R\x04rows\"\x83\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
@@ -1736,7 +2072,7 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\x12\x14\n" +
 	"\x05voter\x18\x04 \x01(\bR\x05voter\x12\x16\n" +
 	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x0f\n" +
-	"\rStatusRequest\"\xf0\x04\n" +
+	"\rStatusRequest\"\xda\x05\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
@@ -1757,7 +2093,9 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\braft_log\x18\x0e \x01(\tR\araftLog\x12&\n" +
 	"\x0fhot_bytes_limit\x18\x0f \x01(\x03R\rhotBytesLimit\x12,\n" +
 	"\amembers\x18\x10 \x03(\v2\x12.miniodb.v1.MemberR\amembers\x12&\n" +
-	"\x0flast_contact_ms\x18\x11 \x01(\x03R\rlastContactMs\"\xb1\x01\n" +
+	"\x0flast_contact_ms\x18\x11 \x01(\x03R\rlastContactMs\x128\n" +
+	"\x18compaction_bytes_written\x18\x12 \x01(\x03R\x16compactionBytesWritten\x12.\n" +
+	"\x13flush_bytes_written\x18\x13 \x01(\x03R\x11flushBytesWritten\"\xea\x02\n" +
 	"\vTableStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bhot_rows\x18\x02 \x01(\x03R\ahotRows\x12\x1b\n" +
@@ -1765,28 +2103,38 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x05files\x18\x04 \x01(\x03R\x05files\x12\x1d\n" +
 	"\n" +
 	"file_bytes\x18\x05 \x01(\x03R\tfileBytes\x12!\n" +
-	"\fflushed_rows\x18\x06 \x01(\x03R\vflushedRows\"$\n" +
+	"\fflushed_rows\x18\x06 \x01(\x03R\vflushedRows\x125\n" +
+	"\x17max_files_per_partition\x18\a \x01(\x03R\x14maxFilesPerPartition\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\b \x01(\x03R\n" +
+	"partitions\x12/\n" +
+	"\x13compactions_pending\x18\t \x01(\x03R\x12compactionsPending\x12/\n" +
+	"\x13compactions_running\x18\n" +
+	" \x01(\x03R\x12compactionsRunning\"$\n" +
 	"\fFlushRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"W\n" +
 	"\rFlushResponse\x12#\n" +
 	"\rfiles_written\x18\x01 \x01(\x03R\ffilesWritten\x12!\n" +
-	"\frows_flushed\x18\x02 \x01(\x03R\vrowsFlushed2\xca\x02\n" +
+	"\frows_flushed\x18\x02 \x01(\x03R\vrowsFlushed2\x99\x03\n" +
 	"\fTableService\x12P\n" +
 	"\vCreateTable\x12\x1e.miniodb.v1.CreateTableRequest\x1a\x1f.miniodb.v1.CreateTableResponse\"\x00\x12P\n" +
 	"\n" +
 	"ListTables\x12\x1d.miniodb.v1.ListTablesRequest\x1a\x1e.miniodb.v1.ListTablesResponse\"\x03\x90\x02\x01\x12J\n" +
 	"\bGetTable\x12\x1b.miniodb.v1.GetTableRequest\x1a\x1c.miniodb.v1.GetTableResponse\"\x03\x90\x02\x01\x12J\n" +
-	"\tDropTable\x12\x1c.miniodb.v1.DropTableRequest\x1a\x1d.miniodb.v1.DropTableResponse\"\x002N\n" +
+	"\tDropTable\x12\x1c.miniodb.v1.DropTableRequest\x1a\x1d.miniodb.v1.DropTableResponse\"\x00\x12M\n" +
+	"\n" +
+	"AlterTable\x12\x1d.miniodb.v1.AlterTableRequest\x1a\x1e.miniodb.v1.AlterTableResponse\"\x002N\n" +
 	"\fWriteService\x12>\n" +
 	"\x05Write\x12\x18.miniodb.v1.WriteRequest\x1a\x19.miniodb.v1.WriteResponse\"\x002\xa2\x01\n" +
 	"\fQueryService\x12A\n" +
 	"\x05Query\x12\x18.miniodb.v1.QueryRequest\x1a\x19.miniodb.v1.QueryResponse\"\x03\x90\x02\x01\x12O\n" +
-	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\x96\x02\n" +
+	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\xdc\x02\n" +
 	"\x0eClusterService\x12D\n" +
 	"\x06Status\x12\x19.miniodb.v1.StatusRequest\x1a\x1a.miniodb.v1.StatusResponse\"\x03\x90\x02\x01\x12>\n" +
 	"\x05Flush\x12\x18.miniodb.v1.FlushRequest\x1a\x19.miniodb.v1.FlushResponse\"\x00\x12;\n" +
 	"\x04Join\x12\x17.miniodb.v1.JoinRequest\x1a\x18.miniodb.v1.JoinResponse\"\x00\x12A\n" +
-	"\x06Remove\x12\x19.miniodb.v1.RemoveRequest\x1a\x1a.miniodb.v1.RemoveResponse\"\x00B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
+	"\x06Remove\x12\x19.miniodb.v1.RemoveRequest\x1a\x1a.miniodb.v1.RemoveResponse\"\x00\x12D\n" +
+	"\aCompact\x12\x1a.miniodb.v1.CompactRequest\x1a\x1b.miniodb.v1.CompactResponse\"\x00B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
 
 var (
 	file_miniodb_v1_api_proto_rawDescOnce sync.Once
@@ -1800,7 +2148,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -1810,76 +2158,89 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*GetTableResponse)(nil),    // 5: miniodb.v1.GetTableResponse
 	(*DropTableRequest)(nil),    // 6: miniodb.v1.DropTableRequest
 	(*DropTableResponse)(nil),   // 7: miniodb.v1.DropTableResponse
-	(*TableInfo)(nil),           // 8: miniodb.v1.TableInfo
-	(*WriteRequest)(nil),        // 9: miniodb.v1.WriteRequest
-	(*Record)(nil),              // 10: miniodb.v1.Record
-	(*WriteResponse)(nil),       // 11: miniodb.v1.WriteResponse
-	(*QueryRequest)(nil),        // 12: miniodb.v1.QueryRequest
-	(*QueryResponse)(nil),       // 13: miniodb.v1.QueryResponse
-	(*ResultColumn)(nil),        // 14: miniodb.v1.ResultColumn
-	(*QueryStreamResponse)(nil), // 15: miniodb.v1.QueryStreamResponse
-	(*JoinRequest)(nil),         // 16: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 17: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 18: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 19: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 20: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 21: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 22: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 23: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 24: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 25: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 26: miniodb.v1.Column
-	(Partitioning)(0),           // 27: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 28: miniodb.v1.FlushPolicy
-	(*structpb.Struct)(nil),     // 29: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 30: google.protobuf.ListValue
+	(*AlterTableRequest)(nil),   // 8: miniodb.v1.AlterTableRequest
+	(*AlterTableResponse)(nil),  // 9: miniodb.v1.AlterTableResponse
+	(*TableInfo)(nil),           // 10: miniodb.v1.TableInfo
+	(*WriteRequest)(nil),        // 11: miniodb.v1.WriteRequest
+	(*Record)(nil),              // 12: miniodb.v1.Record
+	(*WriteResponse)(nil),       // 13: miniodb.v1.WriteResponse
+	(*QueryRequest)(nil),        // 14: miniodb.v1.QueryRequest
+	(*QueryResponse)(nil),       // 15: miniodb.v1.QueryResponse
+	(*ResultColumn)(nil),        // 16: miniodb.v1.ResultColumn
+	(*QueryStreamResponse)(nil), // 17: miniodb.v1.QueryStreamResponse
+	(*CompactRequest)(nil),      // 18: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 19: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 20: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 21: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 22: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 23: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 24: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 25: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 26: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 27: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 28: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 29: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 30: miniodb.v1.Column
+	(Partitioning)(0),           // 31: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 32: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 33: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 34: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 35: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	26, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	27, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	28, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	8,  // 3: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
-	8,  // 4: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
-	8,  // 5: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	26, // 6: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	27, // 7: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	28, // 8: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	29, // 9: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
-	10, // 10: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	29, // 11: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
-	14, // 12: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	30, // 13: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
-	14, // 14: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	30, // 15: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
-	23, // 16: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	20, // 17: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
-	0,  // 18: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
-	2,  // 19: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
-	4,  // 20: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
-	6,  // 21: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
-	9,  // 22: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	12, // 23: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	12, // 24: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	21, // 25: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	24, // 26: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	16, // 27: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	18, // 28: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	1,  // 29: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 30: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 31: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 32: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	11, // 33: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	13, // 34: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	15, // 35: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	22, // 36: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	25, // 37: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	17, // 38: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	19, // 39: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	29, // [29:40] is the sub-list for method output_type
-	18, // [18:29] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	30, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	31, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	32, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	33, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
+	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
+	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
+	33, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
+	30, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	31, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	32, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	33, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	34, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	12, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
+	34, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	16, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
+	35, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	16, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
+	35, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	27, // 20: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	24, // 21: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	0,  // 22: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
+	2,  // 23: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
+	4,  // 24: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
+	6,  // 25: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
+	8,  // 26: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
+	11, // 27: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	14, // 28: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	14, // 29: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	25, // 30: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	28, // 31: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	20, // 32: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	22, // 33: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	18, // 34: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	1,  // 35: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 36: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 37: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 38: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 39: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	13, // 40: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	15, // 41: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	17, // 42: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	26, // 43: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	29, // 44: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	21, // 45: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	23, // 46: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	19, // 47: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_api_proto_init() }
@@ -1894,7 +2255,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

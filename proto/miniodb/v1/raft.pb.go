@@ -35,6 +35,8 @@ type Command struct {
 	//	*Command_SetMember
 	//	*Command_RemoveMember
 	//	*Command_InsertBatch
+	//	*Command_CompactionCommit
+	//	*Command_AlterTable
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -149,6 +151,24 @@ func (x *Command) GetInsertBatch() *InsertBatchCommand {
 	return nil
 }
 
+func (x *Command) GetCompactionCommit() *CompactionCommitCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_CompactionCommit); ok {
+			return x.CompactionCommit
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAlterTable() *AlterTableCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_AlterTable); ok {
+			return x.AlterTable
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -185,6 +205,14 @@ type Command_InsertBatch struct {
 	InsertBatch *InsertBatchCommand `protobuf:"bytes,8,opt,name=insert_batch,json=insertBatch,proto3,oneof"`
 }
 
+type Command_CompactionCommit struct {
+	CompactionCommit *CompactionCommitCommand `protobuf:"bytes,9,opt,name=compaction_commit,json=compactionCommit,proto3,oneof"`
+}
+
+type Command_AlterTable struct {
+	AlterTable *AlterTableCommand `protobuf:"bytes,10,opt,name=alter_table,json=alterTable,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -200,6 +228,10 @@ func (*Command_SetMember) isCommand_Cmd() {}
 func (*Command_RemoveMember) isCommand_Cmd() {}
 
 func (*Command_InsertBatch) isCommand_Cmd() {}
+
+func (*Command_CompactionCommit) isCommand_Cmd() {}
+
+func (*Command_AlterTable) isCommand_Cmd() {}
 
 // InsertBatchCommand is several write requests coalesced into one entry by
 // the leader's group commit. Apply applies them in order, each exactly as
@@ -421,6 +453,7 @@ type TableSpec struct {
 	ExplicitSchema bool                   `protobuf:"varint,3,opt,name=explicit_schema,json=explicitSchema,proto3" json:"explicit_schema,omitempty"`
 	Partitioning   Partitioning           `protobuf:"varint,4,opt,name=partitioning,proto3,enum=miniodb.v1.Partitioning" json:"partitioning,omitempty"`
 	Flush          *FlushPolicy           `protobuf:"bytes,5,opt,name=flush,proto3" json:"flush,omitempty"`
+	Compaction     *CompactionPolicy      `protobuf:"bytes,6,opt,name=compaction,proto3" json:"compaction,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -486,6 +519,13 @@ func (x *TableSpec) GetPartitioning() Partitioning {
 func (x *TableSpec) GetFlush() *FlushPolicy {
 	if x != nil {
 		return x.Flush
+	}
+	return nil
+}
+
+func (x *TableSpec) GetCompaction() *CompactionPolicy {
+	if x != nil {
+		return x.Compaction
 	}
 	return nil
 }
@@ -781,6 +821,158 @@ func (x *FlushCommitCommand) GetTableCreatedIndex() uint64 {
 	return 0
 }
 
+// CompactionCommitCommand replaces the live files inputs of one partition
+// with the one file output, which holds exactly their rows. Apply rejects
+// it, changing nothing, unless every input is live in that partition of
+// that table incarnation; the inputs then go to the pending-delete list
+// with unix_micros (the leader's clock when it decided the commit) as
+// their removal time.
+type CompactionCommitCommand struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Table             string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	TableCreatedIndex uint64                 `protobuf:"varint,2,opt,name=table_created_index,json=tableCreatedIndex,proto3" json:"table_created_index,omitempty"`
+	Partition         string                 `protobuf:"bytes,3,opt,name=partition,proto3" json:"partition,omitempty"`
+	Inputs            []string               `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Output            *DataFile              `protobuf:"bytes,5,opt,name=output,proto3" json:"output,omitempty"`
+	UnixMicros        int64                  `protobuf:"varint,6,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *CompactionCommitCommand) Reset() {
+	*x = CompactionCommitCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactionCommitCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactionCommitCommand) ProtoMessage() {}
+
+func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactionCommitCommand.ProtoReflect.Descriptor instead.
+func (*CompactionCommitCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CompactionCommitCommand) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *CompactionCommitCommand) GetTableCreatedIndex() uint64 {
+	if x != nil {
+		return x.TableCreatedIndex
+	}
+	return 0
+}
+
+func (x *CompactionCommitCommand) GetPartition() string {
+	if x != nil {
+		return x.Partition
+	}
+	return ""
+}
+
+func (x *CompactionCommitCommand) GetInputs() []string {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *CompactionCommitCommand) GetOutput() *DataFile {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
+func (x *CompactionCommitCommand) GetUnixMicros() int64 {
+	if x != nil {
+		return x.UnixMicros
+	}
+	return 0
+}
+
+// AlterTableCommand changes a table's settings. Unset fields stay.
+type AlterTableCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The incarnation the change was decided for; 0 accepts any.
+	TableCreatedIndex uint64            `protobuf:"varint,2,opt,name=table_created_index,json=tableCreatedIndex,proto3" json:"table_created_index,omitempty"`
+	Compaction        *CompactionPolicy `protobuf:"bytes,3,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *AlterTableCommand) Reset() {
+	*x = AlterTableCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlterTableCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlterTableCommand) ProtoMessage() {}
+
+func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlterTableCommand.ProtoReflect.Descriptor instead.
+func (*AlterTableCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AlterTableCommand) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlterTableCommand) GetTableCreatedIndex() uint64 {
+	if x != nil {
+		return x.TableCreatedIndex
+	}
+	return 0
+}
+
+func (x *AlterTableCommand) GetCompaction() *CompactionPolicy {
+	if x != nil {
+		return x.Compaction
+	}
+	return nil
+}
+
 // ForgetObjectsCommand removes deleted objects from the pending-delete list.
 type ForgetObjectsCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -791,7 +983,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +995,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1008,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -843,7 +1035,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1047,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1060,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -924,7 +1116,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1128,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1141,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -983,7 +1175,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1187,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1200,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -1038,7 +1230,7 @@ type SnapshotTable struct {
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1242,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1255,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -1112,7 +1304,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1316,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1329,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -1170,7 +1362,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1374,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1387,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -1210,7 +1402,7 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xa5\x04\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xbb\x05\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
@@ -1221,7 +1413,11 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"set_member\x18\x06 \x01(\v2\x1c.miniodb.v1.SetMemberCommandH\x00R\tsetMember\x12F\n" +
 	"\rremove_member\x18\a \x01(\v2\x1f.miniodb.v1.RemoveMemberCommandH\x00R\fremoveMember\x12C\n" +
-	"\finsert_batch\x18\b \x01(\v2\x1e.miniodb.v1.InsertBatchCommandH\x00R\vinsertBatchB\x05\n" +
+	"\finsert_batch\x18\b \x01(\v2\x1e.miniodb.v1.InsertBatchCommandH\x00R\vinsertBatch\x12R\n" +
+	"\x11compaction_commit\x18\t \x01(\v2#.miniodb.v1.CompactionCommitCommandH\x00R\x10compactionCommit\x12@\n" +
+	"\valter_table\x18\n" +
+	" \x01(\v2\x1d.miniodb.v1.AlterTableCommandH\x00R\n" +
+	"alterTableB\x05\n" +
 	"\x03cmd\"I\n" +
 	"\x12InsertBatchCommand\x123\n" +
 	"\ainserts\x18\x01 \x03(\v2\x19.miniodb.v1.InsertCommandR\ainserts\"e\n" +
@@ -1234,13 +1430,16 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\fMemberRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\thttp_addr\x18\x02 \x01(\tR\bhttpAddr\x12\x1b\n" +
-	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xe3\x01\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xa1\x02\n" +
 	"\tTableSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12'\n" +
 	"\x0fexplicit_schema\x18\x03 \x01(\bR\x0eexplicitSchema\x12<\n" +
 	"\fpartitioning\x18\x04 \x01(\x0e2\x18.miniodb.v1.PartitioningR\fpartitioning\x12-\n" +
-	"\x05flush\x18\x05 \x01(\v2\x17.miniodb.v1.FlushPolicyR\x05flush\"c\n" +
+	"\x05flush\x18\x05 \x01(\v2\x17.miniodb.v1.FlushPolicyR\x05flush\x12<\n" +
+	"\n" +
+	"compaction\x18\x06 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
+	"compaction\"c\n" +
 	"\x12CreateTableCommand\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.miniodb.v1.TableSpecR\x04spec\x12\"\n" +
 	"\rif_not_exists\x18\x02 \x01(\bR\vifNotExists\"d\n" +
@@ -1260,7 +1459,21 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x04rows\x18\x02 \x01(\v2\x14.miniodb.v1.RowBatchR\x04rows\"n\n" +
 	"\x12FlushCommitCommand\x12(\n" +
 	"\x04file\x18\x01 \x01(\v2\x14.miniodb.v1.DataFileR\x04file\x12.\n" +
-	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\"*\n" +
+	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\"\xe4\x01\n" +
+	"\x17CompactionCommitCommand\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12.\n" +
+	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12\x1c\n" +
+	"\tpartition\x18\x03 \x01(\tR\tpartition\x12\x16\n" +
+	"\x06inputs\x18\x04 \x03(\tR\x06inputs\x12,\n" +
+	"\x06output\x18\x05 \x01(\v2\x14.miniodb.v1.DataFileR\x06output\x12\x1f\n" +
+	"\vunix_micros\x18\x06 \x01(\x03R\n" +
+	"unixMicros\"\x95\x01\n" +
+	"\x11AlterTableCommand\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12<\n" +
+	"\n" +
+	"compaction\x18\x03 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
+	"compaction\"*\n" +
 	"\x14ForgetObjectsCommand\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\"\x9b\x02\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
@@ -1310,63 +1523,71 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_miniodb_v1_raft_proto_goTypes = []any{
-	(*Command)(nil),              // 0: miniodb.v1.Command
-	(*InsertBatchCommand)(nil),   // 1: miniodb.v1.InsertBatchCommand
-	(*SetMemberCommand)(nil),     // 2: miniodb.v1.SetMemberCommand
-	(*RemoveMemberCommand)(nil),  // 3: miniodb.v1.RemoveMemberCommand
-	(*MemberRecord)(nil),         // 4: miniodb.v1.MemberRecord
-	(*TableSpec)(nil),            // 5: miniodb.v1.TableSpec
-	(*CreateTableCommand)(nil),   // 6: miniodb.v1.CreateTableCommand
-	(*DropTableCommand)(nil),     // 7: miniodb.v1.DropTableCommand
-	(*InsertCommand)(nil),        // 8: miniodb.v1.InsertCommand
-	(*PartitionBatch)(nil),       // 9: miniodb.v1.PartitionBatch
-	(*FlushCommitCommand)(nil),   // 10: miniodb.v1.FlushCommitCommand
-	(*ForgetObjectsCommand)(nil), // 11: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),       // 12: miniodb.v1.SnapshotHeader
-	(*RequestRecord)(nil),        // 13: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),        // 14: miniodb.v1.PendingDelete
-	(*SnapshotTable)(nil),        // 15: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),        // 16: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),      // 17: miniodb.v1.SnapshotTrailer
-	nil,                          // 18: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),               // 19: miniodb.v1.Column
-	(Partitioning)(0),            // 20: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),          // 21: miniodb.v1.FlushPolicy
-	(*RowBatch)(nil),             // 22: miniodb.v1.RowBatch
-	(*DataFile)(nil),             // 23: miniodb.v1.DataFile
+	(*Command)(nil),                 // 0: miniodb.v1.Command
+	(*InsertBatchCommand)(nil),      // 1: miniodb.v1.InsertBatchCommand
+	(*SetMemberCommand)(nil),        // 2: miniodb.v1.SetMemberCommand
+	(*RemoveMemberCommand)(nil),     // 3: miniodb.v1.RemoveMemberCommand
+	(*MemberRecord)(nil),            // 4: miniodb.v1.MemberRecord
+	(*TableSpec)(nil),               // 5: miniodb.v1.TableSpec
+	(*CreateTableCommand)(nil),      // 6: miniodb.v1.CreateTableCommand
+	(*DropTableCommand)(nil),        // 7: miniodb.v1.DropTableCommand
+	(*InsertCommand)(nil),           // 8: miniodb.v1.InsertCommand
+	(*PartitionBatch)(nil),          // 9: miniodb.v1.PartitionBatch
+	(*FlushCommitCommand)(nil),      // 10: miniodb.v1.FlushCommitCommand
+	(*CompactionCommitCommand)(nil), // 11: miniodb.v1.CompactionCommitCommand
+	(*AlterTableCommand)(nil),       // 12: miniodb.v1.AlterTableCommand
+	(*ForgetObjectsCommand)(nil),    // 13: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),          // 14: miniodb.v1.SnapshotHeader
+	(*RequestRecord)(nil),           // 15: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),           // 16: miniodb.v1.PendingDelete
+	(*SnapshotTable)(nil),           // 17: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),           // 18: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),         // 19: miniodb.v1.SnapshotTrailer
+	nil,                             // 20: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),                  // 21: miniodb.v1.Column
+	(Partitioning)(0),               // 22: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),             // 23: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),        // 24: miniodb.v1.CompactionPolicy
+	(*RowBatch)(nil),                // 25: miniodb.v1.RowBatch
+	(*DataFile)(nil),                // 26: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
 	6,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
 	7,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
 	8,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
 	10, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	11, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	13, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
 	2,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
 	3,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
 	1,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
-	8,  // 8: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
-	19, // 9: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	20, // 10: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	21, // 11: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	5,  // 12: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	9,  // 13: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	5,  // 14: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	22, // 15: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	23, // 16: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	13, // 17: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	14, // 18: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	4,  // 19: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	5,  // 20: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	23, // 21: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	18, // 22: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	22, // 23: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	11, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
+	12, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
+	8,  // 10: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
+	21, // 11: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	22, // 12: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	23, // 13: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	24, // 14: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
+	5,  // 15: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	9,  // 16: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	5,  // 17: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	25, // 18: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	26, // 19: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	26, // 20: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
+	24, // 21: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
+	15, // 22: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	16, // 23: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	4,  // 24: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	5,  // 25: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	26, // 26: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	20, // 27: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	25, // 28: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -1384,6 +1605,8 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_SetMember)(nil),
 		(*Command_RemoveMember)(nil),
 		(*Command_InsertBatch)(nil),
+		(*Command_CompactionCommit)(nil),
+		(*Command_AlterTable)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1391,7 +1614,7 @@ func file_miniodb_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

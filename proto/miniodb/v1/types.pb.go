@@ -255,6 +255,91 @@ func (x *FlushPolicy) GetMaxAgeMs() int64 {
 	return 0
 }
 
+// CompactionPolicy says how a table's files are merged. Zero values take
+// the server defaults.
+type CompactionPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Files of at least this size are left alone; a merge never plans an
+	// output larger than this.
+	TargetFileBytes int64 `protobuf:"varint,1,opt,name=target_file_bytes,json=targetFileBytes,proto3" json:"target_file_bytes,omitempty"`
+	// A partition is merged once it has this many files of one size tier.
+	MinFiles int32 `protobuf:"varint,2,opt,name=min_files,json=minFiles,proto3" json:"min_files,omitempty"`
+	// At most this many files go into one merge.
+	MaxFiles int32 `protobuf:"varint,3,opt,name=max_files,json=maxFiles,proto3" json:"max_files,omitempty"`
+	// A file is merged only once it has been live this long, so that fresh
+	// files settle into a tier first.
+	CooldownMs int64 `protobuf:"varint,4,opt,name=cooldown_ms,json=cooldownMs,proto3" json:"cooldown_ms,omitempty"`
+	// No merges for this table (the on-demand command included).
+	Disabled      bool `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactionPolicy) Reset() {
+	*x = CompactionPolicy{}
+	mi := &file_miniodb_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactionPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactionPolicy) ProtoMessage() {}
+
+func (x *CompactionPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactionPolicy.ProtoReflect.Descriptor instead.
+func (*CompactionPolicy) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CompactionPolicy) GetTargetFileBytes() int64 {
+	if x != nil {
+		return x.TargetFileBytes
+	}
+	return 0
+}
+
+func (x *CompactionPolicy) GetMinFiles() int32 {
+	if x != nil {
+		return x.MinFiles
+	}
+	return 0
+}
+
+func (x *CompactionPolicy) GetMaxFiles() int32 {
+	if x != nil {
+		return x.MaxFiles
+	}
+	return 0
+}
+
+func (x *CompactionPolicy) GetCooldownMs() int64 {
+	if x != nil {
+		return x.CooldownMs
+	}
+	return 0
+}
+
+func (x *CompactionPolicy) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
 // ColumnVector holds one column of a RowBatch. Exactly one of the value
 // lists is used, chosen by the column's type: ints for BIGINT and TIMESTAMP,
 // doubles for DOUBLE, strings for VARCHAR and JSON, bools for BOOLEAN. A NULL
@@ -273,7 +358,7 @@ type ColumnVector struct {
 
 func (x *ColumnVector) Reset() {
 	*x = ColumnVector{}
-	mi := &file_miniodb_v1_types_proto_msgTypes[2]
+	mi := &file_miniodb_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +370,7 @@ func (x *ColumnVector) String() string {
 func (*ColumnVector) ProtoMessage() {}
 
 func (x *ColumnVector) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_types_proto_msgTypes[2]
+	mi := &file_miniodb_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +383,7 @@ func (x *ColumnVector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColumnVector.ProtoReflect.Descriptor instead.
 func (*ColumnVector) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ColumnVector) GetInts() []int64 {
@@ -350,7 +435,7 @@ type RowBatch struct {
 
 func (x *RowBatch) Reset() {
 	*x = RowBatch{}
-	mi := &file_miniodb_v1_types_proto_msgTypes[3]
+	mi := &file_miniodb_v1_types_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +447,7 @@ func (x *RowBatch) String() string {
 func (*RowBatch) ProtoMessage() {}
 
 func (x *RowBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_types_proto_msgTypes[3]
+	mi := &file_miniodb_v1_types_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +460,7 @@ func (x *RowBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowBatch.ProtoReflect.Descriptor instead.
 func (*RowBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RowBatch) GetRowCount() int64 {
@@ -415,7 +500,7 @@ type Scalar struct {
 
 func (x *Scalar) Reset() {
 	*x = Scalar{}
-	mi := &file_miniodb_v1_types_proto_msgTypes[4]
+	mi := &file_miniodb_v1_types_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +512,7 @@ func (x *Scalar) String() string {
 func (*Scalar) ProtoMessage() {}
 
 func (x *Scalar) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_types_proto_msgTypes[4]
+	mi := &file_miniodb_v1_types_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +525,7 @@ func (x *Scalar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scalar.ProtoReflect.Descriptor instead.
 func (*Scalar) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Scalar) GetValue() isScalar_Value {
@@ -528,7 +613,7 @@ type ColumnStats struct {
 
 func (x *ColumnStats) Reset() {
 	*x = ColumnStats{}
-	mi := &file_miniodb_v1_types_proto_msgTypes[5]
+	mi := &file_miniodb_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +625,7 @@ func (x *ColumnStats) String() string {
 func (*ColumnStats) ProtoMessage() {}
 
 func (x *ColumnStats) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_types_proto_msgTypes[5]
+	mi := &file_miniodb_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +638,7 @@ func (x *ColumnStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColumnStats.ProtoReflect.Descriptor instead.
 func (*ColumnStats) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ColumnStats) GetName() string {
@@ -600,14 +685,17 @@ type DataFile struct {
 	LiveIndex uint64 `protobuf:"varint,9,opt,name=live_index,json=liveIndex,proto3" json:"live_index,omitempty"`
 	// The table's schema when the file was written (the file's columns and
 	// their types), so readers can group files of one schema.
-	Columns       []*Column `protobuf:"bytes,10,rep,name=columns,proto3" json:"columns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Columns []*Column `protobuf:"bytes,10,rep,name=columns,proto3" json:"columns,omitempty"`
+	// The writer's clock (Unix microseconds) when the file was uploaded; 0 in
+	// files of earlier versions. The compaction planner's cooldown uses it.
+	CreatedUnixMicros int64 `protobuf:"varint,11,opt,name=created_unix_micros,json=createdUnixMicros,proto3" json:"created_unix_micros,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *DataFile) Reset() {
 	*x = DataFile{}
-	mi := &file_miniodb_v1_types_proto_msgTypes[6]
+	mi := &file_miniodb_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +707,7 @@ func (x *DataFile) String() string {
 func (*DataFile) ProtoMessage() {}
 
 func (x *DataFile) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_types_proto_msgTypes[6]
+	mi := &file_miniodb_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +720,7 @@ func (x *DataFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataFile.ProtoReflect.Descriptor instead.
 func (*DataFile) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{6}
+	return file_miniodb_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DataFile) GetKey() string {
@@ -705,6 +793,13 @@ func (x *DataFile) GetColumns() []*Column {
 	return nil
 }
 
+func (x *DataFile) GetCreatedUnixMicros() int64 {
+	if x != nil {
+		return x.CreatedUnixMicros
+	}
+	return 0
+}
+
 var File_miniodb_v1_types_proto protoreflect.FileDescriptor
 
 const file_miniodb_v1_types_proto_rawDesc = "" +
@@ -718,7 +813,14 @@ const file_miniodb_v1_types_proto_rawDesc = "" +
 	"\bmax_rows\x18\x01 \x01(\x03R\amaxRows\x12\x1b\n" +
 	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\x12\x1c\n" +
 	"\n" +
-	"max_age_ms\x18\x03 \x01(\x03R\bmaxAgeMs\"\x82\x01\n" +
+	"max_age_ms\x18\x03 \x01(\x03R\bmaxAgeMs\"\xb5\x01\n" +
+	"\x10CompactionPolicy\x12*\n" +
+	"\x11target_file_bytes\x18\x01 \x01(\x03R\x0ftargetFileBytes\x12\x1b\n" +
+	"\tmin_files\x18\x02 \x01(\x05R\bminFiles\x12\x1b\n" +
+	"\tmax_files\x18\x03 \x01(\x05R\bmaxFiles\x12\x1f\n" +
+	"\vcooldown_ms\x18\x04 \x01(\x03R\n" +
+	"cooldownMs\x12\x1a\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\"\x82\x01\n" +
 	"\fColumnVector\x12\x12\n" +
 	"\x04ints\x18\x01 \x03(\x03R\x04ints\x12\x18\n" +
 	"\adoubles\x18\x02 \x03(\x01R\adoubles\x12\x18\n" +
@@ -740,7 +842,7 @@ const file_miniodb_v1_types_proto_rawDesc = "" +
 	"\x03min\x18\x02 \x01(\v2\x12.miniodb.v1.ScalarR\x03min\x12$\n" +
 	"\x03max\x18\x03 \x01(\v2\x12.miniodb.v1.ScalarR\x03max\x12\x1d\n" +
 	"\n" +
-	"null_count\x18\x04 \x01(\x03R\tnullCount\"\xc6\x02\n" +
+	"null_count\x18\x04 \x01(\x03R\tnullCount\"\xf6\x02\n" +
 	"\bDataFile\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1c\n" +
@@ -756,7 +858,8 @@ const file_miniodb_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"live_index\x18\t \x01(\x04R\tliveIndex\x12,\n" +
 	"\acolumns\x18\n" +
-	" \x03(\v2\x12.miniodb.v1.ColumnR\acolumns*\xbc\x01\n" +
+	" \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12.\n" +
+	"\x13created_unix_micros\x18\v \x01(\x03R\x11createdUnixMicros*\xbc\x01\n" +
 	"\n" +
 	"ColumnType\x12\x1b\n" +
 	"\x17COLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -786,25 +889,26 @@ func file_miniodb_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_miniodb_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_miniodb_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_miniodb_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_miniodb_v1_types_proto_goTypes = []any{
-	(ColumnType)(0),      // 0: miniodb.v1.ColumnType
-	(Partitioning)(0),    // 1: miniodb.v1.Partitioning
-	(*Column)(nil),       // 2: miniodb.v1.Column
-	(*FlushPolicy)(nil),  // 3: miniodb.v1.FlushPolicy
-	(*ColumnVector)(nil), // 4: miniodb.v1.ColumnVector
-	(*RowBatch)(nil),     // 5: miniodb.v1.RowBatch
-	(*Scalar)(nil),       // 6: miniodb.v1.Scalar
-	(*ColumnStats)(nil),  // 7: miniodb.v1.ColumnStats
-	(*DataFile)(nil),     // 8: miniodb.v1.DataFile
+	(ColumnType)(0),          // 0: miniodb.v1.ColumnType
+	(Partitioning)(0),        // 1: miniodb.v1.Partitioning
+	(*Column)(nil),           // 2: miniodb.v1.Column
+	(*FlushPolicy)(nil),      // 3: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil), // 4: miniodb.v1.CompactionPolicy
+	(*ColumnVector)(nil),     // 5: miniodb.v1.ColumnVector
+	(*RowBatch)(nil),         // 6: miniodb.v1.RowBatch
+	(*Scalar)(nil),           // 7: miniodb.v1.Scalar
+	(*ColumnStats)(nil),      // 8: miniodb.v1.ColumnStats
+	(*DataFile)(nil),         // 9: miniodb.v1.DataFile
 }
 var file_miniodb_v1_types_proto_depIdxs = []int32{
 	0, // 0: miniodb.v1.Column.type:type_name -> miniodb.v1.ColumnType
 	2, // 1: miniodb.v1.RowBatch.columns:type_name -> miniodb.v1.Column
-	4, // 2: miniodb.v1.RowBatch.vectors:type_name -> miniodb.v1.ColumnVector
-	6, // 3: miniodb.v1.ColumnStats.min:type_name -> miniodb.v1.Scalar
-	6, // 4: miniodb.v1.ColumnStats.max:type_name -> miniodb.v1.Scalar
-	7, // 5: miniodb.v1.DataFile.stats:type_name -> miniodb.v1.ColumnStats
+	5, // 2: miniodb.v1.RowBatch.vectors:type_name -> miniodb.v1.ColumnVector
+	7, // 3: miniodb.v1.ColumnStats.min:type_name -> miniodb.v1.Scalar
+	7, // 4: miniodb.v1.ColumnStats.max:type_name -> miniodb.v1.Scalar
+	8, // 5: miniodb.v1.DataFile.stats:type_name -> miniodb.v1.ColumnStats
 	2, // 6: miniodb.v1.DataFile.columns:type_name -> miniodb.v1.Column
 	7, // [7:7] is the sub-list for method output_type
 	7, // [7:7] is the sub-list for method input_type
@@ -818,7 +922,7 @@ func file_miniodb_v1_types_proto_init() {
 	if File_miniodb_v1_types_proto != nil {
 		return
 	}
-	file_miniodb_v1_types_proto_msgTypes[4].OneofWrappers = []any{
+	file_miniodb_v1_types_proto_msgTypes[5].OneofWrappers = []any{
 		(*Scalar_Int)(nil),
 		(*Scalar_Double)(nil),
 		(*Scalar_String_)(nil),
@@ -830,7 +934,7 @@ func file_miniodb_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_types_proto_rawDesc), len(file_miniodb_v1_types_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

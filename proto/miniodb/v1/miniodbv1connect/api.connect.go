@@ -48,6 +48,8 @@ const (
 	TableServiceGetTableProcedure = "/miniodb.v1.TableService/GetTable"
 	// TableServiceDropTableProcedure is the fully-qualified name of the TableService's DropTable RPC.
 	TableServiceDropTableProcedure = "/miniodb.v1.TableService/DropTable"
+	// TableServiceAlterTableProcedure is the fully-qualified name of the TableService's AlterTable RPC.
+	TableServiceAlterTableProcedure = "/miniodb.v1.TableService/AlterTable"
 	// WriteServiceWriteProcedure is the fully-qualified name of the WriteService's Write RPC.
 	WriteServiceWriteProcedure = "/miniodb.v1.WriteService/Write"
 	// QueryServiceQueryProcedure is the fully-qualified name of the QueryService's Query RPC.
@@ -63,6 +65,8 @@ const (
 	ClusterServiceJoinProcedure = "/miniodb.v1.ClusterService/Join"
 	// ClusterServiceRemoveProcedure is the fully-qualified name of the ClusterService's Remove RPC.
 	ClusterServiceRemoveProcedure = "/miniodb.v1.ClusterService/Remove"
+	// ClusterServiceCompactProcedure is the fully-qualified name of the ClusterService's Compact RPC.
+	ClusterServiceCompactProcedure = "/miniodb.v1.ClusterService/Compact"
 )
 
 // TableServiceClient is a client for the miniodb.v1.TableService service.
@@ -71,6 +75,9 @@ type TableServiceClient interface {
 	ListTables(context.Context, *connect.Request[v1.ListTablesRequest]) (*connect.Response[v1.ListTablesResponse], error)
 	GetTable(context.Context, *connect.Request[v1.GetTableRequest]) (*connect.Response[v1.GetTableResponse], error)
 	DropTable(context.Context, *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error)
+	// AlterTable changes a table's settings; fields left unset keep their
+	// values.
+	AlterTable(context.Context, *connect.Request[v1.AlterTableRequest]) (*connect.Response[v1.AlterTableResponse], error)
 }
 
 // NewTableServiceClient constructs a client for the miniodb.v1.TableService service. By default, it
@@ -110,6 +117,12 @@ func NewTableServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(tableServiceMethods.ByName("DropTable")),
 			connect.WithClientOptions(opts...),
 		),
+		alterTable: connect.NewClient[v1.AlterTableRequest, v1.AlterTableResponse](
+			httpClient,
+			baseURL+TableServiceAlterTableProcedure,
+			connect.WithSchema(tableServiceMethods.ByName("AlterTable")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -119,6 +132,7 @@ type tableServiceClient struct {
 	listTables  *connect.Client[v1.ListTablesRequest, v1.ListTablesResponse]
 	getTable    *connect.Client[v1.GetTableRequest, v1.GetTableResponse]
 	dropTable   *connect.Client[v1.DropTableRequest, v1.DropTableResponse]
+	alterTable  *connect.Client[v1.AlterTableRequest, v1.AlterTableResponse]
 }
 
 // CreateTable calls miniodb.v1.TableService.CreateTable.
@@ -141,12 +155,20 @@ func (c *tableServiceClient) DropTable(ctx context.Context, req *connect.Request
 	return c.dropTable.CallUnary(ctx, req)
 }
 
+// AlterTable calls miniodb.v1.TableService.AlterTable.
+func (c *tableServiceClient) AlterTable(ctx context.Context, req *connect.Request[v1.AlterTableRequest]) (*connect.Response[v1.AlterTableResponse], error) {
+	return c.alterTable.CallUnary(ctx, req)
+}
+
 // TableServiceHandler is an implementation of the miniodb.v1.TableService service.
 type TableServiceHandler interface {
 	CreateTable(context.Context, *connect.Request[v1.CreateTableRequest]) (*connect.Response[v1.CreateTableResponse], error)
 	ListTables(context.Context, *connect.Request[v1.ListTablesRequest]) (*connect.Response[v1.ListTablesResponse], error)
 	GetTable(context.Context, *connect.Request[v1.GetTableRequest]) (*connect.Response[v1.GetTableResponse], error)
 	DropTable(context.Context, *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error)
+	// AlterTable changes a table's settings; fields left unset keep their
+	// values.
+	AlterTable(context.Context, *connect.Request[v1.AlterTableRequest]) (*connect.Response[v1.AlterTableResponse], error)
 }
 
 // NewTableServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -182,6 +204,12 @@ func NewTableServiceHandler(svc TableServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(tableServiceMethods.ByName("DropTable")),
 		connect.WithHandlerOptions(opts...),
 	)
+	tableServiceAlterTableHandler := connect.NewUnaryHandler(
+		TableServiceAlterTableProcedure,
+		svc.AlterTable,
+		connect.WithSchema(tableServiceMethods.ByName("AlterTable")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.TableService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case TableServiceCreateTableProcedure:
@@ -192,6 +220,8 @@ func NewTableServiceHandler(svc TableServiceHandler, opts ...connect.HandlerOpti
 			tableServiceGetTableHandler.ServeHTTP(w, r)
 		case TableServiceDropTableProcedure:
 			tableServiceDropTableHandler.ServeHTTP(w, r)
+		case TableServiceAlterTableProcedure:
+			tableServiceAlterTableHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -215,6 +245,10 @@ func (UnimplementedTableServiceHandler) GetTable(context.Context, *connect.Reque
 
 func (UnimplementedTableServiceHandler) DropTable(context.Context, *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.TableService.DropTable is not implemented"))
+}
+
+func (UnimplementedTableServiceHandler) AlterTable(context.Context, *connect.Request[v1.AlterTableRequest]) (*connect.Response[v1.AlterTableResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.TableService.AlterTable is not implemented"))
 }
 
 // WriteServiceClient is a client for the miniodb.v1.WriteService service.
@@ -405,6 +439,10 @@ type ClusterServiceClient interface {
 	Join(context.Context, *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error)
 	// Remove takes a node out of the cluster.
 	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
+	// Compact merges small files now (of one table, or all). With wait it
+	// answers once no partition has anything left to merge; without, once
+	// the first round of merges is committed.
+	Compact(context.Context, *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the miniodb.v1.ClusterService service. By
@@ -443,15 +481,22 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("Remove")),
 			connect.WithClientOptions(opts...),
 		),
+		compact: connect.NewClient[v1.CompactRequest, v1.CompactResponse](
+			httpClient,
+			baseURL+ClusterServiceCompactProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Compact")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // clusterServiceClient implements ClusterServiceClient.
 type clusterServiceClient struct {
-	status *connect.Client[v1.StatusRequest, v1.StatusResponse]
-	flush  *connect.Client[v1.FlushRequest, v1.FlushResponse]
-	join   *connect.Client[v1.JoinRequest, v1.JoinResponse]
-	remove *connect.Client[v1.RemoveRequest, v1.RemoveResponse]
+	status  *connect.Client[v1.StatusRequest, v1.StatusResponse]
+	flush   *connect.Client[v1.FlushRequest, v1.FlushResponse]
+	join    *connect.Client[v1.JoinRequest, v1.JoinResponse]
+	remove  *connect.Client[v1.RemoveRequest, v1.RemoveResponse]
+	compact *connect.Client[v1.CompactRequest, v1.CompactResponse]
 }
 
 // Status calls miniodb.v1.ClusterService.Status.
@@ -474,6 +519,11 @@ func (c *clusterServiceClient) Remove(ctx context.Context, req *connect.Request[
 	return c.remove.CallUnary(ctx, req)
 }
 
+// Compact calls miniodb.v1.ClusterService.Compact.
+func (c *clusterServiceClient) Compact(ctx context.Context, req *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error) {
+	return c.compact.CallUnary(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the miniodb.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
@@ -486,6 +536,10 @@ type ClusterServiceHandler interface {
 	Join(context.Context, *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error)
 	// Remove takes a node out of the cluster.
 	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
+	// Compact merges small files now (of one table, or all). With wait it
+	// answers once no partition has anything left to merge; without, once
+	// the first round of merges is committed.
+	Compact(context.Context, *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error)
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -520,6 +574,12 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("Remove")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceCompactHandler := connect.NewUnaryHandler(
+		ClusterServiceCompactProcedure,
+		svc.Compact,
+		connect.WithSchema(clusterServiceMethods.ByName("Compact")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceStatusProcedure:
@@ -530,6 +590,8 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 			clusterServiceJoinHandler.ServeHTTP(w, r)
 		case ClusterServiceRemoveProcedure:
 			clusterServiceRemoveHandler.ServeHTTP(w, r)
+		case ClusterServiceCompactProcedure:
+			clusterServiceCompactHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -553,4 +615,8 @@ func (UnimplementedClusterServiceHandler) Join(context.Context, *connect.Request
 
 func (UnimplementedClusterServiceHandler) Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Remove is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Compact(context.Context, *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Compact is not implemented"))
 }
