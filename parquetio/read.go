@@ -369,28 +369,7 @@ func readChunk(chunk parquet.ColumnChunk, c fileColumn, numRows int, buf []parqu
 					}
 					nulls[row/8] |= 1 << (row % 8)
 				}
-				switch c.col.Type {
-				case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT, miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
-					var i int64
-					if !x.IsNull() {
-						i = scaleMicros(x.Int64(), c.tsScale)
-					}
-					v.Ints = append(v.Ints, i)
-				case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
-					var d float64
-					if !x.IsNull() {
-						d = x.Double()
-					}
-					v.Doubles = append(v.Doubles, d)
-				case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR, miniodbv1.ColumnType_COLUMN_TYPE_JSON:
-					var s string
-					if !x.IsNull() {
-						s = string(x.ByteArray())
-					}
-					v.Strings = append(v.Strings, s)
-				case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
-					v.Bools = append(v.Bools, !x.IsNull() && x.Boolean())
-				}
+				appendValue(v, c, x)
 				row++
 			}
 			if err == io.EOF {

@@ -2,13 +2,11 @@ package parquetio
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -80,76 +78,144 @@ type FileMeta struct {
 // WriteFile writes column by column and does not allocate per value; it
 // holds the conformed rows and the compressed row group in memory.
 func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.RowBatch, opts WriteOptions) (FileMeta, error) {
-	if err := opts.Validate(); err != nil {
+	fw, err := NewWriter(w, schema, opts)
+	if err != nil {
 		return FileMeta{}, err
 	}
-	if err := validateSchema(schema); err != nil {
+	if err := fw.Write(batches...); err != nil {
 		return FileMeta{}, err
+	}
+	return fw.Close()
+}
+
+// Writer writes one file in pieces: each Write sorts its own rows by ts
+// and writes them as one or more row groups, so a caller that hands over
+// rows in ts order (compaction's merge of sorted files) writes a sorted
+// file of any size while holding one piece in memory. WriteFile is one
+// Write of everything. Each piece's rows are checked to follow the last
+// piece's in ts order; a piece that does not is an error.
+type Writer struct {
+	w            io.Writer
+	schema       []*miniodbv1.Column
+	opts         WriteOptions
+	rowGroupRows int
+	tsIdx        int
+
+	pw         *parquet.GenericWriter[any] // created by the first piece: its encodings depend on the data
+	colWriters []*parquet.ColumnWriter
+	bufs       [][]parquet.Value
+	meta       FileMeta
+	lastTS     int64
+	lastNull   bool // a NULL ts was written: only NULL ts may follow
+	closed     bool
+}
+
+// NewWriter returns a Writer of one file of schema to w (see WriteFile for
+// the rules of schema and batches).
+func NewWriter(w io.Writer, schema []*miniodbv1.Column, opts WriteOptions) (*Writer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateSchema(schema); err != nil {
+		return nil, err
 	}
 	for _, name := range opts.BloomFilterColumns {
 		if !slices.ContainsFunc(schema, func(c *miniodbv1.Column) bool { return c.Name == name }) {
-			return FileMeta{}, fmt.Errorf("parquetio: bloom filter column %q is not in the schema", name)
+			return nil, fmt.Errorf("parquetio: bloom filter column %q is not in the schema", name)
 		}
 	}
 	rowGroupRows := opts.RowGroupRows
 	if rowGroupRows == 0 {
 		rowGroupRows = DefaultRowGroupRows
 	}
-	cols, n, err := conform(schema, batches)
-	if err != nil {
-		return FileMeta{}, err
-	}
-	meta := FileMeta{RowCount: int64(n), Stats: make([]*miniodbv1.ColumnStats, len(schema))}
-	tsIdx := -1
+	fw := &Writer{w: w, schema: schema, opts: opts, rowGroupRows: rowGroupRows, lastTS: math.MinInt64}
+	fw.meta.Stats = make([]*miniodbv1.ColumnStats, len(schema))
 	for i, c := range schema {
-		meta.Stats[i] = cols[i].stats(c.Name)
+		fw.meta.Stats[i] = &miniodbv1.ColumnStats{Name: c.Name}
 		if c.Name == TimeColumn {
-			tsIdx = i
+			fw.tsIdx = i
 		}
 	}
-	perm := sortPermutation(cols[tsIdx].ints, cols[tsIdx].defs)
+	return fw, nil
+}
 
+// start creates the Parquet writer, choosing encodings from cols.
+func (fw *Writer) start(cols []column) error {
 	writerOpts := []parquet.WriterOption{
-		parquetSchema(schema, chooseEncodings(cols)),
+		parquetSchema(fw.schema, chooseEncodings(cols)),
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 		parquet.DataPageStatistics(true),
-		parquet.MaxRowsPerRowGroup(int64(rowGroupRows)),
-		parquet.KeyValueMetadata(MetaFormat, strconv.Itoa(FormatVersion)),
-		parquet.KeyValueMetadata(MetaSchema, encodeSchemaJSON(schema)),
+		parquet.MaxRowsPerRowGroup(int64(fw.rowGroupRows)),
 	}
-	var nanColumns []string
-	for i, c := range schema {
-		if d, ok := meta.Stats[i].GetMax().GetValue().(*miniodbv1.Scalar_Double); ok && math.IsNaN(d.Double) {
-			nanColumns = append(nanColumns, c.Name)
-		}
+	md := footerMetadata(fw.schema, nil)
+	for _, k := range []string{MetaFormat, MetaSchema} {
+		writerOpts = append(writerOpts, parquet.KeyValueMetadata(k, md[k]))
 	}
-	if nanColumns != nil {
-		b, _ := json.Marshal(nanColumns)
-		writerOpts = append(writerOpts, parquet.KeyValueMetadata(MetaNaN, string(b)))
-	}
-	if len(opts.BloomFilterColumns) > 0 {
+	if len(fw.opts.BloomFilterColumns) > 0 {
 		var filters []parquet.BloomFilterColumn
-		for _, name := range opts.BloomFilterColumns {
+		for _, name := range fw.opts.BloomFilterColumns {
 			filters = append(filters, parquet.SplitBlockFilter(bloomBitsPerValue, name))
 		}
 		writerOpts = append(writerOpts, parquet.BloomFilters(filters...))
 	}
-	pw := parquet.NewGenericWriter[any](w, writerOpts...)
-	colWriters := pw.ColumnWriters()
-	if len(colWriters) != len(schema) {
-		return FileMeta{}, fmt.Errorf("parquetio: internal error: %d column writers for %d columns", len(colWriters), len(schema))
+	fw.pw = parquet.NewGenericWriter[any](fw.w, writerOpts...)
+	fw.colWriters = fw.pw.ColumnWriters()
+	if len(fw.colWriters) != len(fw.schema) {
+		return fmt.Errorf("parquetio: internal error: %d column writers for %d columns", len(fw.colWriters), len(fw.schema))
 	}
-	workers := min(max(opts.Parallelism, 1), len(cols))
-	bufs := make([][]parquet.Value, workers)
-	for k := range bufs {
-		bufs[k] = make([]parquet.Value, valueChunk)
+	workers := min(max(fw.opts.Parallelism, 1), len(cols))
+	fw.bufs = make([][]parquet.Value, workers)
+	for k := range fw.bufs {
+		fw.bufs[k] = make([]parquet.Value, valueChunk)
 	}
+	return nil
+}
+
+// Write adds the rows of batches to the file, sorted by ts.
+func (fw *Writer) Write(batches ...*miniodbv1.RowBatch) error {
+	if fw.closed {
+		return errors.New("parquetio: write after close")
+	}
+	cols, n, err := conform(fw.schema, batches)
+	if err != nil {
+		return err
+	}
+	if fw.meta.RowCount+int64(n) > math.MaxInt32 {
+		return fmt.Errorf("parquetio: more than %d rows in one file", math.MaxInt32)
+	}
+	if fw.pw == nil {
+		if err := fw.start(cols); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	ts := &cols[fw.tsIdx]
+	perm := sortPermutation(ts.ints, ts.defs)
+	first, last := 0, n-1
+	if perm != nil {
+		first, last = int(perm[0]), int(perm[n-1])
+	}
+	if fw.meta.RowCount > 0 && (fw.lastNull && !ts.isNull(first) || !ts.isNull(first) && ts.ints[first] < fw.lastTS) {
+		return fmt.Errorf("parquetio: rows of a piece precede the rows written before it (ts %d after %d)", ts.ints[first], fw.lastTS)
+	}
+	if ts.isNull(last) {
+		fw.lastNull = true
+	} else {
+		fw.lastTS = ts.ints[last]
+	}
+	for i, c := range fw.schema {
+		fw.meta.Stats[i] = mergeStats(fw.meta.Stats[i], cols[i].stats(c.Name))
+	}
+	fw.meta.RowCount += int64(n)
 	errs := make([]error, len(cols))
-	for lo := 0; lo < n; lo += rowGroupRows {
-		hi := min(n, lo+rowGroupRows)
+	workers := len(fw.bufs)
+	for lo := 0; lo < n; lo += fw.rowGroupRows {
+		hi := min(n, lo+fw.rowGroupRows)
 		if workers == 1 {
 			for j := range cols {
-				errs[j] = cols[j].write(colWriters[j], j, perm, lo, hi, bufs[0])
+				errs[j] = cols[j].write(fw.colWriters[j], j, perm, lo, hi, fw.bufs[0])
 			}
 		} else {
 			// Column writers are independent; each worker takes the next
@@ -159,7 +225,7 @@ func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.Row
 			for k := range workers {
 				wg.Go(func() {
 					for j := int(next.Add(1)) - 1; j < len(cols); j = int(next.Add(1)) - 1 {
-						errs[j] = cols[j].write(colWriters[j], j, perm, lo, hi, bufs[k])
+						errs[j] = cols[j].write(fw.colWriters[j], j, perm, lo, hi, fw.bufs[k])
 					}
 				})
 			}
@@ -167,17 +233,50 @@ func WriteFile(w io.Writer, schema []*miniodbv1.Column, batches []*miniodbv1.Row
 		}
 		for j, err := range errs {
 			if err != nil {
-				return FileMeta{}, fmt.Errorf("parquetio: write column %q: %w", schema[j].Name, err)
+				return fmt.Errorf("parquetio: write column %q: %w", fw.schema[j].Name, err)
 			}
 		}
-		if err := pw.Flush(); err != nil {
-			return FileMeta{}, fmt.Errorf("parquetio: write row group: %w", err)
+		if err := fw.pw.Flush(); err != nil {
+			return fmt.Errorf("parquetio: write row group: %w", err)
 		}
 	}
-	if err := pw.Close(); err != nil {
+	return nil
+}
+
+// Close writes the footer and returns the file's row count and statistics.
+func (fw *Writer) Close() (FileMeta, error) {
+	if fw.closed {
+		return FileMeta{}, errors.New("parquetio: close after close")
+	}
+	fw.closed = true
+	if fw.pw == nil {
+		cols, _, err := conform(fw.schema, nil)
+		if err != nil {
+			return FileMeta{}, err
+		}
+		if err := fw.start(cols); err != nil {
+			return FileMeta{}, err
+		}
+	}
+	if v, ok := footerMetadata(fw.schema, fw.meta.Stats)[MetaNaN]; ok {
+		fw.pw.SetKeyValueMetadata(MetaNaN, v)
+	}
+	if err := fw.pw.Close(); err != nil {
 		return FileMeta{}, fmt.Errorf("parquetio: close parquet writer: %w", err)
 	}
-	return meta, nil
+	return fw.meta, nil
+}
+
+// mergeStats returns the statistics over the rows of a and b (same column).
+func mergeStats(a, b *miniodbv1.ColumnStats) *miniodbv1.ColumnStats {
+	out := &miniodbv1.ColumnStats{Name: a.Name, NullCount: a.NullCount + b.NullCount, Min: a.Min, Max: a.Max}
+	if b.Min != nil && (out.Min == nil || scalarLess(b.Min, out.Min)) {
+		out.Min = b.Min
+	}
+	if b.Max != nil && (out.Max == nil || scalarLess(out.Max, b.Max)) {
+		out.Max = b.Max
+	}
+	return out
 }
 
 // chooseEncodings picks each column's encoding: DELTA_BINARY_PACKED for
