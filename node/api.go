@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/miniodb/miniodb/compaction"
 	"github.com/miniodb/miniodb/ingest"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/query"
@@ -346,18 +347,28 @@ func (n *Node) readBarrier(ctx context.Context) error {
 func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 	hotRows, hotBytes := v.HotRows()
 	files, rows, bytes := v.FileTotals()
+	parts := map[string]bool{}
+	for _, p := range v.Partitions {
+		parts[p.Name] = true
+	}
+	for _, f := range v.Files {
+		parts[f.Partition] = true
+	}
 	return &v1.TableInfo{
-		Name:           v.Spec.Name,
-		Columns:        v.Spec.Columns,
-		Partitioning:   v.Spec.Partitioning,
-		Flush:          v.Spec.Flush,
-		ExplicitSchema: v.Spec.ExplicitSchema,
-		HotRows:        hotRows,
-		HotBytes:       hotBytes,
-		FlushedRows:    rows,
-		FileCount:      files,
-		FileBytes:      bytes,
-		CreatedIndex:   v.CreatedIndex,
+		Compaction:           v.Spec.Compaction,
+		MaxFilesPerPartition: maxFilesPerPartition(v.Files),
+		Partitions:           int64(len(parts)),
+		Name:                 v.Spec.Name,
+		Columns:              v.Spec.Columns,
+		Partitioning:         v.Spec.Partitioning,
+		Flush:                v.Spec.Flush,
+		ExplicitSchema:       v.Spec.ExplicitSchema,
+		HotRows:              hotRows,
+		HotBytes:             hotBytes,
+		FlushedRows:          rows,
+		FileCount:            files,
+		FileBytes:            bytes,
+		CreatedIndex:         v.CreatedIndex,
 	}
 }
 
@@ -390,6 +401,10 @@ func (n *Node) CreateTable(ctx context.Context, m *v1.CreateTableRequest) (*v1.T
 	if f := m.Flush; f != nil && (f.MaxRows < 0 || f.MaxBytes < 0 || f.MaxAgeMs < 0) {
 		return nil, fmt.Errorf("%w: flush thresholds must not be negative", ErrInvalid)
 	}
+	if err := compaction.ValidateTablePolicy(m.Compaction, n.cfg.Compaction); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	spec.Compaction = m.Compaction
 	if len(m.Columns) > 0 {
 		cols, err := ingest.NormalizeSchema(m.Columns)
 		if err != nil {
@@ -458,6 +473,50 @@ func (n *Node) DropTable(ctx context.Context, table string, ifExists bool) error
 	return err
 }
 
+func (a *api) AlterTable(ctx context.Context, req *connect.Request[v1.AlterTableRequest]) (*connect.Response[v1.AlterTableResponse], error) {
+	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+		return nil, err
+	} else if p != nil {
+		return p.tables.AlterTable(ctx, forwarded(req.Msg))
+	}
+	info, err := a.n.AlterTable(ctx, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&v1.AlterTableResponse{Table: info}), nil
+}
+
+// AlterTable changes a table's settings (today its compaction policy).
+func (n *Node) AlterTable(ctx context.Context, m *v1.AlterTableRequest) (*v1.TableInfo, error) {
+	name, err := normalizeTable(m.Name)
+	if err != nil {
+		return nil, err
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, n.notLeader()
+	}
+	if m.Compaction == nil {
+		return nil, fmt.Errorf("%w: alter table %q: nothing to change (set compaction)", ErrInvalid, name)
+	}
+	if err := compaction.ValidateTablePolicy(m.Compaction, n.cfg.Compaction); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	v, ok := n.fsm.Table(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: table %q", ErrNotFound, m.Name)
+	}
+	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_AlterTable{AlterTable: &v1.AlterTableCommand{
+		Name: name, TableCreatedIndex: v.CreatedIndex, Compaction: m.Compaction,
+	}}}); err != nil {
+		return nil, err
+	}
+	v, ok = n.fsm.Table(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: table %q was dropped right after the change", ErrNotFound, name)
+	}
+	return tableInfo(v), nil
+}
+
 // --- ClusterService
 
 func (a *api) Status(ctx context.Context, req *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error) {
@@ -480,6 +539,9 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 		RaftLog:       n.cfg.RaftLog,
 		HotBytesLimit: n.cfg.HotBytesLimit,
 		Members:       n.members(),
+
+		CompactionBytesWritten: n.compactedBytes.Load(),
+		FlushBytesWritten:      n.flushedBytes.Load(),
 	}
 	if m, ok := n.fsm.Member(string(id)); ok && m.HttpAddr != "" {
 		s.LeaderAddr = m.HttpAddr
@@ -492,9 +554,12 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 	for _, v := range n.fsm.Tables() {
 		hotRows, hotBytes := v.HotRows()
 		files, rows, bytes := v.FileTotals()
+		info := tableInfo(v)
 		s.Tables = append(s.Tables, &v1.TableStatus{
 			Name: v.Spec.Name, HotRows: hotRows, HotBytes: hotBytes,
 			Files: files, FileBytes: bytes, FlushedRows: rows,
+			MaxFilesPerPartition: info.MaxFilesPerPartition, Partitions: info.Partitions,
+			CompactionsPending: n.pendingMerges(v.Spec.Name), CompactionsRunning: n.compacting.runningFor(v.Spec.Name),
 		})
 		s.CatalogFiles += files
 	}
@@ -521,6 +586,21 @@ func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) 
 		return nil, err
 	}
 	return connect.NewResponse(&v1.FlushResponse{FilesWritten: res.Files, RowsFlushed: res.Rows}), nil
+}
+
+func (a *api) Compact(ctx context.Context, req *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error) {
+	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+		return nil, err
+	} else if p != nil {
+		return p.cluster.Compact(ctx, forwarded(req.Msg))
+	}
+	res, err := a.n.Compact(ctx, req.Msg.Table, req.Msg.Wait)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&v1.CompactResponse{
+		Merges: res.Merges, FilesMerged: res.FilesMerged, BytesRead: res.BytesRead, BytesWritten: res.BytesWritten, Rows: res.Rows,
+	}), nil
 }
 
 func (a *api) Join(ctx context.Context, req *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/miniodb/miniodb/compaction"
 	"github.com/miniodb/miniodb/internal/failpoint"
 )
 
@@ -73,6 +74,19 @@ type Config struct {
 	// MinDeleteGrace. Whether an object may be deleted at all never
 	// depends on it: that is proven from the catalog and the key.
 	DeleteGrace time.Duration
+
+	// Compaction is the merge policy of tables that do not set their own
+	// (compaction.DefaultPolicy unless changed).
+	Compaction compaction.Policy
+	// CompactionCheck is how often the leader plans merges in the
+	// background; CompactionOff turns background merges off (the
+	// on-demand Compact still runs).
+	CompactionCheck time.Duration
+	CompactionOff   bool
+	// CompactionConcurrency bounds the merges running at once. Each holds
+	// about one block per input and one output row group in memory
+	// (package compaction).
+	CompactionConcurrency int
 
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (see raft.Config).
 	SnapshotThreshold uint64
@@ -145,6 +159,9 @@ func DefaultConfig() Config {
 		FlushAge:              30 * time.Second,
 		FlushCheck:            500 * time.Millisecond,
 		DeleteGrace:           10 * time.Minute,
+		Compaction:            compaction.DefaultPolicy(),
+		CompactionCheck:       5 * time.Second,
+		CompactionConcurrency: 1,
 		SnapshotThreshold:     8192,
 		TrailingLogs:          10240,
 		SnapshotInterval:      30 * time.Second,
@@ -169,9 +186,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		add("data dir is empty")
 	}
-	for name, addr := range map[string]string{"http address": c.HTTPAddr, "raft address": c.RaftAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			add("%s %q: %v", name, addr, err)
+	for _, a := range [][2]string{{"http address", c.HTTPAddr}, {"raft address", c.RaftAddr}} {
+		if _, _, err := net.SplitHostPort(a[1]); err != nil {
+			add("%s %q: %v", a[0], a[1], err)
 		}
 	}
 	if c.RaftLog != "bolt" && c.RaftLog != "wal" {
@@ -190,11 +207,15 @@ func (c *Config) Validate() error {
 		{"snapshot interval", int64(c.SnapshotInterval)}, {"apply timeout", int64(c.ApplyTimeout)},
 		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)},
 		{"max concurrent queries", int64(c.MaxConcurrentQueries)}, {"cache bytes", c.CacheBytes},
+		{"compaction check", int64(c.CompactionCheck)}, {"compaction concurrency", int64(c.CompactionConcurrency)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
 			add("%s must be positive, got %d", p.name, p.v)
 		}
+	}
+	if err := c.Compaction.Validate(); err != nil {
+		add("%v", err)
 	}
 	if c.DeleteGrace < MinDeleteGrace {
 		add("delete grace must be at least %v (queries that started before a file was replaced may still need it), got %v", MinDeleteGrace, c.DeleteGrace)

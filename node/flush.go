@@ -225,6 +225,8 @@ func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.Tab
 		SizeBytes: size,
 		Stats:     meta.Stats,
 		Columns:   view.Spec.Columns,
+		// The planner's cooldown counts from here.
+		CreatedUnixMicros: time.Now().UnixMicro(),
 	}
 	r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_FlushCommit{FlushCommit: &v1.FlushCommitCommand{
 		File: file, TableCreatedIndex: view.CreatedIndex,
@@ -243,6 +245,8 @@ func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.Tab
 	if r.Duplicate {
 		return 0, nil
 	}
+	n.flushedBytes.Add(size)
+	n.metrics.flushedBytes.Add(float64(size))
 	n.metrics.flushes.Inc()
 	n.metrics.flushedRows.Add(float64(rows))
 	n.metrics.flushSeconds.Observe(time.Since(start).Seconds())
@@ -333,7 +337,8 @@ func (n *Node) whileLeader(interval, timeout time.Duration, msg string, fn func(
 // and never by clocks alone. It runs only on a leader whose state machine
 // has applied everything committed before its term (leaderReady).
 func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
-	if _, err := n.leaderReady(ctx); err != nil {
+	readyTerm, err := n.leaderReady(ctx)
+	if err != nil {
 		return err
 	}
 	cutoff := now.Add(-n.cfg.DeleteGrace)
@@ -364,6 +369,13 @@ func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
 		k, err := objstore.ParseObjectKey(o.Key)
 		if err != nil {
 			continue // not a key this version writes: nothing proves it unneeded
+		}
+		// A merged object holds rows that are in files already, so its
+		// key cannot tell it from an orphan while its commit may still
+		// come: ask the merges first, then the catalog (in this order: a
+		// merge that ends in between has its outcome in the catalog).
+		if n.compacting.protects(o.Key, readyTerm) {
+			continue
 		}
 		if !n.fsm.ObjectUnneeded(o.Key, k.Table, k.TableCreatedIndex, k.Partition, k.UptoIndex) {
 			continue

@@ -17,9 +17,16 @@ type metrics struct {
 	flushErrors  prometheus.Counter
 	flushedRows  prometheus.Counter
 	flushSeconds prometheus.Histogram
-	commitBatch  prometheus.Histogram     // writes per group-commit entry
-	rpcs         *prometheus.CounterVec   // by procedure and code
-	rpcSeconds   *prometheus.HistogramVec // by procedure
+	flushedBytes prometheus.Counter
+
+	compactions            *prometheus.CounterVec // by outcome: ok, stale, error
+	compactionsRunning     prometheus.Gauge
+	compactionBytesRead    prometheus.Counter
+	compactionBytesWritten prometheus.Counter
+	compactionSeconds      prometheus.Histogram
+	commitBatch            prometheus.Histogram     // writes per group-commit entry
+	rpcs                   *prometheus.CounterVec   // by procedure and code
+	rpcSeconds             *prometheus.HistogramVec // by procedure
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -51,6 +58,24 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "miniodb_flush_seconds", Help: "Time to write, upload and commit one partition.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+		flushedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "miniodb_flushed_bytes_total", Help: "Bytes of Parquet files written by flushes and committed.",
+		}),
+		compactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "miniodb_compactions_total", Help: "Merges by outcome: ok, stale (lost to a concurrent change), error.",
+		}, []string{"outcome"}),
+		compactionsRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "miniodb_compactions_running", Help: "Merges running on this node.",
+		}),
+		compactionBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "miniodb_compaction_bytes_read_total", Help: "Bytes of files merged (committed merges).",
+		}),
+		compactionBytesWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "miniodb_compaction_bytes_written_total", Help: "Bytes of merged files committed. Write amplification: (this + flushed bytes) / flushed bytes.",
+		}),
+		compactionSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "miniodb_compaction_seconds", Help: "Time to fetch, merge, upload and commit one merge.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+		}),
 		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "miniodb_group_commit_writes", Help: "Write requests per group-commit Raft entry.", Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}),
@@ -62,11 +87,24 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		}, []string{"procedure"}),
 	}
 	reg.MustRegister(m.writes, m.writeRows, m.writeSeconds, m.queries, m.querySeconds,
-		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.commitBatch, m.rpcs, m.rpcSeconds,
+		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.flushedBytes, m.commitBatch, m.rpcs, m.rpcSeconds,
+		m.compactions, m.compactionsRunning, m.compactionBytesRead, m.compactionBytesWritten, m.compactionSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "miniodb_hot_bytes", Help: "Approximate memory held by hot (unflushed) rows.",
 	}, func() float64 { return float64(n.fsm.HotBytes()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "miniodb_max_files_per_partition", Help: "The most live files any one table partition has.",
+	}, func() float64 {
+		var most int64
+		for _, v := range n.fsm.Tables() {
+			most = max(most, maxFilesPerPartition(v.Files))
+		}
+		return float64(most)
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "miniodb_compactions_pending", Help: "Merges the planner would start now (on the leader).",
+	}, func() float64 { return float64(n.pendingMerges("")) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "miniodb_catalog_files", Help: "Live Parquet files in the catalog.",
 	}, func() float64 {

@@ -45,9 +45,15 @@ type Node struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 
-	flushMu  sync.Mutex // one flush at a time
-	ageMu    sync.Mutex
-	hotSince map[string]time.Time // table/partition → when first seen hot (leader-local)
+	flushMu sync.Mutex // one flush at a time
+	// compactMu: one compaction round at a time (background or on demand).
+	compactMu  sync.Mutex
+	compacting compactions
+	// Bytes this process wrote to the object store by flushes and by
+	// merges (write amplification is their sum over the first).
+	flushedBytes, compactedBytes atomic.Int64
+	ageMu                        sync.Mutex
+	hotSince                     map[string]time.Time // table/partition → when first seen hot (leader-local)
 
 	needJoin bool // first start with JoinAddrs: join instead of bootstrapping
 
@@ -89,20 +95,22 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("node_id", cfg.NodeID)
-	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr))}
+	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr)),
+		compacting: compactions{running: map[string]int{}, outputs: map[string]uint64{}}}
 	n.stopCtx, n.cancelStop = context.WithCancel(context.Background())
 	n.commitCh = make(chan *commitRequest, commitMaxRequests)
 	if err := n.open(ctx); err != nil {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(5 + commitWorkers)
+	n.wg.Add(6 + commitWorkers)
 	for range commitWorkers {
 		go n.commitWorker()
 	}
 	go n.serveHTTP()
 	go n.flushLoop()
 	go n.gcLoop()
+	go n.compactLoop()
 	go n.leaderLoop()
 	go n.cacheLoop()
 	if n.needJoin {

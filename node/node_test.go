@@ -35,6 +35,7 @@ func testConfig(t testing.TB, dir string) Config {
 	cfg.QueryThreads = 2
 	cfg.QueryMemoryLimit = "1GB"
 	cfg.FlushAge = time.Hour // tests flush explicitly
+	cfg.CompactionOff = true // and compact explicitly
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return cfg
 }

@@ -180,6 +180,7 @@ func writeStatus(w io.Writer, st *miniodbv1.StatusResponse) error {
 		{"object store", store},
 		{"hot buffers", hot},
 		{"catalog", plural(st.GetCatalogFiles(), "file", "files")},
+		{"compaction", compactionStatus(st)},
 	}
 	keyValues(w, kv)
 	if len(st.GetMembers()) > 0 {
@@ -204,13 +205,14 @@ func writeStatus(w io.Writer, st *miniodbv1.StatusResponse) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	headers := []string{"TABLE", "HOT ROWS", "HOT BYTES", "FILES", "FILE BYTES", "FLUSHED ROWS"}
-	right := []bool{false, true, true, true, true, true}
+	headers := []string{"TABLE", "HOT ROWS", "HOT BYTES", "FILES", "FILE BYTES", "FLUSHED ROWS", "MAX FILES/PARTITION", "MERGES"}
+	right := []bool{false, true, true, true, true, true, true, false}
 	var rows [][]string
 	var total miniodbv1.TableStatus
 	for _, t := range st.GetTables() {
 		rows = append(rows, []string{printable(t.GetName()), commas(t.GetHotRows()), humanBytes(t.GetHotBytes()),
-			commas(t.GetFiles()), humanBytes(t.GetFileBytes()), commas(t.GetFlushedRows())})
+			commas(t.GetFiles()), humanBytes(t.GetFileBytes()), commas(t.GetFlushedRows()),
+			commas(t.GetMaxFilesPerPartition()), fmt.Sprintf("%d running, %d pending", t.GetCompactionsRunning(), t.GetCompactionsPending())})
 		total.HotRows += t.GetHotRows()
 		total.HotBytes += t.GetHotBytes()
 		total.Files += t.GetFiles()
@@ -219,9 +221,89 @@ func writeStatus(w io.Writer, st *miniodbv1.StatusResponse) error {
 	}
 	if len(rows) > 1 {
 		rows = append(rows, []string{"(total)", commas(total.HotRows), humanBytes(total.HotBytes),
-			commas(total.Files), humanBytes(total.FileBytes), commas(total.FlushedRows)})
+			commas(total.Files), humanBytes(total.FileBytes), commas(total.FlushedRows), "", ""})
 	}
 	return writePlainTable(w, headers, right, rows)
+}
+
+// compactionStatus summarizes merges: what runs, and the write
+// amplification of this node's uploads since it started.
+func compactionStatus(st *miniodbv1.StatusResponse) string {
+	var running, pending int64
+	for _, t := range st.GetTables() {
+		running += t.GetCompactionsRunning()
+		pending += t.GetCompactionsPending()
+	}
+	s := fmt.Sprintf("%d running, %d pending", running, pending)
+	if f := st.GetFlushBytesWritten(); f > 0 {
+		m := st.GetCompactionBytesWritten()
+		s += fmt.Sprintf("; since start %s flushed, %s merged (write amplification %.2f)",
+			humanBytes(f), humanBytes(m), float64(f+m)/float64(f))
+	}
+	return s
+}
+
+const compactHelp = `
+Merge the small Parquet files of one table, or of every table, now: every
+partition's files below the target size are merged (whatever their age),
+up to the table's maximum files per merge. Without --wait the command
+answers when one round of merges is committed; with --wait, once nothing
+is left to merge. The leader also merges in the background (size tiers,
+after a cooldown); this command is for "now".
+
+Queries keep reading while files are merged; replaced files are deleted
+after the server's --delete-grace.
+
+Examples:
+  miniodb compact --wait
+  miniodb compact events
+`
+
+// compactCmd is "miniodb compact".
+type compactCmd struct {
+	client clientFlags
+	wait   bool
+}
+
+func (k *compactCmd) flags(fs *flag.FlagSet, c *cli) {
+	k.client.register(fs, c, 30*time.Minute, "give up after this `duration` (0: no limit)")
+	fs.BoolVar(&k.wait, "wait", false, "merge until nothing is left to merge")
+}
+
+func (k *compactCmd) run(ctx context.Context, c *cli, args []string) error {
+	if len(args) > 1 {
+		return usageErrorf("compact takes at most one TABLE")
+	}
+	req := &miniodbv1.CompactRequest{Wait: k.wait}
+	if len(args) == 1 {
+		req.Table = args[0]
+	}
+	cl, err := k.client.dial()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := k.client.withTimeout(ctx)
+	defer cancel()
+	start := time.Now()
+	resp, err := cl.cluster.Compact(ctx, connect.NewRequest(req))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(c.stdout, compactSummary(req.Table, resp.Msg, time.Since(start)))
+	return err
+}
+
+func compactSummary(table string, r *miniodbv1.CompactResponse, elapsed time.Duration) string {
+	what := "all tables"
+	if table != "" {
+		what = table
+	}
+	if r.GetMerges() == 0 {
+		return fmt.Sprintf("nothing to merge in %s", what)
+	}
+	return fmt.Sprintf("merged %s into %s (%s, %s → %s) in %s in %.2f s",
+		plural(r.GetFilesMerged(), "file", "files"), plural(r.GetMerges(), "file", "files"), plural(r.GetRows(), "row", "rows"),
+		humanBytes(r.GetBytesRead()), humanBytes(r.GetBytesWritten()), what, elapsed.Seconds())
 }
 
 // flushCmd is "miniodb flush".
@@ -337,8 +419,8 @@ func writeTableList(w io.Writer, tables []*miniodbv1.TableInfo) error {
 		_, err := fmt.Fprintln(w, "no tables (write rows to create one: miniodb write TABLE FILE)")
 		return err
 	}
-	headers := []string{"NAME", "COLUMNS", "ROWS", "HOT ROWS", "HOT BYTES", "FILES", "FILE BYTES", "PARTITIONING"}
-	right := []bool{false, true, true, true, true, true, true, false}
+	headers := []string{"NAME", "COLUMNS", "ROWS", "HOT ROWS", "HOT BYTES", "FILES", "FILE BYTES", "MAX FILES/PARTITION", "PARTITIONING"}
+	right := []bool{false, true, true, true, true, true, true, true, false}
 	var rows [][]string
 	for _, t := range tables {
 		rows = append(rows, []string{
@@ -349,10 +431,34 @@ func writeTableList(w io.Writer, tables []*miniodbv1.TableInfo) error {
 			humanBytes(t.GetHotBytes()),
 			commas(t.GetFileCount()),
 			humanBytes(t.GetFileBytes()),
+			commas(t.GetMaxFilesPerPartition()),
 			partitioningText(t.GetPartitioning()),
 		})
 	}
 	return writePlainTable(w, headers, right, rows)
+}
+
+func compactionPolicyText(p *miniodbv1.CompactionPolicy) string {
+	if p.GetDisabled() {
+		return "off for this table"
+	}
+	var parts []string
+	if p.GetTargetFileBytes() > 0 {
+		parts = append(parts, "target "+humanBytes(p.GetTargetFileBytes()))
+	}
+	if p.GetMinFiles() > 0 {
+		parts = append(parts, fmt.Sprintf("at least %d files per merge", p.GetMinFiles()))
+	}
+	if p.GetMaxFiles() > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d files per merge", p.GetMaxFiles()))
+	}
+	if p.GetCooldownMs() > 0 {
+		parts = append(parts, "cooldown "+(time.Duration(p.GetCooldownMs())*time.Millisecond).String())
+	}
+	if len(parts) == 0 {
+		return "server defaults"
+	}
+	return strings.Join(parts, ", ") + " (server defaults for the rest)"
 }
 
 func writeTableInfo(w io.Writer, t *miniodbv1.TableInfo) error {
@@ -378,10 +484,12 @@ func writeTableInfo(w io.Writer, t *miniodbv1.TableInfo) error {
 		{"table", printable(t.GetName())},
 		{"rows", fmt.Sprintf("%s (%s hot, %s flushed)", commas(t.GetHotRows()+t.GetFlushedRows()), commas(t.GetHotRows()), commas(t.GetFlushedRows()))},
 		{"hot bytes", humanBytes(t.GetHotBytes())},
-		{"files", fmt.Sprintf("%s (%s)", commas(t.GetFileCount()), humanBytes(t.GetFileBytes()))},
+		{"files", fmt.Sprintf("%s (%s) in %s, at most %s in one",
+			commas(t.GetFileCount()), humanBytes(t.GetFileBytes()), plural(t.GetPartitions(), "partition", "partitions"), commas(t.GetMaxFilesPerPartition()))},
 		{"partitioning", partitioningText(t.GetPartitioning())},
 		{"schema", schema},
 		{"flush", flush},
+		{"compaction", compactionPolicyText(t.GetCompaction())},
 		{"created at index", strconv.FormatUint(t.GetCreatedIndex(), 10)},
 	})
 	fmt.Fprintln(w)

@@ -217,6 +217,27 @@ func TestCLITour(t *testing.T) {
 	if out, err := s.cli("tables", "events"); err != nil || !strings.Contains(out, "region") {
 		t.Fatalf("tables: %v\n%s", err, out)
 	}
+	// A second write and flush make two files per partition; compact
+	// merges them back into one, and the answer stays the same.
+	if out, err := s.cli("write", "events", file); err != nil {
+		t.Fatalf("write: %v %s", err, out)
+	}
+	if out, err := s.cli("flush"); err != nil {
+		t.Fatalf("flush: %v %s", err, out)
+	}
+	if out, err := s.cli("compact", "--wait"); err != nil || !regexp.MustCompile(`^merged 6 files into 3 files \(24,000 rows, .+\) in all tables in [0-9.]+ s\n$`).MatchString(out) {
+		t.Fatalf("compact: %v %q", err, out)
+	}
+	if out, err := s.cli("compact", "events"); err != nil || out != "nothing to merge in events\n" {
+		t.Fatalf("compact again: %v %q", err, out)
+	}
+	if out, err := s.cli("tables"); err != nil || !regexp.MustCompile(`events +4 +24,000 +0 +0 B +3 +[0-9.]+ \S+ +1 +day`).MatchString(out) {
+		t.Fatalf("tables after compaction: %v\n%s", err, out)
+	}
+	out, err = s.cli("sql", "--format", "csv", "SELECT region, count(*) AS n, sum(value) AS s FROM events GROUP BY region ORDER BY region")
+	if want := "region,n,s\neu,12000,71994000\nus,12000,72006000\n"; err != nil || out != want {
+		t.Fatalf("sql after compaction: %v\n%s\nwant\n%s", err, out, want)
+	}
 	if _, err := s.cli("sql", "SELECT * FROM read_csv('/etc/passwd')"); err == nil || !strings.Contains(err.Error(), "not allowed") {
 		t.Fatalf("read_csv was not refused: %v", err)
 	}

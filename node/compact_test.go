@@ -1,0 +1,210 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/miniodb/miniodb/compaction"
+	"github.com/miniodb/miniodb/ingest"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+)
+
+func (c *client) compact(table string, wait bool) *v1.CompactResponse {
+	c.t.Helper()
+	resp, err := c.clus.Compact(context.Background(), connect.NewRequest(&v1.CompactRequest{Table: table, Wait: wait}))
+	if err != nil {
+		c.t.Fatalf("compact: %v", err)
+	}
+	return resp.Msg
+}
+
+// TestDifferentialAfterCompaction compacts the differential fixture's
+// files (several per partition, BIGINT widened to DOUBLE, a column added
+// later) through the public API, and requires every differential query
+// to give DuckDB's answer over the same rows again, with pruning on and
+// off.
+func TestDifferentialAfterCompaction(t *testing.T) {
+	f := newDiffFixture(t)
+	before, _ := f.node.fsm.Table("events")
+	c := newClient(t, f.node)
+	res := c.compact("events", true)
+	after, _ := f.node.fsm.Table("events")
+	if res.Merges == 0 || int(res.FilesMerged) != len(before.Files) {
+		t.Fatalf("compact: %+v; %d files before", res, len(before.Files))
+	}
+	if got := maxFilesPerPartition(after.Files); got != 1 {
+		t.Fatalf("after compaction a partition has %d files, want 1", got)
+	}
+	_, rowsBefore, _ := before.FileTotals()
+	_, rowsAfter, _ := after.FileTotals()
+	if rowsBefore != rowsAfter {
+		t.Fatalf("files hold %d rows after compaction, %d before", rowsAfter, rowsBefore)
+	}
+	if len(f.node.fsm.PendingDeletes()) != len(before.Files) {
+		t.Errorf("%d pending deletes, want the %d replaced files", len(f.node.fsm.PendingDeletes()), len(before.Files))
+	}
+	for _, q := range differentialQueries {
+		f.check(t, q)
+	}
+	// Nothing is left to merge: another call merges nothing.
+	if again := c.compact("", true); again.Merges != 0 {
+		t.Errorf("second compaction merged %d times", again.Merges)
+	}
+}
+
+// TestQueriesThroughCompactions runs queries without pause while rows are
+// written and flushed and the background compactor merges files and the
+// collector deletes replaced ones after a one-second grace: every answer
+// must count every acknowledged row exactly once.
+func TestQueriesThroughCompactions(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.CompactionOff = false
+	cfg.CompactionCheck = 50 * time.Millisecond
+	cfg.Compaction = compaction.Policy{TargetFileBytes: 1 << 30, MinFiles: 2, MaxFiles: 8}
+	cfg.DeleteGrace = MinDeleteGrace
+	n := mustStartNode(t, cfg)
+	defer n.Close()
+	c := newClient(t, n)
+	ctx := context.Background()
+
+	var acked atomic.Int64 // rows acknowledged (and flushed)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var queries, bad atomic.Int64
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				floor := acked.Load()
+				resp, err := c.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT count(*), count(DISTINCT id), sum(one) FROM events"}))
+				if err != nil {
+					if connect.CodeOf(err) == connect.CodeNotFound && floor == 0 {
+						continue // the table is not created yet
+					}
+					t.Errorf("query: %v", err)
+					bad.Add(1)
+					return
+				}
+				got := rowsJSON(resp.Msg.Rows)
+				var total, distinct, sum int64
+				if _, err := fmt.Sscanf(got, "[%d,%d,%d]", &total, &distinct, &sum); err != nil || total != distinct || total != sum || total < floor {
+					t.Errorf("answer %q with %d rows acknowledged before the query", got, floor)
+					bad.Add(1)
+					return
+				}
+				queries.Add(1)
+			}
+		})
+	}
+	deadline := time.Now().Add(6 * time.Second)
+	id := 0
+	for time.Now().Before(deadline) && bad.Load() == 0 {
+		var b strings.Builder
+		for range 50 {
+			fmt.Fprintf(&b, `{"id":"r%d","one":1,"ts":"2026-01-0%dT00:00:00Z"}`+"\n", id, 1+id%2)
+			id++
+		}
+		if _, err := n.Write(ctx, WriteInput{Table: "events", Input: ingest.NDJSON([]byte(b.String()))}); err != nil {
+			t.Fatal(err)
+		}
+		c.flush("events")
+		acked.Store(int64(id))
+	}
+	close(stop)
+	wg.Wait()
+	if m := testutil.ToFloat64(n.metrics.compactions.WithLabelValues("ok")); m < 5 {
+		t.Errorf("only %v merges committed during the run", m)
+	}
+	if queries.Load() < 20 {
+		t.Errorf("only %d queries answered", queries.Load())
+	}
+	t.Logf("%d rows, %d queries, %v merges", id, queries.Load(), testutil.ToFloat64(n.metrics.compactions.WithLabelValues("ok")))
+	// The collector deleted replaced files (the grace is one second).
+	eventually(t, 30*time.Second, "replaced files deleted", func() error {
+		if p := len(n.fsm.PendingDeletes()); p > 0 {
+			return fmt.Errorf("%d pending deletes", p)
+		}
+		return nil
+	})
+	if got := c.sql("SELECT count(*), count(DISTINCT id) FROM events"); got != fmt.Sprintf("[%d,%d]\n", id, id) {
+		t.Errorf("final answer %s, want %d rows", got, id)
+	}
+}
+
+func TestCompactRefusals(t *testing.T) {
+	n := mustStartNode(t, testConfig(t, t.TempDir()))
+	defer n.Close()
+	c := newClient(t, n)
+	ctx := context.Background()
+	_, err := c.clus.Compact(ctx, connect.NewRequest(&v1.CompactRequest{Table: "nope"}))
+	if connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("compact of a missing table: %v", err)
+	}
+	_, err = c.tables.CreateTable(ctx, connect.NewRequest(&v1.CreateTableRequest{Name: "t", Compaction: &v1.CompactionPolicy{MinFiles: 1}}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "min files 1 is below 2") {
+		t.Errorf("min_files 1: %v", err)
+	}
+	_, err = c.tables.CreateTable(ctx, connect.NewRequest(&v1.CreateTableRequest{Name: "t", Compaction: &v1.CompactionPolicy{CooldownMs: -1}}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("negative cooldown: %v", err)
+	}
+	if _, err := c.tables.CreateTable(ctx, connect.NewRequest(&v1.CreateTableRequest{Name: "t", Compaction: &v1.CompactionPolicy{MinFiles: 3}})); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.tables.AlterTable(ctx, connect.NewRequest(&v1.AlterTableRequest{Name: "t", Compaction: &v1.CompactionPolicy{Disabled: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Msg.Table.GetCompaction().GetDisabled() {
+		t.Errorf("AlterTable answered %v", resp.Msg.Table)
+	}
+	_, err = c.clus.Compact(ctx, connect.NewRequest(&v1.CompactRequest{Table: "t"}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("compact of a table with compaction disabled: %v", err)
+	}
+	_, err = c.tables.AlterTable(ctx, connect.NewRequest(&v1.AlterTableRequest{Name: "missing", Compaction: &v1.CompactionPolicy{}}))
+	if connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("alter a missing table: %v", err)
+	}
+	_, err = c.tables.AlterTable(ctx, connect.NewRequest(&v1.AlterTableRequest{Name: "t"}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("alter with nothing to change: %v", err)
+	}
+}
+
+// TestCollectorSparesMergesInFlight checks the bookkeeping that keeps the
+// collector off a merged object whose commit may still come.
+func TestCollectorSparesMergesInFlight(t *testing.T) {
+	c := compactions{running: map[string]int{}, outputs: map[string]uint64{}}
+	c.start("t", "k1")
+	if !c.protects("k1", 5) || c.protects("other", 5) {
+		t.Fatal("a running merge's output is not protected")
+	}
+	c.finish("t", "k1", true, 5)
+	if c.protects("k1", 5) {
+		t.Error("protected after its commit's outcome is known")
+	}
+	c.start("t", "k2")
+	c.finish("t", "k2", false, 5) // the apply failed in term 5: it may still commit
+	if !c.protects("k2", 5) {
+		t.Error("an ambiguous commit is not protected in its own term")
+	}
+	if c.protects("k2", 6) {
+		t.Error("still protected once a later term's leader applied everything before it")
+	}
+	if c.runningFor("t") != 0 || c.total() != 0 {
+		t.Errorf("running: %d", c.total())
+	}
+}
