@@ -28,14 +28,20 @@ func TestMergeBench(t *testing.T) {
 	if os.Getenv("MINIODB_MERGE_BENCH") == "" {
 		t.Skip("set MINIODB_MERGE_BENCH=1 (make bench) to measure merges")
 	}
-	files, rows := 1000, 2000
-	if v := os.Getenv("MINIODB_MERGE_BENCH_FILES"); v != "" {
-		files, _ = strconv.Atoi(v)
-	}
-	for _, layout := range []string{"successive", "overlapping"} {
+	for _, shape := range []struct {
+		files, rows int
+		layout      string
+	}{
+		{1000, 2000, "successive"}, {1000, 2000, "overlapping"}, {32, 62500, "successive"}, {32, 62500, "overlapping"},
+	} {
+		files, rows, layout := shape.files, shape.rows, shape.layout
 		dir := t.TempDir()
 		inputs := benchInputs(t, dir, files, rows, layout == "overlapping")
-		list, _ := json.Marshal(inputs)
+		var slim []benchInput
+		for _, in := range inputs {
+			slim = append(slim, benchInput{in.File.Key, in.Path, in.File.RowCount})
+		}
+		list, _ := json.Marshal(slim)
 		listFile := filepath.Join(dir, "inputs.json")
 		if err := os.WriteFile(listFile, list, 0o644); err != nil {
 			t.Fatal(err)
@@ -70,6 +76,12 @@ func TestMergeBench(t *testing.T) {
 	}
 }
 
+// benchInput is an input as the parent hands it to a child.
+type benchInput struct {
+	Key, Path string
+	Rows      int64
+}
+
 // TestMergeBenchChild is one measured merge (see TestMergeBench).
 func TestMergeBenchChild(t *testing.T) {
 	variant := os.Getenv("MINIODB_MERGE_CHILD")
@@ -80,9 +92,13 @@ func TestMergeBenchChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inputs []Input
-	if err := json.Unmarshal(data, &inputs); err != nil {
+	var slim []benchInput
+	if err := json.Unmarshal(data, &slim); err != nil {
 		t.Fatal(err)
+	}
+	var inputs []Input
+	for _, in := range slim {
+		inputs = append(inputs, Input{Path: in.Path, File: &v1.DataFile{Key: in.Key, RowCount: in.Rows}})
 	}
 	out := os.Getenv("MINIODB_MERGE_OUT")
 	start := time.Now()

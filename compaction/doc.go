@@ -11,7 +11,7 @@
 //
 // # Why parquet-go, not DuckDB's COPY
 //
-// Both were measured (docs/benchmarks.md, BenchmarkMerge). DuckDB's
+// Both were measured (docs/benchmarks.md, TestMergeBench). DuckDB's
 // COPY (SELECT … ORDER BY ts) TO … is short to write and sorts within a
 // memory limit, but it writes a bloom filter only for dictionary-encoded
 // columns (never for unique ids unless dictionaries are forced, which

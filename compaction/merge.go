@@ -33,8 +33,10 @@ type Output struct {
 
 // MergeOptions bound a merge's memory. Zero values take the defaults.
 type MergeOptions struct {
-	// BlockRows is how many rows are read from each input at a time
-	// (default 4096).
+	// BlockRows is how many rows are read from each input at a time.
+	// The default divides DefaultBlockBudget rows among the inputs (at
+	// least 256, at most 8192 each), so that memory does not grow with
+	// the number of inputs.
 	BlockRows int
 	// RowGroupRows is the output's row group size (default
 	// parquetio.DefaultRowGroupRows): one row group is built in memory.
@@ -43,8 +45,9 @@ type MergeOptions struct {
 	Parallelism int
 }
 
-// DefaultBlockRows is MergeOptions.BlockRows' default.
-const DefaultBlockRows = 4096
+// DefaultBlockBudget is how many input rows a merge holds in memory at
+// once, over all its inputs.
+const DefaultBlockBudget = 1 << 18
 
 // Merge writes the rows of inputs to w as one MinIODB Parquet file, sorted
 // by ts (rows of equal ts in input order), in the union of the inputs'
@@ -64,7 +67,7 @@ func Merge(ctx context.Context, inputs []Input, w io.Writer, opts MergeOptions) 
 		return Output{}, errors.New("compaction: merge without inputs")
 	}
 	if opts.BlockRows <= 0 {
-		opts.BlockRows = DefaultBlockRows
+		opts.BlockRows = min(max(DefaultBlockBudget/len(inputs), 256), 8192)
 	}
 	if opts.RowGroupRows <= 0 {
 		opts.RowGroupRows = parquetio.DefaultRowGroupRows
@@ -338,12 +341,34 @@ func newBuilder(cols []*v1.Column, capacity int) *builder {
 	return b
 }
 
+// reset empties the builder, keeping its memory: the Writer has copied
+// the previous row group's values by the time Write returns.
 func (b *builder) reset() {
 	b.rows = 0
-	b.vecs = make([]*v1.ColumnVector, len(b.cols))
-	b.nulls = make([][]byte, len(b.cols))
-	for j := range b.cols {
-		b.vecs[j] = &v1.ColumnVector{}
+	if b.vecs == nil {
+		b.vecs = make([]*v1.ColumnVector, len(b.cols))
+		b.nulls = make([][]byte, len(b.cols))
+		for j, c := range b.cols {
+			v := &v1.ColumnVector{}
+			switch c.Type {
+			case v1.ColumnType_COLUMN_TYPE_BIGINT, v1.ColumnType_COLUMN_TYPE_TIMESTAMP:
+				v.Ints = make([]int64, 0, b.cap)
+			case v1.ColumnType_COLUMN_TYPE_DOUBLE:
+				v.Doubles = make([]float64, 0, b.cap)
+			case v1.ColumnType_COLUMN_TYPE_BOOLEAN:
+				v.Bools = make([]bool, 0, b.cap)
+			default:
+				v.Strings = make([]string, 0, b.cap)
+			}
+			b.vecs[j] = v
+		}
+		return
+	}
+	for j, v := range b.vecs {
+		v.Ints, v.Doubles, v.Bools, v.Nulls = v.Ints[:0], v.Doubles[:0], v.Bools[:0], nil
+		clear(v.Strings) // drop references to the strings
+		v.Strings = v.Strings[:0]
+		clear(b.nulls[j])
 	}
 }
 
@@ -409,7 +434,7 @@ func appendZeros(v *v1.ColumnVector, t v1.ColumnType, n int) {
 	}
 }
 
-// batch returns the collected rows.
+// batch returns the collected rows; valid until reset.
 func (b *builder) batch() *v1.RowBatch {
 	out := &v1.RowBatch{RowCount: int64(b.rows), Columns: b.cols, Vectors: b.vecs}
 	for j, nulls := range b.nulls {

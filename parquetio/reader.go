@@ -115,7 +115,7 @@ func (r *Reader) closeStreams() {
 
 // streamValues is how many values a valueStream decodes at a time (24
 // bytes each).
-const streamValues = 1024
+const streamValues = 256
 
 // valueStream reads one column chunk's values page by page.
 type valueStream struct {
@@ -130,6 +130,16 @@ type valueStream struct {
 // read returns the next n values as a vector of c's type.
 func (s *valueStream) read(c fileColumn, n int) (*miniodbv1.ColumnVector, error) {
 	v := &miniodbv1.ColumnVector{}
+	switch c.col.Type {
+	case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT, miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
+		v.Ints = make([]int64, 0, n)
+	case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
+		v.Doubles = make([]float64, 0, n)
+	case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR, miniodbv1.ColumnType_COLUMN_TYPE_JSON:
+		v.Strings = make([]string, 0, n)
+	case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
+		v.Bools = make([]bool, 0, n)
+	}
 	var nulls []byte
 	for row := 0; row < n; {
 		if len(s.vals) == 0 {

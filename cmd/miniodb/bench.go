@@ -37,8 +37,14 @@ Starts a throw-away single node in a temporary directory and measures:
           through MinIODB and through raw DuckDB on the same files, in the
           same run (median of --repeat runs each).
 
-Example:
+With --small-files N, the rows are instead written and flushed in N
+pieces (N small files, as frequent flushes make them), and the queries
+run before and after "compact --wait", beside raw DuckDB over the same
+small files and over one file of the same rows.
+
+Examples:
   miniodb bench --rows 2000000 --clients 4 --batch 5000 --raft-log wal
+  miniodb bench --rows 2000000 --small-files 1000
 
 Flags:
 `
@@ -67,6 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	catchup := fs.Bool("catchup", false, "with --nodes > 1: after ingest, join one more node and time its catch-up to the hot rows (by snapshot)")
 	nodes := fs.Int("nodes", 1, "cluster size: 1, or 3 (or more) nodes in this process on loopback TCP, writes sent to the leader")
+	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -92,6 +99,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.FlushRows = 1 << 40
 	cfg.FlushBytes = 1 << 40
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.CompactionOff = true // merges run when the bench says so
+	if *smallFiles > 0 {
+		if *nodes > 1 || *catchup {
+			return fmt.Errorf("--small-files runs on one node")
+		}
+		cfg.DataDir = filepath.Join(dir, "n1")
+		return benchSmallFiles(ctx, cfg, *rows, *smallFiles, *days, *repeat, stdout)
+	}
 	if *nodes > 1 {
 		cfg.ObjectStore = "file://" + filepath.Join(dir, "objects")
 		cfg.ObjectStoreShared = true
@@ -272,6 +287,150 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		slices.Sort(theirs)
 		a, b := pct(ours, 0.5), pct(theirs, 0.5)
 		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(b), float64(a)/float64(b))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// smallFileQueries are the queries of the small-files case (issue 9's
+// Q1–Q3).
+var smallFileQueries = []benchQuery{
+	{"Q1 count", "SELECT count(*) FROM events"},
+	{"Q2 group-by", "SELECT region, count(*), avg(value) FROM events GROUP BY region ORDER BY region"},
+	{"Q3 time-range-1h", "SELECT count(*), avg(value) FROM events WHERE ts >= TIMESTAMP '2026-01-02 10:00:00' AND ts < TIMESTAMP '2026-01-02 11:00:00'"},
+}
+
+// benchSmallFiles measures the small-files case: queries over many small
+// files, the merge, and the queries again, beside raw DuckDB.
+func benchSmallFiles(ctx context.Context, cfg node.Config, rows, files, days, repeat int, stdout io.Writer) error {
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.WaitLeader(ctx); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	fmt.Fprintf(stdout, "# miniodb bench --small-files — %s, %s, %d CPUs, %s/%s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	base := "http://" + n.HTTPAddr()
+	cluster := miniodbv1connect.NewClusterServiceClient(http.DefaultClient, base)
+	qc := miniodbv1connect.NewQueryServiceClient(http.DefaultClient, base)
+	span := int64(days) * 24 * 3600 * 1e6
+	per := max(int64(rows/files), 1)
+	t0 := time.Now()
+	for first := int64(0); first < int64(rows); first += per {
+		body := benchBody(nil, first, min(per, int64(rows)-first), span)
+		resp, err := http.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("write: %s: %s", resp.Status, b)
+		}
+		if _, err := cluster.Flush(ctx, connect.NewRequest(&v1.FlushRequest{})); err != nil {
+			return err
+		}
+	}
+	view, ok := n.FSM().Table("events")
+	if !ok {
+		return fmt.Errorf("bench table missing")
+	}
+	nfiles, _, bytesIn := view.FileTotals()
+	fmt.Fprintf(stdout, "Wrote %d rows as %d writes, each flushed: %d files, %.1f MB, in %.1f s.\n\n",
+		rows, (int64(rows)+per-1)/per, nfiles, float64(bytesIn)/1e6, time.Since(t0).Seconds())
+	objects := filepath.Join(cfg.DataDir, "objects")
+	pathsOf := func(v []*v1.DataFile) string {
+		var paths []string
+		for _, f := range v {
+			paths = append(paths, "'"+filepath.Join(objects, filepath.FromSlash(f.Key))+"'")
+		}
+		return strings.Join(paths, ",")
+	}
+	rawSmall, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer rawSmall.Close()
+	if _, err := rawSmall.ExecContext(ctx, fmt.Sprintf("CREATE VIEW events AS SELECT * FROM read_parquet([%s])", pathsOf(view.Files))); err != nil {
+		return err
+	}
+	one := filepath.Join(cfg.DataDir, "one.parquet")
+	if _, err := rawSmall.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM events ORDER BY ts) TO '%s' (FORMAT parquet, COMPRESSION zstd)", one)); err != nil {
+		return err
+	}
+	rawOne, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer rawOne.Close()
+	if _, err := rawOne.ExecContext(ctx, fmt.Sprintf("CREATE VIEW events AS SELECT * FROM read_parquet('%s')", one)); err != nil {
+		return err
+	}
+	median := func(f func() error) (time.Duration, error) {
+		var d []time.Duration
+		for i := 0; i < repeat; i++ {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				return 0, err
+			}
+			d = append(d, time.Since(t0))
+		}
+		slices.Sort(d)
+		return pct(d, 0.5), nil
+	}
+	ours := func(q string) func() error {
+		return func() error {
+			_, err := qc.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: q}))
+			return err
+		}
+	}
+	raw := func(db *sql.DB, q string) func() error { return func() error { return drain(ctx, db, q) } }
+	before := map[string]time.Duration{}
+	fmt.Fprintf(stdout, "## Before compaction: %d files (median of %d)\n\n", nfiles, repeat)
+	fmt.Fprintf(stdout, "| query | MinIODB ms | raw DuckDB, same %d files, ms | raw DuckDB, one file, ms | MinIODB / one file |\n|---|---|---|---|---|\n", nfiles)
+	for _, q := range smallFileQueries {
+		a, err := median(ours(q.sql))
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.name, err)
+		}
+		b, err := median(raw(rawSmall, q.sql))
+		if err != nil {
+			return err
+		}
+		c, err := median(raw(rawOne, q.sql))
+		if err != nil {
+			return err
+		}
+		before[q.name] = c
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(b), ms(c), float64(a)/float64(c))
+	}
+	t0 = time.Now()
+	cr, err := cluster.Compact(ctx, connect.NewRequest(&v1.CompactRequest{Wait: true}))
+	if err != nil {
+		return err
+	}
+	el := time.Since(t0)
+	view, _ = n.FSM().Table("events")
+	after, _, bytesOut := view.FileTotals()
+	fmt.Fprintf(stdout, "\nCompact --wait: %d merges of %d files in %.2f s: %.1f MB read (%.1f MB/s), %.0f rows/s merged, %.1f MB written; %d files left.\n\n",
+		cr.Msg.Merges, cr.Msg.FilesMerged, el.Seconds(), float64(cr.Msg.BytesRead)/1e6, float64(cr.Msg.BytesRead)/1e6/el.Seconds(),
+		float64(cr.Msg.Rows)/el.Seconds(), float64(bytesOut)/1e6, after)
+	fmt.Fprintf(stdout, "## After compaction: %d files (median of %d)\n\n", after, repeat)
+	fmt.Fprintf(stdout, "| query | MinIODB ms | raw DuckDB, one file, ms | ratio |\n|---|---|---|---|\n")
+	for _, q := range smallFileQueries {
+		a, err := median(ours(q.sql))
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.name, err)
+		}
+		c, err := median(raw(rawOne, q.sql))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(c), float64(a)/float64(c))
 	}
 	fmt.Fprintln(stdout)
 	return nil
