@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/miniodb/miniodb/compaction"
+	"github.com/miniodb/miniodb/internal/failpoint"
+	"github.com/miniodb/miniodb/objstore"
 	"github.com/miniodb/miniodb/ingest"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
@@ -206,5 +209,80 @@ func TestCollectorSparesMergesInFlight(t *testing.T) {
 	}
 	if c.runningFor("t") != 0 || c.total() != 0 {
 		t.Errorf("running: %d", c.total())
+	}
+}
+
+// TestCompactionFailpoints fails a merge before its upload, between the
+// upload and the commit, and after the commit, and the collector between
+// deleting objects and forgetting them: answers stay exact throughout,
+// the next attempt succeeds, and in the end the object store holds
+// exactly the catalog's files (no orphan kept, nothing live deleted).
+func TestCompactionFailpoints(t *testing.T) {
+	for _, point := range []string{"compaction-before-upload", "compaction-after-upload", "compaction-after-commit", "gc-mid-delete"} {
+		t.Run(point, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			cfg.DeleteGrace = MinDeleteGrace
+			fp, err := failpoint.Parse(point + "=error@1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Failpoints = fp
+			n := mustStartNode(t, cfg)
+			defer n.Close()
+			c := newClient(t, n)
+			ctx := context.Background()
+			for i := range 4 {
+				var b strings.Builder
+				for k := range 100 {
+					fmt.Fprintf(&b, `{"id":"r%d-%d","ts":"2026-01-01T00:00:00Z"}`+"\n", i, k)
+				}
+				if _, err := n.Write(ctx, WriteInput{Table: "events", Input: ingest.NDJSON([]byte(b.String()))}); err != nil {
+					t.Fatal(err)
+				}
+				c.flush("events")
+			}
+			const want = "[400,400]\n"
+			count := func() string { return c.sql("SELECT count(*), count(DISTINCT id) FROM events") }
+			_, err = n.Compact(ctx, "", true)
+			committed := point == "compaction-after-commit" || point == "gc-mid-delete"
+			if point != "gc-mid-delete" && !errors.Is(err, failpoint.ErrInjected) {
+				t.Fatalf("compact with %s: %v", point, err)
+			}
+			if got := count(); got != want {
+				t.Fatalf("after the failed merge: %s", got)
+			}
+			v, _ := n.fsm.Table("events")
+			if merged := len(v.Files) == 1; merged != committed {
+				t.Fatalf("%d files after the failed merge", len(v.Files))
+			}
+			if _, err := n.Compact(ctx, "", true); err != nil {
+				t.Fatalf("compact again: %v", err)
+			}
+			if got := count(); got != want {
+				t.Fatalf("after compaction: %s", got)
+			}
+			eventually(t, 30*time.Second, "the store holds exactly the live files", func() error {
+				if p := n.fsm.PendingDeletes(); len(p) > 0 {
+					return fmt.Errorf("%d pending deletes", len(p))
+				}
+				objs, err := n.store.List(ctx, objstore.DataPrefix)
+				if err != nil {
+					return err
+				}
+				live := n.fsm.LiveKeys()
+				if len(objs) != len(live) {
+					return fmt.Errorf("%d objects, %d live files", len(objs), len(live))
+				}
+				for _, o := range objs {
+					if !live[o.Key] {
+						return fmt.Errorf("object %s is not live", o.Key)
+					}
+				}
+				return nil
+			})
+			if got := count(); got != want {
+				t.Fatalf("after garbage collection: %s", got)
+			}
+		})
 	}
 }

@@ -354,6 +354,9 @@ func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
 		forget = append(forget, p.Key)
 	}
 	if len(forget) > 0 {
+		if err := n.cfg.Failpoints.Inject("gc-mid-delete"); err != nil {
+			return err
+		}
 		if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_ForgetObjects{ForgetObjects: &v1.ForgetObjectsCommand{Keys: forget}}}); err != nil {
 			return err
 		}

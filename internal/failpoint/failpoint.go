@@ -24,11 +24,15 @@ import (
 
 // Points names every fail point the product has.
 var Points = []string{
-	"flush-after-upload", // after the Parquet upload, before FlushCommit
-	"flush-after-commit", // after FlushCommit is applied on the leader
-	"snapshot-mid-write", // between records of an FSM snapshot
-	"wal-mid-batch",      // halfway through a wal StoreLogs batch
-	"fsm-apply",          // before the state machine applies an entry (pause: a slow replica)
+	"flush-after-upload",       // after the Parquet upload, before FlushCommit
+	"flush-after-commit",       // after FlushCommit is applied on the leader
+	"snapshot-mid-write",       // between records of an FSM snapshot
+	"wal-mid-batch",            // halfway through a wal StoreLogs batch
+	"fsm-apply",                // before the state machine applies an entry (pause: a slow replica)
+	"compaction-before-upload", // a merged file is written, not uploaded
+	"compaction-after-upload",  // after the merged upload, before CompactionCommit
+	"compaction-after-commit",  // after CompactionCommit is applied on the leader
+	"gc-mid-delete",            // the collector deleted objects, before ForgetObjects
 }
 
 // ErrInjected is returned by Inject for the error action.
