@@ -275,3 +275,58 @@ func cloneColumns(cols []*miniodbv1.Column) []*miniodbv1.Column {
 	}
 	return out
 }
+
+// DropBefore returns b without its rows whose ts is below cutoff
+// (microseconds), and how many it dropped. A row with ts at the cutoff is
+// kept; a NULL ts is never dropped. b is returned itself when nothing is
+// dropped; it is never modified.
+func DropBefore(b *miniodbv1.RowBatch, cutoff int64) (*miniodbv1.RowBatch, int64) {
+	tsIdx := -1
+	for i, c := range b.GetColumns() {
+		if c.Name == "ts" {
+			tsIdx = i
+		}
+	}
+	if tsIdx < 0 {
+		return b, 0
+	}
+	tv := b.Vectors[tsIdx]
+	isNull := func(v *miniodbv1.ColumnVector, i int) bool {
+		return len(v.Nulls) > 0 && v.Nulls[i/8]&(1<<(i%8)) != 0
+	}
+	var keep []int
+	for i, t := range tv.Ints {
+		if t >= cutoff || isNull(tv, i) {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) == int(b.RowCount) {
+		return b, 0
+	}
+	out := &miniodbv1.RowBatch{RowCount: int64(len(keep)), Columns: b.Columns, Vectors: make([]*miniodbv1.ColumnVector, len(b.Vectors))}
+	for j, v := range b.Vectors {
+		nv := &miniodbv1.ColumnVector{}
+		var nulls []byte
+		for k, i := range keep {
+			switch {
+			case v.Ints != nil:
+				nv.Ints = append(nv.Ints, v.Ints[i])
+			case v.Doubles != nil:
+				nv.Doubles = append(nv.Doubles, v.Doubles[i])
+			case v.Strings != nil:
+				nv.Strings = append(nv.Strings, v.Strings[i])
+			case v.Bools != nil:
+				nv.Bools = append(nv.Bools, v.Bools[i])
+			}
+			if isNull(v, i) {
+				if nulls == nil {
+					nulls = make([]byte, (len(keep)+7)/8)
+				}
+				nulls[k/8] |= 1 << (k % 8)
+			}
+		}
+		nv.Nulls = nulls
+		out.Vectors[j] = nv
+	}
+	return out, b.RowCount - int64(len(keep))
+}

@@ -358,6 +358,7 @@ func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 		Compaction:           v.Spec.Compaction,
 		MaxFilesPerPartition: maxFilesPerPartition(v.Files),
 		Partitions:           int64(len(parts)),
+		TtlMs:                v.Spec.TtlMs,
 		Name:                 v.Spec.Name,
 		Columns:              v.Spec.Columns,
 		Partitioning:         v.Spec.Partitioning,
@@ -405,6 +406,10 @@ func (n *Node) CreateTable(ctx context.Context, m *v1.CreateTableRequest) (*v1.T
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	spec.Compaction = m.Compaction
+	if m.TtlMs < 0 {
+		return nil, fmt.Errorf("%w: ttl_ms %d is negative (0 keeps rows forever)", ErrInvalid, m.TtlMs)
+	}
+	spec.TtlMs = m.TtlMs
 	if len(m.Columns) > 0 {
 		cols, err := ingest.NormalizeSchema(m.Columns)
 		if err != nil {
@@ -495,8 +500,11 @@ func (n *Node) AlterTable(ctx context.Context, m *v1.AlterTableRequest) (*v1.Tab
 	if n.raft.State() != raft.Leader {
 		return nil, n.notLeader()
 	}
-	if m.Compaction == nil {
-		return nil, fmt.Errorf("%w: alter table %q: nothing to change (set compaction)", ErrInvalid, name)
+	if m.Compaction == nil && m.TtlMs == nil {
+		return nil, fmt.Errorf("%w: alter table %q: nothing to change (set compaction or ttl_ms)", ErrInvalid, name)
+	}
+	if m.TtlMs != nil && *m.TtlMs < 0 {
+		return nil, fmt.Errorf("%w: ttl_ms %d is negative (0 keeps rows forever)", ErrInvalid, *m.TtlMs)
 	}
 	if err := compaction.ValidateTablePolicy(m.Compaction, n.cfg.Compaction); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -506,7 +514,7 @@ func (n *Node) AlterTable(ctx context.Context, m *v1.AlterTableRequest) (*v1.Tab
 		return nil, fmt.Errorf("%w: table %q", ErrNotFound, m.Name)
 	}
 	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_AlterTable{AlterTable: &v1.AlterTableCommand{
-		Name: name, TableCreatedIndex: v.CreatedIndex, Compaction: m.Compaction,
+		Name: name, TableCreatedIndex: v.CreatedIndex, Compaction: m.Compaction, TtlMs: m.TtlMs,
 	}}}); err != nil {
 		return nil, err
 	}

@@ -168,7 +168,7 @@ func (n *Node) compactRound(ctx context.Context, only string, full bool) (Compac
 		return CompactResult{}, err
 	}
 	var tasks []compaction.Task
-	now := time.Now()
+	now := n.now()
 	for _, v := range n.fsm.Tables() {
 		if only != "" && v.Spec.Name != only {
 			continue
@@ -236,7 +236,7 @@ func (n *Node) pendingMerges(table string) int64 {
 		return 0
 	}
 	var count int64
-	now := time.Now()
+	now := n.now()
 	for _, v := range n.fsm.Tables() {
 		if table == "" || v.Spec.Name == table {
 			count += int64(len(planTable(v, n.compactionPolicy(v.Spec), compaction.Options{Now: now})))
@@ -330,7 +330,7 @@ func (n *Node) merge(ctx context.Context, term uint64, task compaction.Task) (re
 	if err := n.cfg.Failpoints.Inject("compaction-after-upload"); err != nil {
 		return res, err
 	}
-	now := time.Now().UnixMicro()
+	now := n.now().UnixMicro()
 	keys := make([]string, len(task.Inputs))
 	for i, f := range task.Inputs {
 		keys[i] = f.Key

@@ -87,6 +87,9 @@ type Config struct {
 	// about one block per input and one output row group in memory
 	// (package compaction).
 	CompactionConcurrency int
+	// RetentionCheck is how often the leader removes files whose rows are
+	// all older than their table's TTL.
+	RetentionCheck time.Duration
 
 	// SnapshotThreshold and TrailingLogs tune Raft snapshots (see raft.Config).
 	SnapshotThreshold uint64
@@ -136,6 +139,8 @@ type Config struct {
 	// only after receiving from it (one send: one entry; close: no gate),
 	// so in-package tests can queue writes to coalesce them.
 	testCommitGate chan struct{}
+	// testNow, when set, is the node's clock for retention and file ages.
+	testNow func() time.Time
 }
 
 // DefaultConfig returns a working single-node configuration.
@@ -162,6 +167,7 @@ func DefaultConfig() Config {
 		Compaction:            compaction.DefaultPolicy(),
 		CompactionCheck:       5 * time.Second,
 		CompactionConcurrency: 1,
+		RetentionCheck:        10 * time.Second,
 		SnapshotThreshold:     8192,
 		TrailingLogs:          10240,
 		SnapshotInterval:      30 * time.Second,
@@ -208,6 +214,7 @@ func (c *Config) Validate() error {
 		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)},
 		{"max concurrent queries", int64(c.MaxConcurrentQueries)}, {"cache bytes", c.CacheBytes},
 		{"compaction check", int64(c.CompactionCheck)}, {"compaction concurrency", int64(c.CompactionConcurrency)},
+		{"retention check", int64(c.RetentionCheck)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

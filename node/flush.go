@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/miniodb/miniodb/ingest"
 	"github.com/miniodb/miniodb/objstore"
 	"github.com/miniodb/miniodb/parquetio"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
@@ -169,11 +170,36 @@ func (n *Node) clearHotSince(key string) {
 func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.TableView, p raftfsm.PartitionView) (int64, error) {
 	start := time.Now()
 	upto := p.Batches[len(p.Batches)-1].Index
-	batches := make([]*v1.RowBatch, len(p.Batches))
-	var rows int64
-	for i, b := range p.Batches {
-		batches[i] = b.Rows
-		rows += b.Rows.RowCount
+	batches := make([]*v1.RowBatch, 0, len(p.Batches))
+	var rows, expired int64
+	cutoff, ttl := retentionCutoff(view.Spec, n.now())
+	for _, b := range p.Batches {
+		rb := b.Rows
+		if ttl {
+			var dropped int64
+			rb, dropped = ingest.DropBefore(rb, cutoff)
+			expired += dropped
+		}
+		if rb.RowCount > 0 {
+			batches = append(batches, rb)
+		}
+		rows += rb.RowCount
+	}
+	if rows == 0 {
+		// Every row is older than the table's TTL: they leave the buffer
+		// without a file.
+		r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_FlushCommit{FlushCommit: &v1.FlushCommitCommand{
+			File:              &v1.DataFile{Table: view.Spec.Name, Partition: p.Name, FromIndex: p.FlushedUpto, UptoIndex: upto},
+			TableCreatedIndex: view.CreatedIndex, ExpiredRows: expired,
+		}}})
+		if errors.Is(err, raftfsm.ErrStaleFlush) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("commit expired rows of %s/%s: %w", view.Spec.Name, p.Name, err)
+		}
+		n.logger.Info("dropped expired hot rows", "table", view.Spec.Name, "partition", p.Name, "rows", r.Rows, "upto_index", upto)
+		return 0, nil
 	}
 	key := objstore.ObjectKey(objstore.KeyInfo{
 		Table: view.Spec.Name, TableCreatedIndex: view.CreatedIndex, Partition: p.Name,
@@ -226,10 +252,10 @@ func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.Tab
 		Stats:     meta.Stats,
 		Columns:   view.Spec.Columns,
 		// The planner's cooldown counts from here.
-		CreatedUnixMicros: time.Now().UnixMicro(),
+		CreatedUnixMicros: n.now().UnixMicro(),
 	}
 	r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_FlushCommit{FlushCommit: &v1.FlushCommitCommand{
-		File: file, TableCreatedIndex: view.CreatedIndex,
+		File: file, TableCreatedIndex: view.CreatedIndex, ExpiredRows: expired,
 	}}})
 	if errors.Is(err, raftfsm.ErrStaleFlush) {
 		n.logger.Info("flush lost to another flush of the same rows; its object is an orphan", "object_key", key, "reason", err)
@@ -253,6 +279,68 @@ func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.Tab
 	n.logger.Info("flushed", "table", view.Spec.Name, "partition", p.Name, "rows", rows,
 		"bytes", size, "upto_index", upto, "object_key", key, "seconds", time.Since(start).Seconds())
 	return rows, nil
+}
+
+// retentionCutoff returns the ts (microseconds) below which a table's rows
+// have expired at now, and false when the table keeps rows forever.
+func retentionCutoff(spec *v1.TableSpec, now time.Time) (int64, bool) {
+	if spec.GetTtlMs() <= 0 {
+		return 0, false
+	}
+	return now.UnixMicro() - spec.GetTtlMs()*1000, true
+}
+
+// now is the node's clock (tests set their own).
+func (n *Node) now() time.Time {
+	if n.cfg.testNow != nil {
+		return n.cfg.testNow()
+	}
+	return time.Now()
+}
+
+// retentionLoop removes files of expired rows while this node leads.
+func (n *Node) retentionLoop() {
+	n.whileLeader(n.cfg.RetentionCheck, 5*time.Minute, "retention failed", func(ctx context.Context) error {
+		return n.expire(ctx)
+	})
+}
+
+// expire removes, per table with a TTL, the live files whose rows are all
+// older than the table's cutoff, with one Expire entry per table; their
+// objects go to the pending-delete list.
+func (n *Node) expire(ctx context.Context) error {
+	if _, err := n.leaderReady(ctx); err != nil {
+		return err
+	}
+	now := n.now()
+	var errs []error
+	for _, v := range n.fsm.Tables() {
+		cutoff, ok := retentionCutoff(v.Spec, now)
+		if !ok {
+			continue
+		}
+		var keys []string
+		for _, f := range v.Files {
+			if max, ok := raftfsm.TimeMax(f); ok && max < cutoff {
+				keys = append(keys, f.Key)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_Expire{Expire: &v1.ExpireCommand{
+			Table: v.Spec.Name, TableCreatedIndex: v.CreatedIndex, CutoffMicros: cutoff, Files: keys, UnixMicros: now.UnixMicro(),
+		}}})
+		if errors.Is(err, raftfsm.ErrStaleCompaction) || errors.Is(err, raftfsm.ErrTableNotFound) {
+			continue // a merge or a drop won; the next round sees the new state
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("expire files of %s: %w", v.Spec.Name, err))
+			continue
+		}
+		n.logger.Info("expired files", "table", v.Spec.Name, "files", len(keys), "rows", r.Rows, "cutoff_micros", cutoff)
+	}
+	return errors.Join(errs...)
 }
 
 // gcLoop deletes objects whose grace period has passed (replaced, dropped,

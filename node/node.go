@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(6 + commitWorkers)
+	n.wg.Add(7 + commitWorkers)
 	for range commitWorkers {
 		go n.commitWorker()
 	}
@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go n.flushLoop()
 	go n.gcLoop()
 	go n.compactLoop()
+	go n.retentionLoop()
 	go n.leaderLoop()
 	go n.cacheLoop()
 	if n.needJoin {

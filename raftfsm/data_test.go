@@ -16,9 +16,10 @@ import (
 // dump prints the state. Directives:
 //
 //	insert table=T [req=ID]     lines "partition column:TYPE rows" (batch helper)
-//	flush table=T part=P from=F upto=U rows=R [created=C] [key=K]
+//	flush table=T part=P from=F upto=U rows=R [created=C] [key=K] [tsmax=M] [expired=E]
+//	expire table=T cutoff=C [created=C]  lines: file keys
 //	compact table=T part=P key=K rows=R [created=C]   lines: input keys
-//	alter table=T [min=N] [created=C]
+//	alter table=T [min=N] [ttl=MS] [created=C]
 //	drop table=T
 //	forget                      lines: object keys
 //	dump                        the tables, files, hot batches, pending deletes
@@ -64,6 +65,12 @@ func TestData(t *testing.T) {
 				if td.HasArg("key") {
 					td.ScanArgs(t, "key", &c.GetFlushCommit().File.Key)
 				}
+				if td.HasArg("tsmax") {
+					var m int64
+					td.ScanArgs(t, "tsmax", &m)
+					c.GetFlushCommit().File.Stats = []*v1.ColumnStats{{Name: "ts", Max: &v1.Scalar{Value: &v1.Scalar_Int{Int: m}}}}
+				}
+				td.MaybeScanArgs(t, "expired", &c.GetFlushCommit().ExpiredRows)
 				return result(h.apply(c))
 			case "compact":
 				var part, key string
@@ -77,14 +84,29 @@ func TestData(t *testing.T) {
 					Table: table, TableCreatedIndex: created, Partition: part, Inputs: strings.Fields(td.Input), UnixMicros: 42,
 					Output: &v1.DataFile{Key: key, Table: table, Partition: part, RowCount: rows},
 				}}}))
+			case "expire":
+				var cutoff int64
+				var created uint64 = 1
+				td.ScanArgs(t, "cutoff", &cutoff)
+				td.MaybeScanArgs(t, "created", &created)
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_Expire{Expire: &v1.ExpireCommand{
+					Table: table, TableCreatedIndex: created, CutoffMicros: cutoff, Files: strings.Fields(td.Input), UnixMicros: 42,
+				}}}))
 			case "alter":
 				var created uint64
 				var minFiles int
 				td.MaybeScanArgs(t, "created", &created)
 				td.MaybeScanArgs(t, "min", &minFiles)
-				return result(h.apply(&v1.Command{Cmd: &v1.Command_AlterTable{AlterTable: &v1.AlterTableCommand{
-					Name: table, TableCreatedIndex: created, Compaction: &v1.CompactionPolicy{MinFiles: int32(minFiles)},
-				}}}))
+				alter := &v1.AlterTableCommand{Name: table, TableCreatedIndex: created}
+				if td.HasArg("min") {
+					alter.Compaction = &v1.CompactionPolicy{MinFiles: int32(minFiles)}
+				}
+				if td.HasArg("ttl") {
+					var ttl int64
+					td.ScanArgs(t, "ttl", &ttl)
+					alter.TtlMs = &ttl
+				}
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_AlterTable{AlterTable: alter}}))
 			case "drop":
 				return result(h.apply(&v1.Command{Cmd: &v1.Command_DropTable{DropTable: &v1.DropTableCommand{Name: table, UnixMicros: 42}}}))
 			case "forget":
@@ -128,6 +150,9 @@ func dump(f *FSM) string {
 			cols = append(cols, c.Name+":"+strings.TrimPrefix(c.Type.String(), "COLUMN_TYPE_"))
 		}
 		fmt.Fprintf(&b, "table %s created %d columns %s\n", v.Spec.Name, v.CreatedIndex, strings.Join(cols, " "))
+		if v.Spec.TtlMs != 0 {
+			fmt.Fprintf(&b, "  ttl %dms\n", v.Spec.TtlMs)
+		}
 		if c := v.Spec.Compaction; c != nil {
 			fmt.Fprintf(&b, "  compaction target=%d min=%d max=%d cooldown=%dms disabled=%t\n",
 				c.TargetFileBytes, c.MinFiles, c.MaxFiles, c.CooldownMs, c.Disabled)

@@ -28,9 +28,9 @@ var (
 	// ErrStaleFlush: a FlushCommit planned against an older state of the
 	// partition (another flush of overlapping rows won); nothing changed.
 	ErrStaleFlush = errors.New("raftfsm: stale flush commit")
-	// ErrStaleCompaction: a CompactionCommit names an input that is no
-	// longer live (a concurrent merge, a drop or a delete won); nothing
-	// changed, and the merged object is an orphan.
+	// ErrStaleCompaction: a CompactionCommit or Expire names a file that
+	// is no longer live (a concurrent merge, a drop, a delete or retention
+	// won); nothing changed, and a merged object is an orphan.
 	ErrStaleCompaction = errors.New("raftfsm: stale compaction commit")
 	// ErrBadCommand: the entry cannot be decoded or is malformed.
 	ErrBadCommand = errors.New("raftfsm: bad command")
@@ -213,6 +213,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyCreateTable(l.Index, cmd.CreateTable)
 	case *v1.Command_AlterTable:
 		return f.applyAlterTable(l.Index, cmd.AlterTable)
+	case *v1.Command_Expire:
+		return f.applyExpire(l.Index, cmd.Expire)
 	case *v1.Command_DropTable:
 		return f.applyDropTable(l.Index, cmd.DropTable)
 	case *v1.Command_ForgetObjects:
@@ -284,6 +286,12 @@ func (f *FSM) applyAlterTable(index uint64, c *v1.AlterTableCommand) *Result {
 	spec := proto.Clone(t.spec).(*v1.TableSpec)
 	if c.Compaction != nil {
 		spec.Compaction = proto.Clone(c.Compaction).(*v1.CompactionPolicy)
+	}
+	if c.TtlMs != nil {
+		if *c.TtlMs < 0 {
+			return &Result{Index: index, Err: fmt.Errorf("%w: negative ttl", ErrBadCommand)}
+		}
+		spec.TtlMs = *c.TtlMs
 	}
 	t.spec = spec // replaced, never mutated: views share specs
 	return &Result{Index: index}
@@ -422,7 +430,9 @@ func columnsEqual(a, b []*v1.Column) bool {
 
 func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
 	file := c.GetFile()
-	if file == nil || file.Key == "" {
+	// Without a key the commit only drops rows that all expired.
+	expiredOnly := file != nil && file.Key == "" && file.RowCount == 0 && c.ExpiredRows > 0
+	if file == nil || (file.Key == "" && !expiredOnly) || c.ExpiredRows < 0 {
 		return &Result{Index: index, Err: fmt.Errorf("%w: flush commit without a file", ErrBadCommand)}
 	}
 	t, ok := f.tables[file.Table]
@@ -460,19 +470,76 @@ func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
 		bytes += p.batches[keep].Bytes
 		keep++
 	}
-	if rows != file.RowCount {
-		return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s flush of (%d, %d] holds %d rows, the buffer has %d",
-			ErrStaleFlush, file.Table, file.Partition, file.FromIndex, file.UptoIndex, file.RowCount, rows)}
+	if rows != file.RowCount+c.ExpiredRows {
+		return &Result{Index: index, Err: fmt.Errorf("%w: %s/%s flush of (%d, %d] holds %d rows (and %d expired), the buffer has %d",
+			ErrStaleFlush, file.Table, file.Partition, file.FromIndex, file.UptoIndex, file.RowCount, c.ExpiredRows, rows)}
 	}
 	// A new slice, so views holding the old one stay valid.
 	p.batches = slices.Clone(p.batches[keep:])
 	p.rows -= rows
 	p.bytes -= bytes
 	p.flushedUpto = file.UptoIndex
+	if expiredOnly {
+		return &Result{Index: index, Rows: rows}
+	}
 	live := proto.Clone(file).(*v1.DataFile)
 	live.LiveIndex = index
 	t.files = append(slices.Clip(t.files), live)
 	return &Result{Index: index, Rows: rows}
+}
+
+// applyExpire removes files whose rows are all older than the cutoff, as
+// their catalog statistics show; all or nothing.
+func (f *FSM) applyExpire(index uint64, c *v1.ExpireCommand) *Result {
+	t, ok := f.tables[c.Table]
+	if !ok || t.createdIndex != c.TableCreatedIndex {
+		return &Result{Index: index, Err: fmt.Errorf("%w: %q (created at %d)", ErrTableNotFound, c.Table, c.TableCreatedIndex)}
+	}
+	expire := make(map[string]bool, len(c.Files))
+	for _, key := range c.Files {
+		expire[key] = true
+	}
+	var rows int64
+	found := 0
+	for _, file := range t.files {
+		if !expire[file.Key] {
+			continue
+		}
+		found++
+		max, ok := TimeMax(file)
+		if !ok || max >= c.CutoffMicros {
+			return &Result{Index: index, Err: fmt.Errorf("%w: %s holds rows at or after the cutoff", ErrBadCommand, file.Key)}
+		}
+		rows += file.RowCount
+	}
+	if found != len(expire) || len(expire) != len(c.Files) {
+		return &Result{Index: index, Err: fmt.Errorf("%w: expire of %s names a file that is not live", ErrStaleCompaction, c.Table)}
+	}
+	files := make([]*v1.DataFile, 0, len(t.files)-found)
+	for _, file := range t.files {
+		if !expire[file.Key] {
+			files = append(files, file)
+		}
+	}
+	t.files = files // a new slice: views hold the old one
+	for _, key := range c.Files {
+		f.pending = append(f.pending, &v1.PendingDelete{Key: key, UnixMicros: c.UnixMicros})
+	}
+	return &Result{Index: index, Rows: rows}
+}
+
+// TimeMax returns the greatest ts of a file's rows from its statistics;
+// false when the statistics do not say (no ts statistics, or only NULLs).
+func TimeMax(file *v1.DataFile) (int64, bool) {
+	for _, s := range file.Stats {
+		if s.Name == "ts" {
+			if v, ok := s.GetMax().GetValue().(*v1.Scalar_Int); ok && s.NullCount == 0 {
+				return v.Int, true
+			}
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // applyCompactionCommit swaps a partition's input files for the merged

@@ -438,6 +438,13 @@ func writeTableList(w io.Writer, tables []*miniodbv1.TableInfo) error {
 	return writePlainTable(w, headers, right, rows)
 }
 
+func retentionText(ttlMs int64) string {
+	if ttlMs <= 0 {
+		return "rows are kept forever"
+	}
+	return "rows older than " + (time.Duration(ttlMs) * time.Millisecond).String() + " are removed"
+}
+
 func compactionPolicyText(p *miniodbv1.CompactionPolicy) string {
 	if p.GetDisabled() {
 		return "off for this table"
@@ -490,6 +497,7 @@ func writeTableInfo(w io.Writer, t *miniodbv1.TableInfo) error {
 		{"schema", schema},
 		{"flush", flush},
 		{"compaction", compactionPolicyText(t.GetCompaction())},
+		{"retention", retentionText(t.GetTtlMs())},
 		{"created at index", strconv.FormatUint(t.GetCreatedIndex(), 10)},
 	})
 	fmt.Fprintln(w)

@@ -73,6 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	catchup := fs.Bool("catchup", false, "with --nodes > 1: after ingest, join one more node and time its catch-up to the hot rows (by snapshot)")
 	nodes := fs.Int("nodes", 1, "cluster size: 1, or 3 (or more) nodes in this process on loopback TCP, writes sent to the leader")
+	ingestCompaction := fs.Int64("ingest-compaction", 0, "ingest twice, flushing every this many rows, with background compaction off and on")
 	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -106,6 +107,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DataDir = filepath.Join(dir, "n1")
 		return benchSmallFiles(ctx, cfg, *rows, *smallFiles, *days, *repeat, stdout)
+	}
+	if *ingestCompaction > 0 {
+		return benchIngestCompaction(ctx, cfg, dir, benchBodies(*rows, *batch, *days), *rows, *clients, *ingestCompaction, stdout)
 	}
 	if *nodes > 1 {
 		cfg.ObjectStore = "file://" + filepath.Join(dir, "objects")
@@ -147,16 +151,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Ingest.
 	// Request bodies are built before the clock starts, so the figure is
 	// the server's, not the load generator's.
-	span := int64(*days) * 24 * 3600 * 1e6
-	var bodies [][]byte
-	for first := int64(0); first < int64(*rows); first += int64(*batch) {
-		bodies = append(bodies, benchBody(nil, first, min(int64(*batch), int64(*rows)-first), span))
-	}
-	var next atomic.Int64
-	var latMu sync.Mutex
-	var lats []time.Duration
-	var wg sync.WaitGroup
-	errc := make(chan error, *clients)
+	bodies := benchBodies(*rows, *batch, *days)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -166,46 +161,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	start := time.Now()
-	for c := 0; c < *clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			hc := &http.Client{}
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(bodies)) {
-					return
-				}
-				t0 := time.Now()
-				resp, err := hc.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(bodies[i]))
-				if err != nil {
-					errc <- err
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					errc <- fmt.Errorf("write: %s: %s", resp.Status, b)
-					return
-				}
-				latMu.Lock()
-				lats = append(lats, time.Since(t0))
-				latMu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errc:
+	elapsed, lats, err := benchIngest(base, bodies, *clients)
+	if err != nil {
 		return err
-	default:
 	}
-	elapsed := time.Since(start)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
-	slices.Sort(lats)
 	fmt.Fprintf(stdout, "## Ingest\n\n| rows | batch | clients | seconds | rows/s | p50 batch | p99 batch |\n|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(stdout, "| %d | %d | %d | %.2f | %.0f | %s | %s |\n\n", *rows, *batch, *clients, elapsed.Seconds(),
 		float64(*rows)/elapsed.Seconds(), pct(lats, 0.50), pct(lats, 0.99))
@@ -431,6 +393,107 @@ func benchSmallFiles(ctx context.Context, cfg node.Config, rows, files, days, re
 			return err
 		}
 		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(c), float64(a)/float64(c))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// benchBodies builds the write requests of rows rows over days days.
+func benchBodies(rows, batch, days int) [][]byte {
+	span := int64(days) * 24 * 3600 * 1e6
+	var bodies [][]byte
+	for first := int64(0); first < int64(rows); first += int64(batch) {
+		bodies = append(bodies, benchBody(nil, first, min(int64(batch), int64(rows)-first), span))
+	}
+	return bodies
+}
+
+// benchIngest sends the request bodies from concurrent clients and returns
+// the elapsed time and the sorted request latencies.
+func benchIngest(base string, bodies [][]byte, clients int) (time.Duration, []time.Duration, error) {
+	var next atomic.Int64
+	var latMu sync.Mutex
+	var lats []time.Duration
+	var wg sync.WaitGroup
+	errc := make(chan error, clients)
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			hc := &http.Client{}
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(bodies)) {
+					return
+				}
+				t0 := time.Now()
+				resp, err := hc.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(bodies[i]))
+				if err != nil {
+					errc <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errc <- fmt.Errorf("write: %s: %s", resp.Status, b)
+					return
+				}
+				latMu.Lock()
+				lats = append(lats, time.Since(t0))
+				latMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	select {
+	case err := <-errc:
+		return 0, nil, err
+	default:
+	}
+	slices.Sort(lats)
+	return elapsed, lats, nil
+}
+
+// benchIngestCompaction ingests the same rows twice, each time on a fresh
+// node that flushes every flushRows rows, with background compaction off
+// and on, and reports rows/s and the files left per partition.
+func benchIngestCompaction(ctx context.Context, cfg node.Config, dir string, bodies [][]byte, rows, clients int, flushRows int64, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "## Ingest with background compaction off and on (flush every %d rows)\n\n", flushRows)
+	fmt.Fprintf(stdout, "| compaction | rows | seconds | rows/s | p99 batch | files | max files/partition | merges |\n|---|---|---|---|---|---|---|---|\n")
+	for _, on := range []bool{false, true} {
+		c := cfg
+		c.DataDir = filepath.Join(dir, fmt.Sprint("compaction-", on))
+		c.FlushRows = flushRows
+		c.FlushCheck = 100 * time.Millisecond
+		c.CompactionOff = !on
+		c.CompactionCheck = 200 * time.Millisecond
+		c.Compaction.Cooldown = time.Second
+		n, err := node.New(ctx, c)
+		if err != nil {
+			return err
+		}
+		if err := n.WaitLeader(ctx); err != nil {
+			n.Close()
+			return err
+		}
+		elapsed, lats, err := benchIngest("http://"+n.HTTPAddr(), bodies, clients)
+		if err != nil {
+			n.Close()
+			return err
+		}
+		view, _ := n.FSM().Table("events")
+		files, _, _ := view.FileTotals()
+		per := map[string]int{}
+		most := 0
+		for _, f := range view.Files {
+			per[f.Partition]++
+			most = max(most, per[f.Partition])
+		}
+		st := n.Status(ctx)
+		merged := st.GetCompactionBytesWritten()
+		n.Close()
+		fmt.Fprintf(stdout, "| %t | %d | %.2f | %.0f | %s | %d | %d | %.1f MB merged |\n", on, rows, elapsed.Seconds(),
+			float64(rows)/elapsed.Seconds(), pct(lats, 0.99), files, most, float64(merged)/1e6)
 	}
 	fmt.Fprintln(stdout)
 	return nil

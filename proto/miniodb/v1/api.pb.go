@@ -31,8 +31,12 @@ type CreateTableRequest struct {
 	Partitioning Partitioning `protobuf:"varint,3,opt,name=partitioning,proto3,enum=miniodb.v1.Partitioning" json:"partitioning,omitempty"`
 	Flush        *FlushPolicy `protobuf:"bytes,4,opt,name=flush,proto3" json:"flush,omitempty"`
 	// Succeed without change when the table exists already.
-	IfNotExists   bool              `protobuf:"varint,5,opt,name=if_not_exists,json=ifNotExists,proto3" json:"if_not_exists,omitempty"`
-	Compaction    *CompactionPolicy `protobuf:"bytes,6,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	IfNotExists bool              `protobuf:"varint,5,opt,name=if_not_exists,json=ifNotExists,proto3" json:"if_not_exists,omitempty"`
+	Compaction  *CompactionPolicy `protobuf:"bytes,6,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	// Retention: rows older than this (by ts) are removed, whole files once
+	// all their rows are older and hot rows when they are flushed; 0 (the
+	// default) keeps rows forever.
+	TtlMs         int64 `protobuf:"varint,7,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -107,6 +111,13 @@ func (x *CreateTableRequest) GetCompaction() *CompactionPolicy {
 		return x.Compaction
 	}
 	return nil
+}
+
+func (x *CreateTableRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
 }
 
 type CreateTableResponse struct {
@@ -413,7 +424,9 @@ type AlterTableRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Replaces the table's compaction policy when set.
-	Compaction    *CompactionPolicy `protobuf:"bytes,2,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	Compaction *CompactionPolicy `protobuf:"bytes,2,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	// Replaces the table's retention when set (0: keep rows forever).
+	TtlMs         *int64 `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3,oneof" json:"ttl_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +473,13 @@ func (x *AlterTableRequest) GetCompaction() *CompactionPolicy {
 		return x.Compaction
 	}
 	return nil
+}
+
+func (x *AlterTableRequest) GetTtlMs() int64 {
+	if x != nil && x.TtlMs != nil {
+		return *x.TtlMs
+	}
+	return 0
 }
 
 type AlterTableResponse struct {
@@ -524,6 +544,7 @@ type TableInfo struct {
 	// The most files any one partition has.
 	MaxFilesPerPartition int64 `protobuf:"varint,13,opt,name=max_files_per_partition,json=maxFilesPerPartition,proto3" json:"max_files_per_partition,omitempty"`
 	Partitions           int64 `protobuf:"varint,14,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	TtlMs                int64 `protobuf:"varint,15,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -652,6 +673,13 @@ func (x *TableInfo) GetMaxFilesPerPartition() int64 {
 func (x *TableInfo) GetPartitions() int64 {
 	if x != nil {
 		return x.Partitions
+	}
+	return 0
+}
+
+func (x *TableInfo) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
 	}
 	return 0
 }
@@ -1961,7 +1989,7 @@ var File_miniodb_v1_api_proto protoreflect.FileDescriptor
 const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"\x14miniodb/v1/api.proto\x12\n" +
-	"miniodb.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x16miniodb/v1/types.proto\"\xa5\x02\n" +
+	"miniodb.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x16miniodb/v1/types.proto\"\xbc\x02\n" +
 	"\x12CreateTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12<\n" +
@@ -1970,7 +1998,8 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\rif_not_exists\x18\x05 \x01(\bR\vifNotExists\x12<\n" +
 	"\n" +
 	"compaction\x18\x06 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
-	"compaction\"B\n" +
+	"compaction\x12\x15\n" +
+	"\x06ttl_ms\x18\a \x01(\x03R\x05ttlMs\"B\n" +
 	"\x13CreateTableResponse\x12+\n" +
 	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\x13\n" +
 	"\x11ListTablesRequest\"C\n" +
@@ -1983,14 +2012,16 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x10DropTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_exists\x18\x02 \x01(\bR\bifExists\"\x13\n" +
-	"\x11DropTableResponse\"e\n" +
+	"\x11DropTableResponse\"\x8c\x01\n" +
 	"\x11AlterTableRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
 	"\n" +
 	"compaction\x18\x02 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
-	"compaction\"A\n" +
+	"compaction\x12\x1a\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03H\x00R\x05ttlMs\x88\x01\x01B\t\n" +
+	"\a_ttl_ms\"A\n" +
 	"\x12AlterTableResponse\x12+\n" +
-	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\xb6\x04\n" +
+	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\xcd\x04\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12<\n" +
@@ -2012,7 +2043,8 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x17max_files_per_partition\x18\r \x01(\x03R\x14maxFilesPerPartition\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x0e \x01(\x03R\n" +
-	"partitions\"\xf8\x01\n" +
+	"partitions\x12\x15\n" +
+	"\x06ttl_ms\x18\x0f \x01(\x03R\x05ttlMs\"\xf8\x01\n" +
 	"\fWriteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x12\x1d\n" +
@@ -2249,6 +2281,7 @@ func file_miniodb_v1_api_proto_init() {
 		return
 	}
 	file_miniodb_v1_types_proto_init()
+	file_miniodb_v1_api_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

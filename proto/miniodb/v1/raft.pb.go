@@ -37,6 +37,7 @@ type Command struct {
 	//	*Command_InsertBatch
 	//	*Command_CompactionCommit
 	//	*Command_AlterTable
+	//	*Command_Expire
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -169,6 +170,15 @@ func (x *Command) GetAlterTable() *AlterTableCommand {
 	return nil
 }
 
+func (x *Command) GetExpire() *ExpireCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Expire); ok {
+			return x.Expire
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -213,6 +223,10 @@ type Command_AlterTable struct {
 	AlterTable *AlterTableCommand `protobuf:"bytes,10,opt,name=alter_table,json=alterTable,proto3,oneof"`
 }
 
+type Command_Expire struct {
+	Expire *ExpireCommand `protobuf:"bytes,11,opt,name=expire,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -232,6 +246,8 @@ func (*Command_InsertBatch) isCommand_Cmd() {}
 func (*Command_CompactionCommit) isCommand_Cmd() {}
 
 func (*Command_AlterTable) isCommand_Cmd() {}
+
+func (*Command_Expire) isCommand_Cmd() {}
 
 // InsertBatchCommand is several write requests coalesced into one entry by
 // the leader's group commit. Apply applies them in order, each exactly as
@@ -454,8 +470,10 @@ type TableSpec struct {
 	Partitioning   Partitioning           `protobuf:"varint,4,opt,name=partitioning,proto3,enum=miniodb.v1.Partitioning" json:"partitioning,omitempty"`
 	Flush          *FlushPolicy           `protobuf:"bytes,5,opt,name=flush,proto3" json:"flush,omitempty"`
 	Compaction     *CompactionPolicy      `protobuf:"bytes,6,opt,name=compaction,proto3" json:"compaction,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Rows older than this (by ts) are removed; 0 keeps them forever.
+	TtlMs         int64 `protobuf:"varint,7,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TableSpec) Reset() {
@@ -528,6 +546,13 @@ func (x *TableSpec) GetCompaction() *CompactionPolicy {
 		return x.Compaction
 	}
 	return nil
+}
+
+func (x *TableSpec) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
 }
 
 type CreateTableCommand struct {
@@ -773,8 +798,12 @@ type FlushCommitCommand struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	File              *DataFile              `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
 	TableCreatedIndex uint64                 `protobuf:"varint,2,opt,name=table_created_index,json=tableCreatedIndex,proto3" json:"table_created_index,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Rows of the range that were older than the table's TTL and were left
+	// out of the file. With a file of 0 rows (and no key), the range's rows
+	// were all expired: they leave the buffer and no file is added.
+	ExpiredRows   int64 `protobuf:"varint,3,opt,name=expired_rows,json=expiredRows,proto3" json:"expired_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FlushCommitCommand) Reset() {
@@ -817,6 +846,13 @@ func (x *FlushCommitCommand) GetFile() *DataFile {
 func (x *FlushCommitCommand) GetTableCreatedIndex() uint64 {
 	if x != nil {
 		return x.TableCreatedIndex
+	}
+	return 0
+}
+
+func (x *FlushCommitCommand) GetExpiredRows() int64 {
+	if x != nil {
+		return x.ExpiredRows
 	}
 	return 0
 }
@@ -918,6 +954,7 @@ type AlterTableCommand struct {
 	// The incarnation the change was decided for; 0 accepts any.
 	TableCreatedIndex uint64            `protobuf:"varint,2,opt,name=table_created_index,json=tableCreatedIndex,proto3" json:"table_created_index,omitempty"`
 	Compaction        *CompactionPolicy `protobuf:"bytes,3,opt,name=compaction,proto3" json:"compaction,omitempty"`
+	TtlMs             *int64            `protobuf:"varint,4,opt,name=ttl_ms,json=ttlMs,proto3,oneof" json:"ttl_ms,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -973,6 +1010,95 @@ func (x *AlterTableCommand) GetCompaction() *CompactionPolicy {
 	return nil
 }
 
+func (x *AlterTableCommand) GetTtlMs() int64 {
+	if x != nil && x.TtlMs != nil {
+		return *x.TtlMs
+	}
+	return 0
+}
+
+// ExpireCommand removes live files whose rows are all older than the
+// retention cutoff (their ts maximum is below cutoff_micros, which the
+// leader computed from its clock and the table's TTL). Apply checks every
+// file against its catalog statistics and refuses the command, changing
+// nothing, if one is not live or not wholly expired; the files go to the
+// pending-delete list with unix_micros as their removal time.
+type ExpireCommand struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Table             string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	TableCreatedIndex uint64                 `protobuf:"varint,2,opt,name=table_created_index,json=tableCreatedIndex,proto3" json:"table_created_index,omitempty"`
+	CutoffMicros      int64                  `protobuf:"varint,3,opt,name=cutoff_micros,json=cutoffMicros,proto3" json:"cutoff_micros,omitempty"`
+	Files             []string               `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	UnixMicros        int64                  `protobuf:"varint,5,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ExpireCommand) Reset() {
+	*x = ExpireCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireCommand) ProtoMessage() {}
+
+func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireCommand.ProtoReflect.Descriptor instead.
+func (*ExpireCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ExpireCommand) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ExpireCommand) GetTableCreatedIndex() uint64 {
+	if x != nil {
+		return x.TableCreatedIndex
+	}
+	return 0
+}
+
+func (x *ExpireCommand) GetCutoffMicros() int64 {
+	if x != nil {
+		return x.CutoffMicros
+	}
+	return 0
+}
+
+func (x *ExpireCommand) GetFiles() []string {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ExpireCommand) GetUnixMicros() int64 {
+	if x != nil {
+		return x.UnixMicros
+	}
+	return 0
+}
+
 // ForgetObjectsCommand removes deleted objects from the pending-delete list.
 type ForgetObjectsCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -983,7 +1109,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1121,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1134,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -1035,7 +1161,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1173,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1186,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -1116,7 +1242,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1254,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1267,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -1175,7 +1301,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1313,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1326,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -1230,7 +1356,7 @@ type SnapshotTable struct {
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1368,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1381,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -1304,7 +1430,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1442,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1455,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -1362,7 +1488,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1500,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1513,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -1402,7 +1528,7 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xbb\x05\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xf0\x05\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
@@ -1417,7 +1543,8 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x11compaction_commit\x18\t \x01(\v2#.miniodb.v1.CompactionCommitCommandH\x00R\x10compactionCommit\x12@\n" +
 	"\valter_table\x18\n" +
 	" \x01(\v2\x1d.miniodb.v1.AlterTableCommandH\x00R\n" +
-	"alterTableB\x05\n" +
+	"alterTable\x123\n" +
+	"\x06expire\x18\v \x01(\v2\x19.miniodb.v1.ExpireCommandH\x00R\x06expireB\x05\n" +
 	"\x03cmd\"I\n" +
 	"\x12InsertBatchCommand\x123\n" +
 	"\ainserts\x18\x01 \x03(\v2\x19.miniodb.v1.InsertCommandR\ainserts\"e\n" +
@@ -1430,7 +1557,7 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\fMemberRecord\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\thttp_addr\x18\x02 \x01(\tR\bhttpAddr\x12\x1b\n" +
-	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xa1\x02\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xb8\x02\n" +
 	"\tTableSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12'\n" +
@@ -1439,7 +1566,8 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x05flush\x18\x05 \x01(\v2\x17.miniodb.v1.FlushPolicyR\x05flush\x12<\n" +
 	"\n" +
 	"compaction\x18\x06 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
-	"compaction\"c\n" +
+	"compaction\x12\x15\n" +
+	"\x06ttl_ms\x18\a \x01(\x03R\x05ttlMs\"c\n" +
 	"\x12CreateTableCommand\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.miniodb.v1.TableSpecR\x04spec\x12\"\n" +
 	"\rif_not_exists\x18\x02 \x01(\bR\vifNotExists\"d\n" +
@@ -1456,10 +1584,11 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x06create\x18\x04 \x01(\v2\x15.miniodb.v1.TableSpecR\x06create\"X\n" +
 	"\x0ePartitionBatch\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\tR\tpartition\x12(\n" +
-	"\x04rows\x18\x02 \x01(\v2\x14.miniodb.v1.RowBatchR\x04rows\"n\n" +
+	"\x04rows\x18\x02 \x01(\v2\x14.miniodb.v1.RowBatchR\x04rows\"\x91\x01\n" +
 	"\x12FlushCommitCommand\x12(\n" +
 	"\x04file\x18\x01 \x01(\v2\x14.miniodb.v1.DataFileR\x04file\x12.\n" +
-	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\"\xe4\x01\n" +
+	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12!\n" +
+	"\fexpired_rows\x18\x03 \x01(\x03R\vexpiredRows\"\xe4\x01\n" +
 	"\x17CompactionCommitCommand\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12.\n" +
 	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12\x1c\n" +
@@ -1467,13 +1596,22 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x06inputs\x18\x04 \x03(\tR\x06inputs\x12,\n" +
 	"\x06output\x18\x05 \x01(\v2\x14.miniodb.v1.DataFileR\x06output\x12\x1f\n" +
 	"\vunix_micros\x18\x06 \x01(\x03R\n" +
-	"unixMicros\"\x95\x01\n" +
+	"unixMicros\"\xbc\x01\n" +
 	"\x11AlterTableCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12<\n" +
 	"\n" +
 	"compaction\x18\x03 \x01(\v2\x1c.miniodb.v1.CompactionPolicyR\n" +
-	"compaction\"*\n" +
+	"compaction\x12\x1a\n" +
+	"\x06ttl_ms\x18\x04 \x01(\x03H\x00R\x05ttlMs\x88\x01\x01B\t\n" +
+	"\a_ttl_ms\"\xb1\x01\n" +
+	"\rExpireCommand\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12.\n" +
+	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12#\n" +
+	"\rcutoff_micros\x18\x03 \x01(\x03R\fcutoffMicros\x12\x14\n" +
+	"\x05files\x18\x04 \x03(\tR\x05files\x12\x1f\n" +
+	"\vunix_micros\x18\x05 \x01(\x03R\n" +
+	"unixMicros\"*\n" +
 	"\x14ForgetObjectsCommand\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\"\x9b\x02\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
@@ -1523,7 +1661,7 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),                 // 0: miniodb.v1.Command
 	(*InsertBatchCommand)(nil),      // 1: miniodb.v1.InsertBatchCommand
@@ -1538,56 +1676,58 @@ var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*FlushCommitCommand)(nil),      // 10: miniodb.v1.FlushCommitCommand
 	(*CompactionCommitCommand)(nil), // 11: miniodb.v1.CompactionCommitCommand
 	(*AlterTableCommand)(nil),       // 12: miniodb.v1.AlterTableCommand
-	(*ForgetObjectsCommand)(nil),    // 13: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),          // 14: miniodb.v1.SnapshotHeader
-	(*RequestRecord)(nil),           // 15: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),           // 16: miniodb.v1.PendingDelete
-	(*SnapshotTable)(nil),           // 17: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),           // 18: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),         // 19: miniodb.v1.SnapshotTrailer
-	nil,                             // 20: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),                  // 21: miniodb.v1.Column
-	(Partitioning)(0),               // 22: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),             // 23: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),        // 24: miniodb.v1.CompactionPolicy
-	(*RowBatch)(nil),                // 25: miniodb.v1.RowBatch
-	(*DataFile)(nil),                // 26: miniodb.v1.DataFile
+	(*ExpireCommand)(nil),           // 13: miniodb.v1.ExpireCommand
+	(*ForgetObjectsCommand)(nil),    // 14: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),          // 15: miniodb.v1.SnapshotHeader
+	(*RequestRecord)(nil),           // 16: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),           // 17: miniodb.v1.PendingDelete
+	(*SnapshotTable)(nil),           // 18: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),           // 19: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),         // 20: miniodb.v1.SnapshotTrailer
+	nil,                             // 21: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),                  // 22: miniodb.v1.Column
+	(Partitioning)(0),               // 23: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),             // 24: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),        // 25: miniodb.v1.CompactionPolicy
+	(*RowBatch)(nil),                // 26: miniodb.v1.RowBatch
+	(*DataFile)(nil),                // 27: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
 	6,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
 	7,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
 	8,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
 	10, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	13, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	14, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
 	2,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
 	3,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
 	1,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
 	11, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
 	12, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
-	8,  // 10: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
-	21, // 11: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	22, // 12: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	23, // 13: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	24, // 14: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
-	5,  // 15: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	9,  // 16: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	5,  // 17: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	25, // 18: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	26, // 19: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	26, // 20: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
-	24, // 21: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
-	15, // 22: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	16, // 23: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	4,  // 24: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	5,  // 25: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	26, // 26: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	20, // 27: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	25, // 28: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	13, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
+	8,  // 11: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
+	22, // 12: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	23, // 13: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	24, // 14: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	25, // 15: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
+	5,  // 16: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	9,  // 17: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	5,  // 18: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	26, // 19: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	27, // 20: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	27, // 21: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
+	25, // 22: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
+	16, // 23: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	17, // 24: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	4,  // 25: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	5,  // 26: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	27, // 27: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	21, // 28: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	26, // 29: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -1607,14 +1747,16 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_InsertBatch)(nil),
 		(*Command_CompactionCommit)(nil),
 		(*Command_AlterTable)(nil),
+		(*Command_Expire)(nil),
 	}
+	file_miniodb_v1_raft_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
