@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/miniodb/miniodb/compaction"
+	"github.com/miniodb/miniodb/ingest"
 	"github.com/miniodb/miniodb/internal/failpoint"
 	"github.com/miniodb/miniodb/objstore"
-	"github.com/miniodb/miniodb/ingest"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
 
