@@ -25,6 +25,10 @@ type NodeOptions struct {
 	SnapshotInterval  time.Duration
 	DeleteGrace       time.Duration // 0: the product's default
 	FlushRows         int           // 0: the product's default; small makes size-triggered flushes
+	// Compaction makes the leader merge all the time: every 200 ms, two
+	// files make a merge, no cooldown (off: the product's defaults, which
+	// rarely merge within a run).
+	Compaction bool
 	// Failpoints are armed in every life, besides a life's own (which the
 	// harness tracks); only pause actions belong here.
 	Failpoints string
@@ -167,6 +171,9 @@ func (c *Cluster) args(nd *Node, join bool) []string {
 	}
 	if o.FlushRows > 0 {
 		args = append(args, "--flush-rows", fmt.Sprint(o.FlushRows))
+	}
+	if o.Compaction {
+		args = append(args, "--compaction-check", "200ms", "--compaction-min-files", "2", "--compaction-cooldown", "0s")
 	}
 	if join {
 		// Through the proxies, as every node-to-node call. A node with

@@ -65,6 +65,10 @@
 //     which then crashes in its next flush; crashed nodes come back without
 //     fail points (and a next armed leader may crash too). Heal restarts
 //     whatever is still armed.
+//   - fp-compaction-before-upload, fp-compaction-after-upload,
+//     fp-compaction-after-commit, fp-gc-mid-delete: the same, for the
+//     leader's next merge or collection (runs with NodeOptions.Compaction,
+//     which merges every 200 ms, so the points fire).
 //   - fp-snapshot-mid-write, fp-wal-mid-batch (needs --raft-log wal): a
 //     random node is restarted with the point armed (crash, @N for the wal).
 //   - pause-leader, pause-random: SIGSTOP, SIGCONT after the hold.

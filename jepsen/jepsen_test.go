@@ -131,18 +131,23 @@ func gcOptions(cfg *Config) {
 	// catalog would delete live files.
 	cfg.NodeOptions.Failpoints = "fsm-apply=pause(1ms)"
 	cfg.Workload.FlushEvery = 400 * time.Millisecond
+	// Merges all the time, so replaced files are deleted while nodes
+	// crash, and merged objects whose commit is in flight must be spared.
+	cfg.NodeOptions.Compaction = true
 }
 
 // TestGarbageCollector is the review's lost-files scenario as a run: with
-// a short grace period, every node is killed and restarted (the new leader
-// replays a long log) and the leader is killed; the collector sweeps all
-// the while. A file deleted while the catalog still named it makes the
+// a short grace period and merges all the time, every node is killed and
+// restarted (the new leader replays a long log), the leader crashes
+// between a merged upload and its commit and between the collector's
+// deletes and its ForgetObjects, and the leader is killed; the collector
+// sweeps all the while. A file deleted while the catalog still named it makes the
 // final reads fail (no-final-read) or lose rows.
 func TestGarbageCollector(t *testing.T) {
 	cfg := setup(t, "gc-3n", 3)
 	gcOptions(&cfg)
-	cfg.Duration = 20 * time.Second
-	cfg.Plan = []string{"power-loss", "kill-leader", "power-loss"}
+	cfg.Duration = 24 * time.Second
+	cfg.Plan = []string{"power-loss", "fp-compaction-after-upload", "kill-leader", "fp-gc-mid-delete"}
 	cfg.Quiet = [2]time.Duration{3 * time.Second, 4 * time.Second}
 	cfg.Hold = [2]time.Duration{time.Second, 2 * time.Second}
 	res := run(t, cfg)
@@ -211,6 +216,8 @@ var matrix = []struct {
 	{"corrupt-bolt", []string{"corrupt-truncate", "corrupt-flip"}, "bolt", false},
 	{"mixed-bolt", nil, "bolt", false},
 	{"gc-power-loss", []string{"power-loss", "kill-leader", "kill-random"}, "wal", true},
+	{"compaction-faults", []string{"fp-compaction-before-upload", "fp-compaction-after-upload", "fp-compaction-after-commit",
+		"fp-gc-mid-delete", "kill-leader", "minio-kill"}, "wal", true},
 }
 
 // TestMatrix runs every nemesis alone, and all of them mixed, on three and

@@ -148,7 +148,8 @@ func init() {
 			return errors.Join(errs...)
 		}, nil
 	}})
-	for _, point := range []string{"flush-after-upload", "flush-after-commit"} {
+	for _, point := range []string{"flush-after-upload", "flush-after-commit",
+		"compaction-before-upload", "compaction-after-upload", "compaction-after-commit", "gc-mid-delete"} {
 		register(&Nemesis{Name: "fp-" + point, Inject: func(ctx context.Context, e *env) (string, func() error, error) {
 			return armLeaderPoint(ctx, e, point+"=crash")
 		}})
