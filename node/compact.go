@@ -208,11 +208,19 @@ func (n *Node) compactRound(ctx context.Context, only string, full bool) (Compac
 	return total, errors.Join(errs...)
 }
 
-// planTable plans the merges of every partition of a table.
+// planTable plans the merges of every partition of a table, handing each
+// partition's planning only its own files.
 func planTable(v raftfsm.TableView, p compaction.Policy, o compaction.Options) []compaction.Task {
+	if p.Disabled {
+		return nil
+	}
+	byPart := map[string][]*v1.DataFile{}
+	for _, f := range v.Files {
+		byPart[f.Partition] = append(byPart[f.Partition], f)
+	}
 	var tasks []compaction.Task
 	for _, part := range sortedPartitions(v.Files) {
-		tasks = append(tasks, compaction.Plan(v.Spec.Name, v.CreatedIndex, part, v.Files, p, o)...)
+		tasks = append(tasks, compaction.Plan(v.Spec.Name, v.CreatedIndex, part, byPart[part], p, o)...)
 	}
 	return tasks
 }

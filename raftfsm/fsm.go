@@ -618,16 +618,17 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		r := f.requests[id]
 		s.header.Dedupe = append(s.header.Dedupe, &v1.RequestRecord{RequestId: id, Index: r.index, Rows: r.rows})
 	}
-	s.header.PendingDeletes = slices.Clone(f.pending)
+	s.pending = slices.Clone(f.pending)
+	s.header.PendingChunks = chunks(len(s.pending))
 	for _, id := range sortedKeys(f.members) {
 		s.header.Members = append(s.header.Members, f.members[id])
 	}
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
-		st := snapshotTable{table: &v1.SnapshotTable{
+		st := snapshotTable{files: slices.Clip(t.files), table: &v1.SnapshotTable{
 			Spec:         t.spec,
 			CreatedIndex: t.createdIndex,
-			Files:        slices.Clone(t.files),
+			FileChunks:   chunks(len(t.files)),
 			FlushedUpto:  map[string]uint64{},
 		}}
 		for _, pname := range sortedKeys(t.parts) {

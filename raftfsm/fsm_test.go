@@ -328,7 +328,22 @@ func randomCommands(h *harness, rng *rand.Rand, n int) {
 	types := []v1.ColumnType{tBigint, tDouble, tVarchar}
 	for i := 0; i < n; i++ {
 		table := tables[rng.IntN(len(tables))]
-		switch rng.IntN(10) {
+		switch rng.IntN(11) {
+		case 10:
+			// Merge two live files of a partition (or try to).
+			v, ok := h.fsm.Table(table)
+			if !ok || len(v.Files) < 2 {
+				continue
+			}
+			a, b := v.Files[rng.IntN(len(v.Files))], v.Files[rng.IntN(len(v.Files))]
+			if a.Partition != b.Partition || a.Key == b.Key {
+				continue
+			}
+			h.apply(&v1.Command{Cmd: &v1.Command_CompactionCommit{CompactionCommit: &v1.CompactionCommitCommand{
+				Table: table, TableCreatedIndex: v.CreatedIndex, Partition: a.Partition, Inputs: []string{a.Key, b.Key}, UnixMicros: int64(i),
+				Output: &v1.DataFile{Key: fmt.Sprintf("data/%s/%d/%s/m%d.parquet", table, v.CreatedIndex, a.Partition, i),
+					Table: table, Partition: a.Partition, RowCount: a.RowCount + b.RowCount},
+			}}})
 		case 0, 1, 2, 3, 4, 5:
 			h.apply(insert(table, fmt.Sprint("r", rng.IntN(12)), map[string]*v1.RowBatch{
 				parts[rng.IntN(2)]: batch(1+rng.IntN(5), "v", types[rng.IntN(3)]),

@@ -15,23 +15,34 @@ import (
 )
 
 const (
-	snapshotMagic   = "MINIODB-FSM-SNAPSHOT\n"
-	snapshotVersion = 1
-	// maxSnapshotRecord bounds one record (one hot batch or one table's
-	// catalog) so a corrupt length cannot make Restore allocate wildly.
+	snapshotMagic = "MINIODB-FSM-SNAPSHOT\n"
+	// snapshotVersion 2 writes files and pending deletes in chunks; 1
+	// held each table's files in one record. Restore reads both.
+	snapshotVersion = 2
+	// maxSnapshotRecord bounds one record (one hot batch, one chunk) so a
+	// corrupt length cannot make Restore allocate wildly.
 	maxSnapshotRecord = 1 << 30
+	// snapshotChunk is how many files or pending deletes one record holds
+	// (about 1-2 MB of catalog), so that a catalog of any size snapshots
+	// and restores in records of bounded size.
+	snapshotChunk = 4096
 )
 
 type snapshotTable struct {
 	table   *v1.SnapshotTable
+	files   []*v1.DataFile
 	batches []*v1.SnapshotBatch
 }
 
 type snapshot struct {
-	header *v1.SnapshotHeader
-	tables []snapshotTable
-	hook   func() error
+	header  *v1.SnapshotHeader
+	pending []*v1.PendingDelete
+	tables  []snapshotTable
+	hook    func() error
 }
+
+// chunks returns how many records of snapshotChunk items n items take.
+func chunks(n int) uint32 { return uint32((n + snapshotChunk - 1) / snapshotChunk) }
 
 // Persist streams the snapshot to the sink, one record at a time.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
@@ -62,9 +73,19 @@ func (s *snapshot) write(w io.Writer) error {
 			return err
 		}
 	}
+	for lo := 0; lo < len(s.pending); lo += snapshotChunk {
+		if err := put(&v1.SnapshotPending{PendingDeletes: s.pending[lo:min(lo+snapshotChunk, len(s.pending))]}); err != nil {
+			return err
+		}
+	}
 	for _, t := range s.tables {
 		if err := put(t.table); err != nil {
 			return err
+		}
+		for lo := 0; lo < len(t.files); lo += snapshotChunk {
+			if err := put(&v1.SnapshotFiles{Files: t.files[lo:min(lo+snapshotChunk, len(t.files))]}); err != nil {
+				return err
+			}
 		}
 		for _, b := range t.batches {
 			if err := put(b); err != nil {
@@ -110,8 +131,8 @@ func readSnapshot(r io.Reader) (*restored, error) {
 	if err := get("header", h); err != nil {
 		return nil, err
 	}
-	if h.Version != snapshotVersion {
-		return nil, fmt.Errorf("raftfsm: restore: snapshot format version %d, this node reads %d", h.Version, snapshotVersion)
+	if h.Version < 1 || h.Version > snapshotVersion {
+		return nil, fmt.Errorf("raftfsm: restore: snapshot format version %d, this node reads 1 to %d", h.Version, snapshotVersion)
 	}
 	st := &restored{
 		applied:  h.AppliedIndex,
@@ -127,12 +148,26 @@ func readSnapshot(r io.Reader) (*restored, error) {
 		st.requests[d.RequestId] = requestRecord{index: d.Index, rows: d.Rows}
 		st.requestLog = append(st.requestLog, d.RequestId)
 	}
+	for i := uint32(0); i < h.PendingChunks; i++ {
+		sp := &v1.SnapshotPending{}
+		if err := get("pending deletes", sp); err != nil {
+			return nil, err
+		}
+		st.pending = append(st.pending, sp.PendingDeletes...)
+	}
 	for i := uint32(0); i < h.TableCount; i++ {
 		ts := &v1.SnapshotTable{}
 		if err := get("table", ts); err != nil {
 			return nil, err
 		}
 		t := &table{spec: ts.Spec, createdIndex: ts.CreatedIndex, files: ts.Files, parts: map[string]*partition{}}
+		for j := uint32(0); j < ts.FileChunks; j++ {
+			sf := &v1.SnapshotFiles{}
+			if err := get("files", sf); err != nil {
+				return nil, err
+			}
+			t.files = append(t.files, sf.Files...)
+		}
 		for name, upto := range ts.FlushedUpto {
 			t.parts[name] = &partition{flushedUpto: upto}
 		}

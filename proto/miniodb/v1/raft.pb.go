@@ -1145,16 +1145,21 @@ func (x *ForgetObjectsCommand) GetKeys() []string {
 }
 
 // Snapshot records, written length-delimited in this order: one
-// SnapshotHeader, then per table one SnapshotTable followed by its hot
-// batches as SnapshotBatch records, then one SnapshotTrailer.
+// SnapshotHeader, its pending deletes as pending_chunks SnapshotPending
+// records, then per table one SnapshotTable followed by its live files as
+// file_chunks SnapshotFiles records and its hot batches as SnapshotBatch
+// records, then one SnapshotTrailer. (Version 1 held the files and the
+// pending deletes inline, in one record each.)
 type SnapshotHeader struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Version        uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	AppliedIndex   uint64                 `protobuf:"varint,2,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	TableCount     uint32                 `protobuf:"varint,3,opt,name=table_count,json=tableCount,proto3" json:"table_count,omitempty"`
-	Dedupe         []*RequestRecord       `protobuf:"bytes,4,rep,name=dedupe,proto3" json:"dedupe,omitempty"`
-	PendingDeletes []*PendingDelete       `protobuf:"bytes,5,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
-	Members        []*MemberRecord        `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Version      uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	AppliedIndex uint64                 `protobuf:"varint,2,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	TableCount   uint32                 `protobuf:"varint,3,opt,name=table_count,json=tableCount,proto3" json:"table_count,omitempty"`
+	Dedupe       []*RequestRecord       `protobuf:"bytes,4,rep,name=dedupe,proto3" json:"dedupe,omitempty"`
+	// Version 1 only; version 2 writes pending_chunks records instead.
+	PendingDeletes []*PendingDelete `protobuf:"bytes,5,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
+	Members        []*MemberRecord  `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	PendingChunks  uint32           `protobuf:"varint,7,opt,name=pending_chunks,json=pendingChunks,proto3" json:"pending_chunks,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1231,6 +1236,101 @@ func (x *SnapshotHeader) GetMembers() []*MemberRecord {
 	return nil
 }
 
+func (x *SnapshotHeader) GetPendingChunks() uint32 {
+	if x != nil {
+		return x.PendingChunks
+	}
+	return 0
+}
+
+type SnapshotPending struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	PendingDeletes []*PendingDelete       `protobuf:"bytes,1,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SnapshotPending) Reset() {
+	*x = SnapshotPending{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotPending) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotPending) ProtoMessage() {}
+
+func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotPending.ProtoReflect.Descriptor instead.
+func (*SnapshotPending) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SnapshotPending) GetPendingDeletes() []*PendingDelete {
+	if x != nil {
+		return x.PendingDeletes
+	}
+	return nil
+}
+
+type SnapshotFiles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*DataFile            `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotFiles) Reset() {
+	*x = SnapshotFiles{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotFiles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotFiles) ProtoMessage() {}
+
+func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotFiles.ProtoReflect.Descriptor instead.
+func (*SnapshotFiles) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SnapshotFiles) GetFiles() []*DataFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
 type RequestRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -1242,7 +1342,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1354,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1367,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -1301,7 +1401,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1413,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1426,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -1344,19 +1444,21 @@ func (x *PendingDelete) GetUnixMicros() int64 {
 }
 
 type SnapshotTable struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Spec          *TableSpec             `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
-	CreatedIndex  uint64                 `protobuf:"varint,2,opt,name=created_index,json=createdIndex,proto3" json:"created_index,omitempty"`
-	Files         []*DataFile            `protobuf:"bytes,3,rep,name=files,proto3" json:"files,omitempty"`
-	FlushedUpto   map[string]uint64      `protobuf:"bytes,4,rep,name=flushed_upto,json=flushedUpto,proto3" json:"flushed_upto,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	BatchCount    uint32                 `protobuf:"varint,5,opt,name=batch_count,json=batchCount,proto3" json:"batch_count,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Spec         *TableSpec             `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	CreatedIndex uint64                 `protobuf:"varint,2,opt,name=created_index,json=createdIndex,proto3" json:"created_index,omitempty"`
+	// Version 1 only; version 2 writes file_chunks records instead.
+	Files         []*DataFile       `protobuf:"bytes,3,rep,name=files,proto3" json:"files,omitempty"`
+	FlushedUpto   map[string]uint64 `protobuf:"bytes,4,rep,name=flushed_upto,json=flushedUpto,proto3" json:"flushed_upto,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	BatchCount    uint32            `protobuf:"varint,5,opt,name=batch_count,json=batchCount,proto3" json:"batch_count,omitempty"`
+	FileChunks    uint32            `protobuf:"varint,6,opt,name=file_chunks,json=fileChunks,proto3" json:"file_chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1470,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1483,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -1419,6 +1521,13 @@ func (x *SnapshotTable) GetBatchCount() uint32 {
 	return 0
 }
 
+func (x *SnapshotTable) GetFileChunks() uint32 {
+	if x != nil {
+		return x.FileChunks
+	}
+	return 0
+}
+
 type SnapshotBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -1430,7 +1539,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1551,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1564,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -1488,7 +1597,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1609,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1622,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -1613,7 +1722,7 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\vunix_micros\x18\x05 \x01(\x03R\n" +
 	"unixMicros\"*\n" +
 	"\x14ForgetObjectsCommand\x12\x12\n" +
-	"\x04keys\x18\x01 \x03(\tR\x04keys\"\x9b\x02\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\"\xc2\x02\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12\x1f\n" +
@@ -1621,7 +1730,12 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"tableCount\x121\n" +
 	"\x06dedupe\x18\x04 \x03(\v2\x19.miniodb.v1.RequestRecordR\x06dedupe\x12B\n" +
 	"\x0fpending_deletes\x18\x05 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\x122\n" +
-	"\amembers\x18\x06 \x03(\v2\x18.miniodb.v1.MemberRecordR\amembers\"X\n" +
+	"\amembers\x18\x06 \x03(\v2\x18.miniodb.v1.MemberRecordR\amembers\x12%\n" +
+	"\x0epending_chunks\x18\a \x01(\rR\rpendingChunks\"U\n" +
+	"\x0fSnapshotPending\x12B\n" +
+	"\x0fpending_deletes\x18\x01 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\";\n" +
+	"\rSnapshotFiles\x12*\n" +
+	"\x05files\x18\x01 \x03(\v2\x14.miniodb.v1.DataFileR\x05files\"X\n" +
 	"\rRequestRecord\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1630,14 +1744,16 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\rPendingDelete\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
 	"\vunix_micros\x18\x02 \x01(\x03R\n" +
-	"unixMicros\"\xbb\x02\n" +
+	"unixMicros\"\xdc\x02\n" +
 	"\rSnapshotTable\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.miniodb.v1.TableSpecR\x04spec\x12#\n" +
 	"\rcreated_index\x18\x02 \x01(\x04R\fcreatedIndex\x12*\n" +
 	"\x05files\x18\x03 \x03(\v2\x14.miniodb.v1.DataFileR\x05files\x12M\n" +
 	"\fflushed_upto\x18\x04 \x03(\v2*.miniodb.v1.SnapshotTable.FlushedUptoEntryR\vflushedUpto\x12\x1f\n" +
 	"\vbatch_count\x18\x05 \x01(\rR\n" +
-	"batchCount\x1a>\n" +
+	"batchCount\x12\x1f\n" +
+	"\vfile_chunks\x18\x06 \x01(\rR\n" +
+	"fileChunks\x1a>\n" +
 	"\x10FlushedUptoEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"m\n" +
@@ -1661,7 +1777,7 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),                 // 0: miniodb.v1.Command
 	(*InsertBatchCommand)(nil),      // 1: miniodb.v1.InsertBatchCommand
@@ -1679,18 +1795,20 @@ var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*ExpireCommand)(nil),           // 13: miniodb.v1.ExpireCommand
 	(*ForgetObjectsCommand)(nil),    // 14: miniodb.v1.ForgetObjectsCommand
 	(*SnapshotHeader)(nil),          // 15: miniodb.v1.SnapshotHeader
-	(*RequestRecord)(nil),           // 16: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),           // 17: miniodb.v1.PendingDelete
-	(*SnapshotTable)(nil),           // 18: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),           // 19: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),         // 20: miniodb.v1.SnapshotTrailer
-	nil,                             // 21: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),                  // 22: miniodb.v1.Column
-	(Partitioning)(0),               // 23: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),             // 24: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),        // 25: miniodb.v1.CompactionPolicy
-	(*RowBatch)(nil),                // 26: miniodb.v1.RowBatch
-	(*DataFile)(nil),                // 27: miniodb.v1.DataFile
+	(*SnapshotPending)(nil),         // 16: miniodb.v1.SnapshotPending
+	(*SnapshotFiles)(nil),           // 17: miniodb.v1.SnapshotFiles
+	(*RequestRecord)(nil),           // 18: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),           // 19: miniodb.v1.PendingDelete
+	(*SnapshotTable)(nil),           // 20: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),           // 21: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),         // 22: miniodb.v1.SnapshotTrailer
+	nil,                             // 23: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),                  // 24: miniodb.v1.Column
+	(Partitioning)(0),               // 25: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),             // 26: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),        // 27: miniodb.v1.CompactionPolicy
+	(*RowBatch)(nil),                // 28: miniodb.v1.RowBatch
+	(*DataFile)(nil),                // 29: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
 	6,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
@@ -1705,29 +1823,31 @@ var file_miniodb_v1_raft_proto_depIdxs = []int32{
 	12, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
 	13, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
 	8,  // 11: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
-	22, // 12: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	23, // 13: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	24, // 14: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	25, // 15: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
+	24, // 12: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	25, // 13: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	26, // 14: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	27, // 15: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
 	5,  // 16: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
 	9,  // 17: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
 	5,  // 18: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	26, // 19: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	27, // 20: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	27, // 21: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
-	25, // 22: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
-	16, // 23: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	17, // 24: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	28, // 19: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	29, // 20: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	29, // 21: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
+	27, // 22: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
+	18, // 23: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	19, // 24: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
 	4,  // 25: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	5,  // 26: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	27, // 27: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	21, // 28: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	26, // 29: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	19, // 26: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	29, // 27: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
+	5,  // 28: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	29, // 29: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	23, // 30: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	28, // 31: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -1756,7 +1876,7 @@ func file_miniodb_v1_raft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
