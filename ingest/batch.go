@@ -291,23 +291,32 @@ func DropBefore(b *miniodbv1.RowBatch, cutoff int64) (*miniodbv1.RowBatch, int64
 		return b, 0
 	}
 	tv := b.Vectors[tsIdx]
-	isNull := func(v *miniodbv1.ColumnVector, i int) bool {
-		return len(v.Nulls) > 0 && v.Nulls[i/8]&(1<<(i%8)) != 0
-	}
-	var keep []int
-	for i, t := range tv.Ints {
-		if t >= cutoff || isNull(tv, i) {
-			keep = append(keep, i)
+	return FilterRows(b, func(i int) bool { return tv.Ints[i] >= cutoff || IsNull(tv, i) })
+}
+
+// IsNull reports whether row i of v is NULL.
+func IsNull(v *miniodbv1.ColumnVector, i int) bool {
+	return len(v.Nulls) > 0 && v.Nulls[i/8]&(1<<(i%8)) != 0
+}
+
+// FilterRows returns b with only the rows keep accepts, and how many it
+// left out. b is returned itself when every row is kept; it is never
+// modified.
+func FilterRows(b *miniodbv1.RowBatch, keep func(i int) bool) (*miniodbv1.RowBatch, int64) {
+	var rows []int
+	for i := range int(b.RowCount) {
+		if keep(i) {
+			rows = append(rows, i)
 		}
 	}
-	if len(keep) == int(b.RowCount) {
+	if len(rows) == int(b.RowCount) {
 		return b, 0
 	}
-	out := &miniodbv1.RowBatch{RowCount: int64(len(keep)), Columns: b.Columns, Vectors: make([]*miniodbv1.ColumnVector, len(b.Vectors))}
+	out := &miniodbv1.RowBatch{RowCount: int64(len(rows)), Columns: b.Columns, Vectors: make([]*miniodbv1.ColumnVector, len(b.Vectors))}
 	for j, v := range b.Vectors {
 		nv := &miniodbv1.ColumnVector{}
 		var nulls []byte
-		for k, i := range keep {
+		for k, i := range rows {
 			switch {
 			case v.Ints != nil:
 				nv.Ints = append(nv.Ints, v.Ints[i])
@@ -318,9 +327,9 @@ func DropBefore(b *miniodbv1.RowBatch, cutoff int64) (*miniodbv1.RowBatch, int64
 			case v.Bools != nil:
 				nv.Bools = append(nv.Bools, v.Bools[i])
 			}
-			if isNull(v, i) {
+			if IsNull(v, i) {
 				if nulls == nil {
-					nulls = make([]byte, (len(keep)+7)/8)
+					nulls = make([]byte, (len(rows)+7)/8)
 				}
 				nulls[k/8] |= 1 << (k % 8)
 			}
@@ -328,5 +337,5 @@ func DropBefore(b *miniodbv1.RowBatch, cutoff int64) (*miniodbv1.RowBatch, int64
 		nv.Nulls = nulls
 		out.Vectors[j] = nv
 	}
-	return out, b.RowCount - int64(len(keep))
+	return out, b.RowCount - int64(len(rows))
 }

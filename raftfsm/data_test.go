@@ -18,8 +18,10 @@ import (
 //	insert table=T [req=ID]     lines "partition column:TYPE rows" (batch helper)
 //	flush table=T part=P from=F upto=U rows=R [created=C] [key=K] [tsmax=M] [expired=E]
 //	expire table=T cutoff=C [created=C]  lines: file keys
-//	compact table=T part=P key=K rows=R [created=C]   lines: input keys
+//	compact table=T part=P key=K rows=R [created=C] [watermark=W] [deleted=D]   lines: input keys
 //	alter table=T [min=N] [ttl=MS] [created=C]
+//	rows table=T part=P [upsert]         lines: "id ts" (id "-" is NULL)
+//	delete table=T [ids=a,b] [from=F to=T]
 //	drop table=T
 //	forget                      lines: object keys
 //	dump                        the tables, files, hot batches, pending deletes
@@ -74,16 +76,60 @@ func TestData(t *testing.T) {
 				return result(h.apply(c))
 			case "compact":
 				var part, key string
-				var rows int64
+				var rows, deleted int64
 				var created uint64 = 1
+				watermark := h.index
 				td.ScanArgs(t, "part", &part)
 				td.ScanArgs(t, "key", &key)
 				td.ScanArgs(t, "rows", &rows)
 				td.MaybeScanArgs(t, "created", &created)
+				td.MaybeScanArgs(t, "watermark", &watermark)
+				td.MaybeScanArgs(t, "deleted", &deleted)
 				return result(h.apply(&v1.Command{Cmd: &v1.Command_CompactionCommit{CompactionCommit: &v1.CompactionCommitCommand{
 					Table: table, TableCreatedIndex: created, Partition: part, Inputs: strings.Fields(td.Input), UnixMicros: 42,
-					Output: &v1.DataFile{Key: key, Table: table, Partition: part, RowCount: rows},
+					Output:             &v1.DataFile{Key: key, Table: table, Partition: part, RowCount: rows},
+					TombstoneWatermark: watermark, DeletedRows: deleted,
 				}}}))
+			case "rows":
+				var part string
+				td.ScanArgs(t, "part", &part)
+				cols := []*v1.Column{{Name: "ts", Type: tTimestamp}, {Name: "id", Type: tVarchar}}
+				b := &v1.RowBatch{Columns: cols, Vectors: []*v1.ColumnVector{{}, {}}}
+				for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
+					var id string
+					var ts int64
+					if _, err := fmt.Sscan(line, &id, &ts); err != nil {
+						t.Fatalf("%s: want \"id ts\", got %q", td.Pos, line)
+					}
+					b.Vectors[0].Ints = append(b.Vectors[0].Ints, ts)
+					b.Vectors[1].Strings = append(b.Vectors[1].Strings, strings.TrimPrefix(id, "-"))
+					if id == "-" {
+						for len(b.Vectors[1].Nulls) <= int(b.RowCount)/8 {
+							b.Vectors[1].Nulls = append(b.Vectors[1].Nulls, 0)
+						}
+						b.Vectors[1].Nulls[b.RowCount/8] |= 1 << (b.RowCount % 8)
+					}
+					b.RowCount++
+				}
+				if n := len(b.Vectors[1].Nulls); n > 0 && n < int(b.RowCount+7)/8 {
+					b.Vectors[1].Nulls = append(b.Vectors[1].Nulls, make([]byte, int(b.RowCount+7)/8-n)...)
+				}
+				c := insert(table, "", map[string]*v1.RowBatch{part: b})
+				c.GetInsert().Upsert = td.HasArg("upsert")
+				return result(h.apply(c))
+			case "delete":
+				m := &v1.Tombstone{}
+				if td.HasArg("ids") {
+					var ids string
+					td.ScanArgs(t, "ids", &ids)
+					m.Ids = strings.Split(ids, ",")
+				}
+				if td.HasArg("from") {
+					m.HasRange = true
+					td.ScanArgs(t, "from", &m.FromMicros)
+					td.ScanArgs(t, "to", &m.ToMicros)
+				}
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_Delete{Delete: &v1.DeleteCommand{Table: table, Match: m}}}))
 			case "expire":
 				var cutoff int64
 				var created uint64 = 1
@@ -160,10 +206,17 @@ func dump(f *FSM) string {
 		for _, file := range v.Files {
 			fmt.Fprintf(&b, "  file %s (%d, %d] %d rows live at %d\n", file.Key, file.FromIndex, file.UptoIndex, file.RowCount, file.LiveIndex)
 		}
+		for _, tomb := range v.Tombstones {
+			fmt.Fprintf(&b, "  tombstone at %d ids [%s]", tomb.Index, strings.Join(tomb.Ids, " "))
+			if tomb.HasRange {
+				fmt.Fprintf(&b, " ts in [%d, %d)", tomb.FromMicros, tomb.ToMicros)
+			}
+			b.WriteString("\n")
+		}
 		for _, p := range v.Partitions {
 			var idx []string
 			for _, hb := range p.Batches {
-				idx = append(idx, strconv.FormatUint(hb.Index, 10))
+				idx = append(idx, fmt.Sprintf("%d:%d", hb.Index, hb.Rows.RowCount))
 			}
 			fmt.Fprintf(&b, "  partition %s flushed to %d, %d hot rows in batches [%s]\n", p.Name, p.FlushedUpto, p.Rows, strings.Join(idx, " "))
 		}

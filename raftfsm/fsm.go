@@ -83,6 +83,12 @@ type table struct {
 	createdIndex uint64
 	files        []*v1.DataFile
 	parts        map[string]*partition
+	// tombstones are the deletes that may still match rows in files,
+	// ascending by index (see Applies).
+	tombstones []*v1.Tombstone
+	// hotEpoch changes when hot rows are deleted (batches rewritten), so
+	// readers that keep copies of hot batches know to start over.
+	hotEpoch uint64
 }
 
 type requestRecord struct {
@@ -215,6 +221,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyAlterTable(l.Index, cmd.AlterTable)
 	case *v1.Command_Expire:
 		return f.applyExpire(l.Index, cmd.Expire)
+	case *v1.Command_Delete:
+		return f.applyDelete(l.Index, cmd.Delete)
 	case *v1.Command_DropTable:
 		return f.applyDropTable(l.Index, cmd.DropTable)
 	case *v1.Command_ForgetObjects:
@@ -348,6 +356,13 @@ func (f *FSM) applyInsert(index uint64, c *v1.InsertCommand) *Result {
 		spec := proto.Clone(t.spec).(*v1.TableSpec)
 		spec.Columns = cols
 		t.spec = spec // specs are replaced, never mutated: views share them
+	}
+	if c.Upsert {
+		// Earlier rows with these ids go first, in this same entry: a
+		// reader sees the old rows or the new, never both or neither.
+		if ids := upsertIDs(c); len(ids) > 0 {
+			t.applyTombstone(index, &v1.Tombstone{Ids: ids})
+		}
 	}
 	for _, b := range c.Batches {
 		p := t.parts[b.Partition]
@@ -525,6 +540,7 @@ func (f *FSM) applyExpire(index uint64, c *v1.ExpireCommand) *Result {
 	for _, key := range c.Files {
 		f.pending = append(f.pending, &v1.PendingDelete{Key: key, UnixMicros: c.UnixMicros})
 	}
+	t.purgeTombstones()
 	return &Result{Index: index, Rows: rows}
 }
 
@@ -585,9 +601,17 @@ func (f *FSM) applyCompactionCommit(index uint64, c *v1.CompactionCommitCommand)
 		inputs[key] = true
 		rows += file.RowCount
 	}
-	if out.RowCount != rows {
-		return &Result{Index: index, Err: fmt.Errorf("%w: merged file %s holds %d rows, its inputs %d",
-			ErrBadCommand, out.Key, out.RowCount, rows)}
+	if out.RowCount+c.DeletedRows != rows || c.DeletedRows < 0 {
+		return &Result{Index: index, Err: fmt.Errorf("%w: merged file %s holds %d rows and left out %d deleted, its inputs %d",
+			ErrBadCommand, out.Key, out.RowCount, c.DeletedRows, rows)}
+	}
+	for _, tomb := range t.tombstones {
+		if tomb.Index > c.TombstoneWatermark && slices.ContainsFunc(c.Inputs, func(k string) bool { return Applies(tomb, live[k]) }) {
+			// The merge read its inputs before this delete: its file could
+			// bring deleted rows back.
+			return &Result{Index: index, Err: fmt.Errorf("%w: a delete at index %d came after the merge was planned (at %d)",
+				ErrStaleCompaction, tomb.Index, c.TombstoneWatermark)}
+		}
 	}
 	files := make([]*v1.DataFile, 0, len(t.files)-len(inputs)+1)
 	for _, file := range t.files {
@@ -601,7 +625,8 @@ func (f *FSM) applyCompactionCommit(index uint64, c *v1.CompactionCommitCommand)
 	for _, key := range c.Inputs {
 		f.pending = append(f.pending, &v1.PendingDelete{Key: key, UnixMicros: c.UnixMicros})
 	}
-	return &Result{Index: index, Rows: rows}
+	t.purgeTombstones()
+	return &Result{Index: index, Rows: out.RowCount}
 }
 
 // Snapshot captures the state for Persist. It copies slices of pointers to
@@ -630,6 +655,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 			CreatedIndex: t.createdIndex,
 			FileChunks:   chunks(len(t.files)),
 			FlushedUpto:  map[string]uint64{},
+			Tombstones:   slices.Clip(t.tombstones),
 		}}
 		for _, pname := range sortedKeys(t.parts) {
 			p := t.parts[pname]

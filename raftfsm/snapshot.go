@@ -160,7 +160,7 @@ func readSnapshot(r io.Reader) (*restored, error) {
 		if err := get("table", ts); err != nil {
 			return nil, err
 		}
-		t := &table{spec: ts.Spec, createdIndex: ts.CreatedIndex, files: ts.Files, parts: map[string]*partition{}}
+		t := &table{spec: ts.Spec, createdIndex: ts.CreatedIndex, files: ts.Files, parts: map[string]*partition{}, tombstones: ts.Tombstones}
 		for j := uint32(0); j < ts.FileChunks; j++ {
 			sf := &v1.SnapshotFiles{}
 			if err := get("files", sf); err != nil {

@@ -16,6 +16,12 @@ type TableView struct {
 	Partitions   []PartitionView
 	AppliedIndex uint64
 	Generation   uint64 // changes when a snapshot is restored
+	// Tombstones are the deletes files may still hold rows of, ascending
+	// by index; one applies to a file when Applies says so.
+	Tombstones []*v1.Tombstone
+	// HotEpoch changes when hot rows are deleted: batches with an index
+	// seen before may now hold fewer rows.
+	HotEpoch uint64
 }
 
 // PartitionView is one partition's hot rows.
@@ -51,6 +57,8 @@ func (f *FSM) viewLocked(t *table) TableView {
 		Files:        slices.Clip(t.files),
 		AppliedIndex: f.applied,
 		Generation:   f.generation,
+		Tombstones:   slices.Clip(t.tombstones),
+		HotEpoch:     t.hotEpoch,
 	}
 	for _, name := range sortedKeys(t.parts) {
 		p := t.parts[name]

@@ -684,6 +684,129 @@ func (x *TableInfo) GetTtlMs() int64 {
 	return 0
 }
 
+type DeleteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Ids   []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// The time range [start, end), RFC 3339; either end may be empty (open).
+	Start         string `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
+	End           string `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRequest) Reset() {
+	*x = DeleteRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRequest) ProtoMessage() {}
+
+func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *DeleteRequest) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+type DeleteResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RaftIndex uint64                 `protobuf:"varint,1,opt,name=raft_index,json=raftIndex,proto3" json:"raft_index,omitempty"`
+	// Unflushed rows removed at once; flushed rows are hidden from queries
+	// and removed from files by compaction.
+	HotRowsDeleted int64 `protobuf:"varint,2,opt,name=hot_rows_deleted,json=hotRowsDeleted,proto3" json:"hot_rows_deleted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteResponse) Reset() {
+	*x = DeleteResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResponse) ProtoMessage() {}
+
+func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteResponse) GetRaftIndex() uint64 {
+	if x != nil {
+		return x.RaftIndex
+	}
+	return 0
+}
+
+func (x *DeleteResponse) GetHotRowsDeleted() int64 {
+	if x != nil {
+		return x.HotRowsDeleted
+	}
+	return 0
+}
+
 type WriteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -704,14 +827,19 @@ type WriteRequest struct {
 	// Rows as one JSON array of objects, parsed exactly. MinIODB's Connect
 	// JSON codec moves a request's "rows" array here, so JSON clients keep
 	// exact numbers; binary clients may set it directly.
-	RowsJson      []byte `protobuf:"bytes,7,opt,name=rows_json,json=rowsJson,proto3" json:"rows_json,omitempty"`
+	RowsJson []byte `protobuf:"bytes,7,opt,name=rows_json,json=rowsJson,proto3" json:"rows_json,omitempty"`
+	// "id": each written row replaces every earlier row of the table with
+	// the same id (in the same log entry, so a reader sees the old rows or
+	// the new, never both or neither); within the request the last row of
+	// an id wins. Empty: plain appends.
+	UpsertKey     string `protobuf:"bytes,8,opt,name=upsert_key,json=upsertKey,proto3" json:"upsert_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	mi := &file_miniodb_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +851,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	mi := &file_miniodb_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +864,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WriteRequest) GetTable() string {
@@ -788,6 +916,13 @@ func (x *WriteRequest) GetRowsJson() []byte {
 	return nil
 }
 
+func (x *WriteRequest) GetUpsertKey() string {
+	if x != nil {
+		return x.UpsertKey
+	}
+	return ""
+}
+
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -800,7 +935,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	mi := &file_miniodb_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +947,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	mi := &file_miniodb_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +960,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Record) GetId() string {
@@ -861,7 +996,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	mi := &file_miniodb_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1008,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	mi := &file_miniodb_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1021,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WriteResponse) GetRowsWritten() int64 {
@@ -925,7 +1060,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[14]
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1072,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[14]
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1085,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -987,7 +1122,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[15]
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1134,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[15]
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1147,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryResponse) GetColumns() []*ResultColumn {
@@ -1040,7 +1175,7 @@ type ResultColumn struct {
 
 func (x *ResultColumn) Reset() {
 	*x = ResultColumn{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1187,7 @@ func (x *ResultColumn) String() string {
 func (*ResultColumn) ProtoMessage() {}
 
 func (x *ResultColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1200,7 @@ func (x *ResultColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultColumn.ProtoReflect.Descriptor instead.
 func (*ResultColumn) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResultColumn) GetName() string {
@@ -1092,7 +1227,7 @@ type QueryStreamResponse struct {
 
 func (x *QueryStreamResponse) Reset() {
 	*x = QueryStreamResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1239,7 @@ func (x *QueryStreamResponse) String() string {
 func (*QueryStreamResponse) ProtoMessage() {}
 
 func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1252,7 @@ func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStreamResponse.ProtoReflect.Descriptor instead.
 func (*QueryStreamResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryStreamResponse) GetColumns() []*ResultColumn {
@@ -1144,7 +1279,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1291,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1304,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CompactRequest) GetTable() string {
@@ -1199,7 +1334,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1346,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1359,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CompactResponse) GetMerges() int64 {
@@ -1276,7 +1411,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1423,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1436,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -1343,7 +1478,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1490,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1503,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -1394,7 +1529,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1541,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1554,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -1437,7 +1572,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1584,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1597,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -1480,7 +1615,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1627,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1640,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Member) GetNodeId() string {
@@ -1551,7 +1686,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1698,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1711,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 type StatusResponse struct {
@@ -1610,7 +1745,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1757,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1770,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -1790,7 +1925,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +1937,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1950,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TableStatus) GetName() string {
@@ -1897,7 +2032,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2044,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2057,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -1942,7 +2077,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2089,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2102,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -2044,7 +2179,16 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x0e \x01(\x03R\n" +
 	"partitions\x12\x15\n" +
-	"\x06ttl_ms\x18\x0f \x01(\x03R\x05ttlMs\"\xf8\x01\n" +
+	"\x06ttl_ms\x18\x0f \x01(\x03R\x05ttlMs\"_\n" +
+	"\rDeleteRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x14\n" +
+	"\x05start\x18\x03 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x04 \x01(\tR\x03end\"Y\n" +
+	"\x0eDeleteResponse\x12\x1d\n" +
+	"\n" +
+	"raft_index\x18\x01 \x01(\x04R\traftIndex\x12(\n" +
+	"\x10hot_rows_deleted\x18\x02 \x01(\x03R\x0ehotRowsDeleted\"\x97\x02\n" +
 	"\fWriteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x12\x1d\n" +
@@ -2054,7 +2198,9 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\vrows_ndjson\x18\x05 \x01(\fR\n" +
 	"rowsNdjson\x12\x1a\n" +
 	"\bredirect\x18\x06 \x01(\bR\bredirect\x12\x1b\n" +
-	"\trows_json\x18\a \x01(\fR\browsJson\"i\n" +
+	"\trows_json\x18\a \x01(\fR\browsJson\x12\x1d\n" +
+	"\n" +
+	"upsert_key\x18\b \x01(\tR\tupsertKey\"i\n" +
 	"\x06Record\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\ttimestamp\x18\x02 \x01(\tR\ttimestamp\x121\n" +
@@ -2155,9 +2301,10 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\bGetTable\x12\x1b.miniodb.v1.GetTableRequest\x1a\x1c.miniodb.v1.GetTableResponse\"\x03\x90\x02\x01\x12J\n" +
 	"\tDropTable\x12\x1c.miniodb.v1.DropTableRequest\x1a\x1d.miniodb.v1.DropTableResponse\"\x00\x12M\n" +
 	"\n" +
-	"AlterTable\x12\x1d.miniodb.v1.AlterTableRequest\x1a\x1e.miniodb.v1.AlterTableResponse\"\x002N\n" +
+	"AlterTable\x12\x1d.miniodb.v1.AlterTableRequest\x1a\x1e.miniodb.v1.AlterTableResponse\"\x002\x91\x01\n" +
 	"\fWriteService\x12>\n" +
-	"\x05Write\x12\x18.miniodb.v1.WriteRequest\x1a\x19.miniodb.v1.WriteResponse\"\x002\xa2\x01\n" +
+	"\x05Write\x12\x18.miniodb.v1.WriteRequest\x1a\x19.miniodb.v1.WriteResponse\"\x00\x12A\n" +
+	"\x06Delete\x12\x19.miniodb.v1.DeleteRequest\x1a\x1a.miniodb.v1.DeleteResponse\"\x002\xa2\x01\n" +
 	"\fQueryService\x12A\n" +
 	"\x05Query\x12\x18.miniodb.v1.QueryRequest\x1a\x19.miniodb.v1.QueryResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\xdc\x02\n" +
@@ -2180,7 +2327,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -2193,83 +2340,87 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*AlterTableRequest)(nil),   // 8: miniodb.v1.AlterTableRequest
 	(*AlterTableResponse)(nil),  // 9: miniodb.v1.AlterTableResponse
 	(*TableInfo)(nil),           // 10: miniodb.v1.TableInfo
-	(*WriteRequest)(nil),        // 11: miniodb.v1.WriteRequest
-	(*Record)(nil),              // 12: miniodb.v1.Record
-	(*WriteResponse)(nil),       // 13: miniodb.v1.WriteResponse
-	(*QueryRequest)(nil),        // 14: miniodb.v1.QueryRequest
-	(*QueryResponse)(nil),       // 15: miniodb.v1.QueryResponse
-	(*ResultColumn)(nil),        // 16: miniodb.v1.ResultColumn
-	(*QueryStreamResponse)(nil), // 17: miniodb.v1.QueryStreamResponse
-	(*CompactRequest)(nil),      // 18: miniodb.v1.CompactRequest
-	(*CompactResponse)(nil),     // 19: miniodb.v1.CompactResponse
-	(*JoinRequest)(nil),         // 20: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 21: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 22: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 23: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 24: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 25: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 26: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 27: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 28: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 29: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 30: miniodb.v1.Column
-	(Partitioning)(0),           // 31: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 32: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),    // 33: miniodb.v1.CompactionPolicy
-	(*structpb.Struct)(nil),     // 34: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 35: google.protobuf.ListValue
+	(*DeleteRequest)(nil),       // 11: miniodb.v1.DeleteRequest
+	(*DeleteResponse)(nil),      // 12: miniodb.v1.DeleteResponse
+	(*WriteRequest)(nil),        // 13: miniodb.v1.WriteRequest
+	(*Record)(nil),              // 14: miniodb.v1.Record
+	(*WriteResponse)(nil),       // 15: miniodb.v1.WriteResponse
+	(*QueryRequest)(nil),        // 16: miniodb.v1.QueryRequest
+	(*QueryResponse)(nil),       // 17: miniodb.v1.QueryResponse
+	(*ResultColumn)(nil),        // 18: miniodb.v1.ResultColumn
+	(*QueryStreamResponse)(nil), // 19: miniodb.v1.QueryStreamResponse
+	(*CompactRequest)(nil),      // 20: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 21: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 22: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 23: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 24: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 25: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 26: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 27: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 28: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 29: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 30: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 31: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 32: miniodb.v1.Column
+	(Partitioning)(0),           // 33: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 34: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 35: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 36: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 37: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	30, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	31, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	32, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	33, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	32, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	33, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	34, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	35, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	33, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	35, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
-	30, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	31, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	32, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	33, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
-	34, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
-	12, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	34, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
-	16, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	35, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
-	16, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	35, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
-	27, // 20: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	24, // 21: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	32, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	33, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	34, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	35, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	36, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	14, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
+	36, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	18, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
+	37, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	18, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
+	37, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	29, // 20: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	26, // 21: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
 	0,  // 22: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
 	2,  // 23: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
 	4,  // 24: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
 	6,  // 25: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
 	8,  // 26: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
-	11, // 27: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	14, // 28: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	14, // 29: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	25, // 30: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	28, // 31: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	20, // 32: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	22, // 33: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	18, // 34: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
-	1,  // 35: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 36: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 37: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 38: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	9,  // 39: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
-	13, // 40: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	15, // 41: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	17, // 42: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	26, // 43: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	29, // 44: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	21, // 45: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	23, // 46: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	19, // 47: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
-	35, // [35:48] is the sub-list for method output_type
-	22, // [22:35] is the sub-list for method input_type
+	13, // 27: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	11, // 28: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
+	16, // 29: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	16, // 30: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	27, // 31: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	30, // 32: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	22, // 33: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	24, // 34: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	20, // 35: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	1,  // 36: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 37: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 38: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 39: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 40: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	15, // 41: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	12, // 42: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
+	17, // 43: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	19, // 44: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	28, // 45: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	31, // 46: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	23, // 47: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	25, // 48: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	21, // 49: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	36, // [36:50] is the sub-list for method output_type
+	22, // [22:36] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
 	22, // [22:22] is the sub-list for extension extendee
 	0,  // [0:22] is the sub-list for field type_name
@@ -2288,7 +2439,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -38,6 +38,7 @@ type Command struct {
 	//	*Command_CompactionCommit
 	//	*Command_AlterTable
 	//	*Command_Expire
+	//	*Command_Delete
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -179,6 +180,15 @@ func (x *Command) GetExpire() *ExpireCommand {
 	return nil
 }
 
+func (x *Command) GetDelete() *DeleteCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -227,6 +237,10 @@ type Command_Expire struct {
 	Expire *ExpireCommand `protobuf:"bytes,11,opt,name=expire,proto3,oneof"`
 }
 
+type Command_Delete struct {
+	Delete *DeleteCommand `protobuf:"bytes,12,opt,name=delete,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -248,6 +262,8 @@ func (*Command_CompactionCommit) isCommand_Cmd() {}
 func (*Command_AlterTable) isCommand_Cmd() {}
 
 func (*Command_Expire) isCommand_Cmd() {}
+
+func (*Command_Delete) isCommand_Cmd() {}
 
 // InsertBatchCommand is several write requests coalesced into one entry by
 // the leader's group commit. Apply applies them in order, each exactly as
@@ -677,7 +693,10 @@ type InsertCommand struct {
 	RequestId string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Batches   []*PartitionBatch      `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
 	// Create the table with this spec when it does not exist.
-	Create        *TableSpec `protobuf:"bytes,4,opt,name=create,proto3" json:"create,omitempty"`
+	Create *TableSpec `protobuf:"bytes,4,opt,name=create,proto3" json:"create,omitempty"`
+	// Upsert by id: before the rows are added, every earlier row of the
+	// table with one of their ids is deleted (as a DeleteCommand would).
+	Upsert        bool `protobuf:"varint,5,opt,name=upsert,proto3" json:"upsert,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -740,6 +759,76 @@ func (x *InsertCommand) GetCreate() *TableSpec {
 	return nil
 }
 
+func (x *InsertCommand) GetUpsert() bool {
+	if x != nil {
+		return x.Upsert
+	}
+	return false
+}
+
+// DeleteCommand deletes a table's rows that match the tombstone: unflushed
+// rows at once, flushed ones by recording the tombstone, which hides them
+// from queries until compaction rewrites their files.
+type DeleteCommand struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Table             string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	TableCreatedIndex uint64                 `protobuf:"varint,2,opt,name=table_created_index,json=tableCreatedIndex,proto3" json:"table_created_index,omitempty"`
+	Match             *Tombstone             `protobuf:"bytes,3,opt,name=match,proto3" json:"match,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *DeleteCommand) Reset() {
+	*x = DeleteCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCommand) ProtoMessage() {}
+
+func (x *DeleteCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCommand.ProtoReflect.Descriptor instead.
+func (*DeleteCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DeleteCommand) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *DeleteCommand) GetTableCreatedIndex() uint64 {
+	if x != nil {
+		return x.TableCreatedIndex
+	}
+	return 0
+}
+
+func (x *DeleteCommand) GetMatch() *Tombstone {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
 type PartitionBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     string                 `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -750,7 +839,7 @@ type PartitionBatch struct {
 
 func (x *PartitionBatch) Reset() {
 	*x = PartitionBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +851,7 @@ func (x *PartitionBatch) String() string {
 func (*PartitionBatch) ProtoMessage() {}
 
 func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +864,7 @@ func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionBatch.ProtoReflect.Descriptor instead.
 func (*PartitionBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PartitionBatch) GetPartition() string {
@@ -808,7 +897,7 @@ type FlushCommitCommand struct {
 
 func (x *FlushCommitCommand) Reset() {
 	*x = FlushCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +909,7 @@ func (x *FlushCommitCommand) String() string {
 func (*FlushCommitCommand) ProtoMessage() {}
 
 func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +922,7 @@ func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushCommitCommand.ProtoReflect.Descriptor instead.
 func (*FlushCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FlushCommitCommand) GetFile() *DataFile {
@@ -871,13 +960,19 @@ type CompactionCommitCommand struct {
 	Inputs            []string               `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty"`
 	Output            *DataFile              `protobuf:"bytes,5,opt,name=output,proto3" json:"output,omitempty"`
 	UnixMicros        int64                  `protobuf:"varint,6,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The merge left out the rows of every tombstone with index up to this
+	// one that applied to its inputs; deleted_rows is how many. Apply
+	// refuses the commit if the table has a later tombstone (the merged file
+	// could bring deleted rows back).
+	TombstoneWatermark uint64 `protobuf:"varint,7,opt,name=tombstone_watermark,json=tombstoneWatermark,proto3" json:"tombstone_watermark,omitempty"`
+	DeletedRows        int64  `protobuf:"varint,8,opt,name=deleted_rows,json=deletedRows,proto3" json:"deleted_rows,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CompactionCommitCommand) Reset() {
 	*x = CompactionCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +984,7 @@ func (x *CompactionCommitCommand) String() string {
 func (*CompactionCommitCommand) ProtoMessage() {}
 
 func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +997,7 @@ func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactionCommitCommand.ProtoReflect.Descriptor instead.
 func (*CompactionCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CompactionCommitCommand) GetTable() string {
@@ -947,6 +1042,20 @@ func (x *CompactionCommitCommand) GetUnixMicros() int64 {
 	return 0
 }
 
+func (x *CompactionCommitCommand) GetTombstoneWatermark() uint64 {
+	if x != nil {
+		return x.TombstoneWatermark
+	}
+	return 0
+}
+
+func (x *CompactionCommitCommand) GetDeletedRows() int64 {
+	if x != nil {
+		return x.DeletedRows
+	}
+	return 0
+}
+
 // AlterTableCommand changes a table's settings. Unset fields stay.
 type AlterTableCommand struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -961,7 +1070,7 @@ type AlterTableCommand struct {
 
 func (x *AlterTableCommand) Reset() {
 	*x = AlterTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1082,7 @@ func (x *AlterTableCommand) String() string {
 func (*AlterTableCommand) ProtoMessage() {}
 
 func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1095,7 @@ func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTableCommand.ProtoReflect.Descriptor instead.
 func (*AlterTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AlterTableCommand) GetName() string {
@@ -1036,7 +1145,7 @@ type ExpireCommand struct {
 
 func (x *ExpireCommand) Reset() {
 	*x = ExpireCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1157,7 @@ func (x *ExpireCommand) String() string {
 func (*ExpireCommand) ProtoMessage() {}
 
 func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1170,7 @@ func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireCommand.ProtoReflect.Descriptor instead.
 func (*ExpireCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExpireCommand) GetTable() string {
@@ -1109,7 +1218,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1230,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1243,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -1166,7 +1275,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1287,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1300,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -1252,7 +1361,7 @@ type SnapshotPending struct {
 
 func (x *SnapshotPending) Reset() {
 	*x = SnapshotPending{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1373,7 @@ func (x *SnapshotPending) String() string {
 func (*SnapshotPending) ProtoMessage() {}
 
 func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1386,7 @@ func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPending.ProtoReflect.Descriptor instead.
 func (*SnapshotPending) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotPending) GetPendingDeletes() []*PendingDelete {
@@ -1296,7 +1405,7 @@ type SnapshotFiles struct {
 
 func (x *SnapshotFiles) Reset() {
 	*x = SnapshotFiles{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1417,7 @@ func (x *SnapshotFiles) String() string {
 func (*SnapshotFiles) ProtoMessage() {}
 
 func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1430,7 @@ func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFiles.ProtoReflect.Descriptor instead.
 func (*SnapshotFiles) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotFiles) GetFiles() []*DataFile {
@@ -1342,7 +1451,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1463,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1476,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -1401,7 +1510,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1522,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1535,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -1443,6 +1552,86 @@ func (x *PendingDelete) GetUnixMicros() int64 {
 	return 0
 }
 
+// Tombstone says which rows a delete matched: rows whose id is one of ids
+// (when ids is not empty) and whose ts is in [from_micros, to_micros)
+// (when has_range). It applies to a file made live before index (a live
+// index below it): later files never hold rows it deleted.
+type Tombstone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	HasRange      bool                   `protobuf:"varint,3,opt,name=has_range,json=hasRange,proto3" json:"has_range,omitempty"`
+	FromMicros    int64                  `protobuf:"varint,4,opt,name=from_micros,json=fromMicros,proto3" json:"from_micros,omitempty"`
+	ToMicros      int64                  `protobuf:"varint,5,opt,name=to_micros,json=toMicros,proto3" json:"to_micros,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tombstone) Reset() {
+	*x = Tombstone{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tombstone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tombstone) ProtoMessage() {}
+
+func (x *Tombstone) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tombstone.ProtoReflect.Descriptor instead.
+func (*Tombstone) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Tombstone) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *Tombstone) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *Tombstone) GetHasRange() bool {
+	if x != nil {
+		return x.HasRange
+	}
+	return false
+}
+
+func (x *Tombstone) GetFromMicros() int64 {
+	if x != nil {
+		return x.FromMicros
+	}
+	return 0
+}
+
+func (x *Tombstone) GetToMicros() int64 {
+	if x != nil {
+		return x.ToMicros
+	}
+	return 0
+}
+
 type SnapshotTable struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Spec         *TableSpec             `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -1452,13 +1641,14 @@ type SnapshotTable struct {
 	FlushedUpto   map[string]uint64 `protobuf:"bytes,4,rep,name=flushed_upto,json=flushedUpto,proto3" json:"flushed_upto,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	BatchCount    uint32            `protobuf:"varint,5,opt,name=batch_count,json=batchCount,proto3" json:"batch_count,omitempty"`
 	FileChunks    uint32            `protobuf:"varint,6,opt,name=file_chunks,json=fileChunks,proto3" json:"file_chunks,omitempty"`
+	Tombstones    []*Tombstone      `protobuf:"bytes,7,rep,name=tombstones,proto3" json:"tombstones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1660,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1673,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -1528,6 +1718,13 @@ func (x *SnapshotTable) GetFileChunks() uint32 {
 	return 0
 }
 
+func (x *SnapshotTable) GetTombstones() []*Tombstone {
+	if x != nil {
+		return x.Tombstones
+	}
+	return nil
+}
+
 type SnapshotBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -1539,7 +1736,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1748,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1761,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -1597,7 +1794,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1806,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1819,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -1637,7 +1834,7 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xf0\x05\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xa5\x06\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
@@ -1653,7 +1850,8 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\valter_table\x18\n" +
 	" \x01(\v2\x1d.miniodb.v1.AlterTableCommandH\x00R\n" +
 	"alterTable\x123\n" +
-	"\x06expire\x18\v \x01(\v2\x19.miniodb.v1.ExpireCommandH\x00R\x06expireB\x05\n" +
+	"\x06expire\x18\v \x01(\v2\x19.miniodb.v1.ExpireCommandH\x00R\x06expire\x123\n" +
+	"\x06delete\x18\f \x01(\v2\x19.miniodb.v1.DeleteCommandH\x00R\x06deleteB\x05\n" +
 	"\x03cmd\"I\n" +
 	"\x12InsertBatchCommand\x123\n" +
 	"\ainserts\x18\x01 \x03(\v2\x19.miniodb.v1.InsertCommandR\ainserts\"e\n" +
@@ -1684,20 +1882,25 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_exists\x18\x02 \x01(\bR\bifExists\x12\x1f\n" +
 	"\vunix_micros\x18\x03 \x01(\x03R\n" +
-	"unixMicros\"\xa9\x01\n" +
+	"unixMicros\"\xc1\x01\n" +
 	"\rInsertCommand\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x124\n" +
 	"\abatches\x18\x03 \x03(\v2\x1a.miniodb.v1.PartitionBatchR\abatches\x12-\n" +
-	"\x06create\x18\x04 \x01(\v2\x15.miniodb.v1.TableSpecR\x06create\"X\n" +
+	"\x06create\x18\x04 \x01(\v2\x15.miniodb.v1.TableSpecR\x06create\x12\x16\n" +
+	"\x06upsert\x18\x05 \x01(\bR\x06upsert\"\x82\x01\n" +
+	"\rDeleteCommand\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12.\n" +
+	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12+\n" +
+	"\x05match\x18\x03 \x01(\v2\x15.miniodb.v1.TombstoneR\x05match\"X\n" +
 	"\x0ePartitionBatch\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\tR\tpartition\x12(\n" +
 	"\x04rows\x18\x02 \x01(\v2\x14.miniodb.v1.RowBatchR\x04rows\"\x91\x01\n" +
 	"\x12FlushCommitCommand\x12(\n" +
 	"\x04file\x18\x01 \x01(\v2\x14.miniodb.v1.DataFileR\x04file\x12.\n" +
 	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12!\n" +
-	"\fexpired_rows\x18\x03 \x01(\x03R\vexpiredRows\"\xe4\x01\n" +
+	"\fexpired_rows\x18\x03 \x01(\x03R\vexpiredRows\"\xb8\x02\n" +
 	"\x17CompactionCommitCommand\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12.\n" +
 	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12\x1c\n" +
@@ -1705,7 +1908,9 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x06inputs\x18\x04 \x03(\tR\x06inputs\x12,\n" +
 	"\x06output\x18\x05 \x01(\v2\x14.miniodb.v1.DataFileR\x06output\x12\x1f\n" +
 	"\vunix_micros\x18\x06 \x01(\x03R\n" +
-	"unixMicros\"\xbc\x01\n" +
+	"unixMicros\x12/\n" +
+	"\x13tombstone_watermark\x18\a \x01(\x04R\x12tombstoneWatermark\x12!\n" +
+	"\fdeleted_rows\x18\b \x01(\x03R\vdeletedRows\"\xbc\x01\n" +
 	"\x11AlterTableCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x13table_created_index\x18\x02 \x01(\x04R\x11tableCreatedIndex\x12<\n" +
@@ -1744,7 +1949,14 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\rPendingDelete\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
 	"\vunix_micros\x18\x02 \x01(\x03R\n" +
-	"unixMicros\"\xdc\x02\n" +
+	"unixMicros\"\x8e\x01\n" +
+	"\tTombstone\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x1b\n" +
+	"\thas_range\x18\x03 \x01(\bR\bhasRange\x12\x1f\n" +
+	"\vfrom_micros\x18\x04 \x01(\x03R\n" +
+	"fromMicros\x12\x1b\n" +
+	"\tto_micros\x18\x05 \x01(\x03R\btoMicros\"\x93\x03\n" +
 	"\rSnapshotTable\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.miniodb.v1.TableSpecR\x04spec\x12#\n" +
 	"\rcreated_index\x18\x02 \x01(\x04R\fcreatedIndex\x12*\n" +
@@ -1753,7 +1965,10 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\vbatch_count\x18\x05 \x01(\rR\n" +
 	"batchCount\x12\x1f\n" +
 	"\vfile_chunks\x18\x06 \x01(\rR\n" +
-	"fileChunks\x1a>\n" +
+	"fileChunks\x125\n" +
+	"\n" +
+	"tombstones\x18\a \x03(\v2\x15.miniodb.v1.TombstoneR\n" +
+	"tombstones\x1a>\n" +
 	"\x10FlushedUptoEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"m\n" +
@@ -1777,7 +1992,7 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),                 // 0: miniodb.v1.Command
 	(*InsertBatchCommand)(nil),      // 1: miniodb.v1.InsertBatchCommand
@@ -1788,66 +2003,71 @@ var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*CreateTableCommand)(nil),      // 6: miniodb.v1.CreateTableCommand
 	(*DropTableCommand)(nil),        // 7: miniodb.v1.DropTableCommand
 	(*InsertCommand)(nil),           // 8: miniodb.v1.InsertCommand
-	(*PartitionBatch)(nil),          // 9: miniodb.v1.PartitionBatch
-	(*FlushCommitCommand)(nil),      // 10: miniodb.v1.FlushCommitCommand
-	(*CompactionCommitCommand)(nil), // 11: miniodb.v1.CompactionCommitCommand
-	(*AlterTableCommand)(nil),       // 12: miniodb.v1.AlterTableCommand
-	(*ExpireCommand)(nil),           // 13: miniodb.v1.ExpireCommand
-	(*ForgetObjectsCommand)(nil),    // 14: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),          // 15: miniodb.v1.SnapshotHeader
-	(*SnapshotPending)(nil),         // 16: miniodb.v1.SnapshotPending
-	(*SnapshotFiles)(nil),           // 17: miniodb.v1.SnapshotFiles
-	(*RequestRecord)(nil),           // 18: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),           // 19: miniodb.v1.PendingDelete
-	(*SnapshotTable)(nil),           // 20: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),           // 21: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),         // 22: miniodb.v1.SnapshotTrailer
-	nil,                             // 23: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),                  // 24: miniodb.v1.Column
-	(Partitioning)(0),               // 25: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),             // 26: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),        // 27: miniodb.v1.CompactionPolicy
-	(*RowBatch)(nil),                // 28: miniodb.v1.RowBatch
-	(*DataFile)(nil),                // 29: miniodb.v1.DataFile
+	(*DeleteCommand)(nil),           // 9: miniodb.v1.DeleteCommand
+	(*PartitionBatch)(nil),          // 10: miniodb.v1.PartitionBatch
+	(*FlushCommitCommand)(nil),      // 11: miniodb.v1.FlushCommitCommand
+	(*CompactionCommitCommand)(nil), // 12: miniodb.v1.CompactionCommitCommand
+	(*AlterTableCommand)(nil),       // 13: miniodb.v1.AlterTableCommand
+	(*ExpireCommand)(nil),           // 14: miniodb.v1.ExpireCommand
+	(*ForgetObjectsCommand)(nil),    // 15: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),          // 16: miniodb.v1.SnapshotHeader
+	(*SnapshotPending)(nil),         // 17: miniodb.v1.SnapshotPending
+	(*SnapshotFiles)(nil),           // 18: miniodb.v1.SnapshotFiles
+	(*RequestRecord)(nil),           // 19: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),           // 20: miniodb.v1.PendingDelete
+	(*Tombstone)(nil),               // 21: miniodb.v1.Tombstone
+	(*SnapshotTable)(nil),           // 22: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),           // 23: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),         // 24: miniodb.v1.SnapshotTrailer
+	nil,                             // 25: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),                  // 26: miniodb.v1.Column
+	(Partitioning)(0),               // 27: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),             // 28: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),        // 29: miniodb.v1.CompactionPolicy
+	(*RowBatch)(nil),                // 30: miniodb.v1.RowBatch
+	(*DataFile)(nil),                // 31: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
 	6,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
 	7,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
 	8,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
-	10, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	14, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	11, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
+	15, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
 	2,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
 	3,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
 	1,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
-	11, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
-	12, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
-	13, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
-	8,  // 11: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
-	24, // 12: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	25, // 13: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	26, // 14: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	27, // 15: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
-	5,  // 16: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	9,  // 17: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	5,  // 18: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	28, // 19: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	29, // 20: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	29, // 21: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
-	27, // 22: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
-	18, // 23: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	19, // 24: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	4,  // 25: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	19, // 26: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	29, // 27: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
-	5,  // 28: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	29, // 29: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	23, // 30: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	28, // 31: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	12, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
+	13, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
+	14, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
+	9,  // 11: miniodb.v1.Command.delete:type_name -> miniodb.v1.DeleteCommand
+	8,  // 12: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
+	26, // 13: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	27, // 14: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	28, // 15: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	29, // 16: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
+	5,  // 17: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	10, // 18: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	5,  // 19: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	21, // 20: miniodb.v1.DeleteCommand.match:type_name -> miniodb.v1.Tombstone
+	30, // 21: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	31, // 22: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	31, // 23: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
+	29, // 24: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
+	19, // 25: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	20, // 26: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	4,  // 27: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	20, // 28: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	31, // 29: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
+	5,  // 30: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	31, // 31: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	25, // 32: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	21, // 33: miniodb.v1.SnapshotTable.tombstones:type_name -> miniodb.v1.Tombstone
+	30, // 34: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -1868,15 +2088,16 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_CompactionCommit)(nil),
 		(*Command_AlterTable)(nil),
 		(*Command_Expire)(nil),
+		(*Command_Delete)(nil),
 	}
-	file_miniodb_v1_raft_proto_msgTypes[12].OneofWrappers = []any{}
+	file_miniodb_v1_raft_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

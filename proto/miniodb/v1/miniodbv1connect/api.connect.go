@@ -52,6 +52,8 @@ const (
 	TableServiceAlterTableProcedure = "/miniodb.v1.TableService/AlterTable"
 	// WriteServiceWriteProcedure is the fully-qualified name of the WriteService's Write RPC.
 	WriteServiceWriteProcedure = "/miniodb.v1.WriteService/Write"
+	// WriteServiceDeleteProcedure is the fully-qualified name of the WriteService's Delete RPC.
+	WriteServiceDeleteProcedure = "/miniodb.v1.WriteService/Delete"
 	// QueryServiceQueryProcedure is the fully-qualified name of the QueryService's Query RPC.
 	QueryServiceQueryProcedure = "/miniodb.v1.QueryService/Query"
 	// QueryServiceQueryStreamProcedure is the fully-qualified name of the QueryService's QueryStream
@@ -256,6 +258,10 @@ type WriteServiceClient interface {
 	// Write appends rows to a table and answers once they are committed on a
 	// quorum and applied. A write either applies whole or not at all.
 	Write(context.Context, *connect.Request[v1.WriteRequest]) (*connect.Response[v1.WriteResponse], error)
+	// Delete removes the rows of a table that match: by id, by time range,
+	// or both (rows with one of the ids within the range). It answers once
+	// the delete is committed; from then on no query sees the rows.
+	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
 }
 
 // NewWriteServiceClient constructs a client for the miniodb.v1.WriteService service. By default, it
@@ -275,12 +281,19 @@ func NewWriteServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(writeServiceMethods.ByName("Write")),
 			connect.WithClientOptions(opts...),
 		),
+		delete: connect.NewClient[v1.DeleteRequest, v1.DeleteResponse](
+			httpClient,
+			baseURL+WriteServiceDeleteProcedure,
+			connect.WithSchema(writeServiceMethods.ByName("Delete")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // writeServiceClient implements WriteServiceClient.
 type writeServiceClient struct {
-	write *connect.Client[v1.WriteRequest, v1.WriteResponse]
+	write  *connect.Client[v1.WriteRequest, v1.WriteResponse]
+	delete *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
 }
 
 // Write calls miniodb.v1.WriteService.Write.
@@ -288,11 +301,20 @@ func (c *writeServiceClient) Write(ctx context.Context, req *connect.Request[v1.
 	return c.write.CallUnary(ctx, req)
 }
 
+// Delete calls miniodb.v1.WriteService.Delete.
+func (c *writeServiceClient) Delete(ctx context.Context, req *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
+	return c.delete.CallUnary(ctx, req)
+}
+
 // WriteServiceHandler is an implementation of the miniodb.v1.WriteService service.
 type WriteServiceHandler interface {
 	// Write appends rows to a table and answers once they are committed on a
 	// quorum and applied. A write either applies whole or not at all.
 	Write(context.Context, *connect.Request[v1.WriteRequest]) (*connect.Response[v1.WriteResponse], error)
+	// Delete removes the rows of a table that match: by id, by time range,
+	// or both (rows with one of the ids within the range). It answers once
+	// the delete is committed; from then on no query sees the rows.
+	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
 }
 
 // NewWriteServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -308,10 +330,18 @@ func NewWriteServiceHandler(svc WriteServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(writeServiceMethods.ByName("Write")),
 		connect.WithHandlerOptions(opts...),
 	)
+	writeServiceDeleteHandler := connect.NewUnaryHandler(
+		WriteServiceDeleteProcedure,
+		svc.Delete,
+		connect.WithSchema(writeServiceMethods.ByName("Delete")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.WriteService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WriteServiceWriteProcedure:
 			writeServiceWriteHandler.ServeHTTP(w, r)
+		case WriteServiceDeleteProcedure:
+			writeServiceDeleteHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -323,6 +353,10 @@ type UnimplementedWriteServiceHandler struct{}
 
 func (UnimplementedWriteServiceHandler) Write(context.Context, *connect.Request[v1.WriteRequest]) (*connect.Response[v1.WriteResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.WriteService.Write is not implemented"))
+}
+
+func (UnimplementedWriteServiceHandler) Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.WriteService.Delete is not implemented"))
 }
 
 // QueryServiceClient is a client for the miniodb.v1.QueryService service.
