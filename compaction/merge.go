@@ -13,17 +13,23 @@ import (
 	"github.com/miniodb/miniodb/ingest"
 	"github.com/miniodb/miniodb/parquetio"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
 )
 
 // Input is one file of a merge: its catalog entry and a local copy.
 type Input struct {
 	File *v1.DataFile
 	Path string
+	// Tombstones are the deletes that apply to the file: the rows they
+	// match are left out of the merged file.
+	Tombstones []*v1.Tombstone
 }
 
 // Output describes a merged file.
 type Output struct {
 	RowCount int64
+	// DeletedRows are the inputs' rows the tombstones matched.
+	DeletedRows int64
 	// Columns are the union of the inputs' schemas (BIGINT widened to
 	// DOUBLE where any input has DOUBLE), in the order the columns first
 	// appear in the inputs.
@@ -166,10 +172,14 @@ func Merge(ctx context.Context, inputs []Input, w io.Writer, opts MergeOptions) 
 	if err != nil {
 		return Output{}, fmt.Errorf("compaction: %w", err)
 	}
-	if meta.RowCount != want {
-		return Output{}, fmt.Errorf("compaction: merge wrote %d rows, the inputs hold %d", meta.RowCount, want)
+	var deleted int64
+	for _, c := range cursors {
+		deleted += c.deleted
 	}
-	return Output{RowCount: meta.RowCount, Columns: cols, Stats: meta.Stats}, nil
+	if meta.RowCount+deleted != want {
+		return Output{}, fmt.Errorf("compaction: merge wrote %d rows and left out %d deleted, the inputs hold %d", meta.RowCount, deleted, want)
+	}
+	return Output{RowCount: meta.RowCount, DeletedRows: deleted, Columns: cols, Stats: meta.Stats}, nil
 }
 
 // MergeFile is Merge into a new file at path, removed again on error. It
@@ -203,9 +213,10 @@ type cursor struct {
 	ts    []int64 // the block's ts, NULL as math.MaxInt64 (sorted last)
 	pos   int
 	// src[j] is the block column of output column j, or -1.
-	src   []int
-	types []v1.ColumnType // the input's column types
-	last  int64           // the previous block's last ts, to check the input is sorted
+	src     []int
+	types   []v1.ColumnType // the input's column types
+	last    int64           // the previous block's last ts, to check the input is sorted
+	deleted int64           // rows the tombstones matched
 }
 
 func openCursor(i int, in Input) (*cursor, error) {
@@ -266,12 +277,34 @@ func (c *cursor) len() int { return int(c.block.GetRowCount()) }
 
 // load reads the next block; false at the end of the input.
 func (c *cursor) load(rows int) (bool, error) {
-	b, err := c.rd.Next(rows)
-	if err == io.EOF {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("compaction: read input %s: %w", c.in.File.GetKey(), err)
+	var b *v1.RowBatch
+	for b == nil || b.RowCount == 0 {
+		var err error
+		b, err = c.rd.Next(rows)
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("compaction: read input %s: %w", c.in.File.GetKey(), err)
+		}
+		if len(c.in.Tombstones) > 0 {
+			var matchers []func(int) bool
+			for _, t := range c.in.Tombstones {
+				if m := raftfsm.RowMatcher(t, b); m != nil {
+					matchers = append(matchers, m)
+				}
+			}
+			var n int64
+			b, n = ingest.FilterRows(b, func(i int) bool {
+				for _, m := range matchers {
+					if m(i) {
+						return false
+					}
+				}
+				return true
+			})
+			c.deleted += n
+		}
 	}
 	c.block, c.pos = b, 0
 	k := -1

@@ -15,6 +15,11 @@ type Task struct {
 	CreatedIndex uint64 // the table incarnation the inputs belong to
 	Partition    string
 	Inputs       []*v1.DataFile
+	// Watermark is the catalog index the task was planned at: the merge
+	// leaves out the rows of the tombstones up to it (set by the caller,
+	// with Tombstones, the table's tombstones at that index).
+	Watermark  uint64
+	Tombstones []*v1.Tombstone
 }
 
 // Bytes returns the inputs' total size.
@@ -60,6 +65,10 @@ type Options struct {
 	// below the target size is eligible whatever its age and tier, and
 	// two files make a merge.
 	Full bool
+	// Rewrite reports files that must be rewritten whatever their size
+	// and tier (files with deleted rows past the purge deadline); one such
+	// file alone makes a task.
+	Rewrite func(f *v1.DataFile) bool
 }
 
 // Plan returns the merges to run in one partition's live files under p,
@@ -83,11 +92,16 @@ func Plan(table string, createdIndex uint64, partition string, files []*v1.DataF
 		minFiles = 2
 	}
 	tiers := map[int][]*v1.DataFile{}
+	var rewrite []*v1.DataFile
 	for _, f := range files {
-		if f.Partition != partition || f.SizeBytes >= p.TargetFileBytes {
+		if f.Partition != partition || o.Busy != nil && o.Busy(f.Key) {
 			continue
 		}
-		if o.Busy != nil && o.Busy(f.Key) {
+		if o.Rewrite != nil && o.Rewrite(f) {
+			rewrite = append(rewrite, f)
+			continue
+		}
+		if f.SizeBytes >= p.TargetFileBytes {
 			continue
 		}
 		if !o.Full && f.CreatedUnixMicros > 0 && o.Now.Sub(time.UnixMicro(f.CreatedUnixMicros)) < p.Cooldown {
@@ -117,6 +131,20 @@ func Plan(table string, createdIndex uint64, partition string, files []*v1.DataF
 			tasks = append(tasks, Task{Table: table, CreatedIndex: createdIndex, Partition: partition, Inputs: slices.Clone(group[:n])})
 			group = group[n:]
 		}
+	}
+	// Files to rewrite go alone, or with their neighbours by size up to
+	// the target: a file with few rows left may merge with another.
+	slices.SortFunc(rewrite, func(a, b *v1.DataFile) int {
+		return cmp.Or(cmp.Compare(a.SizeBytes, b.SizeBytes), cmp.Compare(a.Key, b.Key))
+	})
+	for len(rewrite) > 0 {
+		n, bytes := 1, rewrite[0].SizeBytes
+		for n < len(rewrite) && n < p.MaxFiles && bytes+rewrite[n].SizeBytes <= p.TargetFileBytes {
+			bytes += rewrite[n].SizeBytes
+			n++
+		}
+		tasks = append(tasks, Task{Table: table, CreatedIndex: createdIndex, Partition: partition, Inputs: slices.Clone(rewrite[:n])})
+		rewrite = rewrite[n:]
 	}
 	slices.SortStableFunc(tasks, func(a, b Task) int { return cmp.Compare(len(b.Inputs), len(a.Inputs)) })
 	return tasks

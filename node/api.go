@@ -71,7 +71,7 @@ func (n *Node) WriteRequest(ctx context.Context, h http.Header, m *v1.WriteReque
 	default:
 		return nil, fmt.Errorf("%w: set only one of rows, rows_ndjson and records", ErrInvalid)
 	}
-	res, err := n.Write(ctx, WriteInput{Table: m.Table, RequestID: m.RequestId, Input: inputs[0]})
+	res, err := n.Write(ctx, WriteInput{Table: m.Table, RequestID: m.RequestId, Input: inputs[0], UpsertKey: m.UpsertKey})
 	if err != nil {
 		return nil, err
 	}
@@ -342,6 +342,19 @@ func (n *Node) readBarrier(ctx context.Context) error {
 	}
 }
 
+func (a *api) Delete(ctx context.Context, req *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
+	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+		return nil, err
+	} else if p != nil {
+		return p.write.Delete(ctx, forwarded(req.Msg))
+	}
+	resp, err := a.n.Delete(ctx, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
+}
+
 // --- TableService
 
 func tableInfo(v raftfsm.TableView) *v1.TableInfo {
@@ -359,6 +372,7 @@ func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 		MaxFilesPerPartition: maxFilesPerPartition(v.Files),
 		Partitions:           int64(len(parts)),
 		TtlMs:                v.Spec.TtlMs,
+		Tombstones:           int64(len(v.Tombstones)),
 		Name:                 v.Spec.Name,
 		Columns:              v.Spec.Columns,
 		Partitioning:         v.Spec.Partitioning,
@@ -568,6 +582,7 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 			Files: files, FileBytes: bytes, FlushedRows: rows,
 			MaxFilesPerPartition: info.MaxFilesPerPartition, Partitions: info.Partitions,
 			CompactionsPending: n.pendingMerges(v.Spec.Name), CompactionsRunning: n.compacting.runningFor(v.Spec.Name),
+			Tombstones: info.Tombstones,
 		})
 		s.CatalogFiles += files
 	}

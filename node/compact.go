@@ -48,6 +48,9 @@ type compactions struct {
 	// may still commit). A leader whose state machine applied everything
 	// committed before a later term knows the outcome from the catalog.
 	outputs map[string]uint64
+	// tombSeen: tombstone index → when this leader first planned with it
+	// (the purge deadline counts from there).
+	tombSeen map[uint64]time.Time
 }
 
 func (c *compactions) start(table, key string) {
@@ -173,7 +176,7 @@ func (n *Node) compactRound(ctx context.Context, only string, full bool) (Compac
 		if only != "" && v.Spec.Name != only {
 			continue
 		}
-		tasks = append(tasks, planTable(v, n.compactionPolicy(v.Spec), compaction.Options{Now: now, Full: full})...)
+		tasks = append(tasks, planTable(v, n.compactionPolicy(v.Spec), compaction.Options{Now: now, Full: full, Rewrite: n.rewriteFiles(v, now, full)})...)
 	}
 	var (
 		mu    sync.Mutex
@@ -220,9 +223,40 @@ func planTable(v raftfsm.TableView, p compaction.Policy, o compaction.Options) [
 	}
 	var tasks []compaction.Task
 	for _, part := range sortedPartitions(v.Files) {
-		tasks = append(tasks, compaction.Plan(v.Spec.Name, v.CreatedIndex, part, byPart[part], p, o)...)
+		for _, t := range compaction.Plan(v.Spec.Name, v.CreatedIndex, part, byPart[part], p, o) {
+			t.Watermark, t.Tombstones = v.AppliedIndex, v.Tombstones
+			tasks = append(tasks, t)
+		}
 	}
 	return tasks
+}
+
+// rewriteFiles returns the planner's test for files to rewrite because
+// they hold deleted rows: any tombstone in a full compaction, otherwise
+// one this leader has known for TombstoneDeadline.
+func (n *Node) rewriteFiles(v raftfsm.TableView, now time.Time, full bool) func(*v1.DataFile) bool {
+	if len(v.Tombstones) == 0 {
+		return nil
+	}
+	due := map[uint64]bool{}
+	n.compacting.mu.Lock()
+	for _, t := range v.Tombstones {
+		seen, ok := n.compacting.tombSeen[t.Index]
+		if !ok {
+			seen = now
+			n.compacting.tombSeen[t.Index] = now
+		}
+		due[t.Index] = full || now.Sub(seen) >= n.cfg.TombstoneDeadline
+	}
+	n.compacting.mu.Unlock()
+	return func(f *v1.DataFile) bool {
+		for _, t := range v.Tombstones {
+			if due[t.Index] && raftfsm.Applies(t, f) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // maxFilesPerPartition returns the most files one partition has.
@@ -303,7 +337,13 @@ func (n *Node) merge(ctx context.Context, term uint64, task compaction.Task) (re
 			return res, fmt.Errorf("fetch input %s: %w", f.Key, err)
 		}
 		defer release()
-		inputs[i] = compaction.Input{File: f, Path: path}
+		var tombs []*v1.Tombstone
+		for _, t := range task.Tombstones {
+			if raftfsm.Applies(t, f) {
+				tombs = append(tombs, t)
+			}
+		}
+		inputs[i] = compaction.Input{File: f, Path: path, Tombstones: tombs}
 	}
 	tmpDir := filepath.Join(n.cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
@@ -346,6 +386,7 @@ func (n *Node) merge(ctx context.Context, term uint64, task compaction.Task) (re
 	known = false
 	r, err := n.applyRaw(ctx, &v1.Command{Cmd: &v1.Command_CompactionCommit{CompactionCommit: &v1.CompactionCommitCommand{
 		Table: task.Table, TableCreatedIndex: task.CreatedIndex, Partition: task.Partition, Inputs: keys, UnixMicros: now,
+		TombstoneWatermark: task.Watermark, DeletedRows: out.DeletedRows,
 		Output: &v1.DataFile{
 			Key: key, Table: task.Table, Partition: task.Partition, FromIndex: from, UptoIndex: upto,
 			RowCount: out.RowCount, SizeBytes: size, Stats: out.Stats, Columns: out.Columns, CreatedUnixMicros: now,

@@ -87,6 +87,9 @@ type Config struct {
 	// about one block per input and one output row group in memory
 	// (package compaction).
 	CompactionConcurrency int
+	// TombstoneDeadline: files holding rows a delete matched are rewritten
+	// by compaction (whatever their size) once the delete is this old.
+	TombstoneDeadline time.Duration
 	// RetentionCheck is how often the leader removes files whose rows are
 	// all older than their table's TTL.
 	RetentionCheck time.Duration
@@ -168,6 +171,7 @@ func DefaultConfig() Config {
 		CompactionCheck:       5 * time.Second,
 		CompactionConcurrency: 1,
 		RetentionCheck:        10 * time.Second,
+		TombstoneDeadline:     time.Hour,
 		SnapshotThreshold:     8192,
 		TrailingLogs:          10240,
 		SnapshotInterval:      30 * time.Second,
@@ -214,7 +218,7 @@ func (c *Config) Validate() error {
 		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)},
 		{"max concurrent queries", int64(c.MaxConcurrentQueries)}, {"cache bytes", c.CacheBytes},
 		{"compaction check", int64(c.CompactionCheck)}, {"compaction concurrency", int64(c.CompactionConcurrency)},
-		{"retention check", int64(c.RetentionCheck)},
+		{"retention check", int64(c.RetentionCheck)}, {"tombstone deadline", int64(c.TombstoneDeadline)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

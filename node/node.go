@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	logger = logger.With("node_id", cfg.NodeID)
 	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr)),
-		compacting: compactions{running: map[string]int{}, outputs: map[string]uint64{}}}
+		compacting: compactions{running: map[string]int{}, outputs: map[string]uint64{}, tombSeen: map[uint64]time.Time{}}}
 	n.stopCtx, n.cancelStop = context.WithCancel(context.Background())
 	n.commitCh = make(chan *commitRequest, commitMaxRequests)
 	if err := n.open(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type WriteInput struct {
 	Table     string
 	RequestID string
 	Input     ingest.Input
+	// UpsertKey "id": each row replaces the table's earlier rows with its
+	// id. "" appends.
+	UpsertKey string
 }
 
 // WriteResult is the answer to a write.
@@ -69,6 +73,9 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 	}
 	if len(in.RequestID) > 256 {
 		return nil, fmt.Errorf("%w: request_id is %d bytes, at most 256", ErrInvalid, len(in.RequestID))
+	}
+	if in.UpsertKey != "" && in.UpsertKey != "id" {
+		return nil, fmt.Errorf("%w: upsert_key %q: only \"id\" is supported", ErrInvalid, in.UpsertKey)
 	}
 	if hot, limit := n.fsm.HotBytes(), n.cfg.HotBytesLimit; hot >= limit {
 		if n.getStoreErr() == nil {
@@ -106,11 +113,17 @@ func (n *Node) Write(ctx context.Context, in WriteInput) (*WriteResult, error) {
 			ErrTooLarge, len(res.Batches), table, res.Batches[0].Partition, res.Batches[len(res.Batches)-1].Partition,
 			partitioningName(t.Partitioning), limit)
 	}
+	if in.UpsertKey != "" {
+		if err := checkUpsertIDs(res.Batches); err != nil {
+			return nil, err
+		}
+	}
 	ins := &v1.InsertCommand{
 		Table:     table,
 		RequestId: in.RequestID,
 		Batches:   res.Batches,
 		Create:    create,
+		Upsert:    in.UpsertKey != "",
 	}
 	cmd := &v1.Command{Cmd: &v1.Command_Insert{Insert: ins}}
 	if n.cfg.UnsafeAckBeforeCommit {
@@ -171,6 +184,82 @@ func (n *Node) applyRaw(ctx context.Context, cmd *v1.Command) (*raftfsm.Result, 
 		return nil, fmt.Errorf("node: raft apply: unexpected response %T", f.Response())
 	}
 	return r, nil
+}
+
+// checkUpsertIDs refuses an upsert whose rows lack an id or repeat one:
+// which of two rows of one request would replace the other is not defined.
+func checkUpsertIDs(batches []*v1.PartitionBatch) error {
+	seen := map[string]bool{}
+	for _, pb := range batches {
+		b := pb.GetRows()
+		k := -1
+		for i, c := range b.GetColumns() {
+			if c.Name == "id" {
+				k = i
+				if c.Type != v1.ColumnType_COLUMN_TYPE_VARCHAR {
+					return fmt.Errorf("%w: upsert by id needs a VARCHAR id, the rows' id is %s", ErrInvalid, ingest.TypeName(c.Type))
+				}
+			}
+		}
+		if k < 0 {
+			return fmt.Errorf("%w: upsert by id: the rows have no id", ErrInvalid)
+		}
+		v := b.Vectors[k]
+		for i, id := range v.Strings {
+			if ingest.IsNull(v, i) {
+				return fmt.Errorf("%w: upsert by id: a row has no id", ErrInvalid)
+			}
+			if seen[id] {
+				return fmt.Errorf("%w: upsert by id: id %q appears twice in the request", ErrInvalid, id)
+			}
+			seen[id] = true
+		}
+	}
+	return nil
+}
+
+// Delete removes a table's rows that match ids and/or the time range
+// [start, end) (RFC 3339, either may be empty: open). It returns once the
+// delete is committed and applied.
+func (n *Node) Delete(ctx context.Context, m *v1.DeleteRequest) (*v1.DeleteResponse, error) {
+	table, err := normalizeTable(m.Table)
+	if err != nil {
+		return nil, err
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, n.notLeader()
+	}
+	v, ok := n.fsm.Table(table)
+	if !ok {
+		return nil, fmt.Errorf("%w: table %q", ErrNotFound, m.Table)
+	}
+	t := &v1.Tombstone{Ids: m.Ids}
+	if m.Start != "" || m.End != "" {
+		t.HasRange, t.FromMicros, t.ToMicros = true, math.MinInt64, math.MaxInt64
+		if m.Start != "" {
+			if t.FromMicros, err = ingest.ParseTimestamp(m.Start); err != nil {
+				return nil, fmt.Errorf("%w: start: %w", ErrInvalid, err)
+			}
+		}
+		if m.End != "" {
+			if t.ToMicros, err = ingest.ParseTimestamp(m.End); err != nil {
+				return nil, fmt.Errorf("%w: end: %w", ErrInvalid, err)
+			}
+		}
+		if t.FromMicros >= t.ToMicros {
+			return nil, fmt.Errorf("%w: the range [%s, %s) is empty", ErrInvalid, m.Start, m.End)
+		}
+	}
+	if len(t.Ids) == 0 && !t.HasRange {
+		return nil, fmt.Errorf("%w: a delete needs ids, a time range (start, end) or both; to remove a whole table, drop it", ErrInvalid)
+	}
+	r, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_Delete{Delete: &v1.DeleteCommand{
+		Table: table, TableCreatedIndex: v.CreatedIndex, Match: t,
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	return &v1.DeleteResponse{RaftIndex: r.Index, HotRowsDeleted: r.Rows}, nil
 }
 
 // fsmError classifies an FSM rejection for the API.

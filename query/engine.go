@@ -550,9 +550,14 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 	// would be simpler, but DuckDB 1.5.6 then pushes a filter such as
 	// "n > 1.5" into a file where n is BIGINT as "n > 2" and loses rows
 	// (TestSQLLogic/schema_evolution.test shows it).
+	// Files are also grouped by the deletes that apply to them (a suffix
+	// of the table's tombstones, see raftfsm.Applies): a group's rows
+	// that a tombstone matches are filtered out.
 	type group struct {
-		columns map[string]bool
-		paths   []string
+		columns    map[string]bool
+		idVarchar  bool
+		tombstones []*v1.Tombstone
+		paths      []string
 	}
 	var groups []*group
 	byKey := map[string]*group{}
@@ -564,18 +569,28 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 		}
 		releases = append(releases, rel)
 		tp.BytesRead += f.SizeBytes
-		key := schemaKey(f)
+		first := len(view.Tombstones)
+		for i, t := range view.Tombstones {
+			if raftfsm.Applies(t, f) {
+				first = i
+				break
+			}
+		}
+		key := fmt.Sprintf("%s/%d", schemaKey(f), first)
 		g := byKey[key]
 		if g == nil {
-			g = &group{columns: map[string]bool{}}
+			g = &group{columns: map[string]bool{}, tombstones: view.Tombstones[first:]}
 			if len(f.Columns) > 0 {
 				for _, c := range f.Columns {
 					g.columns[c.Name] = true
+					g.idVarchar = g.idVarchar || c.Name == "id" && c.Type == v1.ColumnType_COLUMN_TYPE_VARCHAR
 				}
 			} else {
 				for _, s := range f.Stats {
 					g.columns[s.Name] = true
 				}
+				// Files of early versions name no types; ids were VARCHAR.
+				g.idVarchar = g.columns["id"]
 			}
 			byKey[key] = g
 			groups = append(groups, g)
@@ -591,7 +606,11 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 			}
 			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", src, sqlType(c.Type), quoteIdent(c.Name)))
 		}
-		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s])", strings.Join(sel, ", "), strings.Join(g.paths, ", ")))
+		part := fmt.Sprintf("SELECT %s FROM read_parquet([%s])", strings.Join(sel, ", "), strings.Join(g.paths, ", "))
+		if w := tombstoneFilter(g.tombstones, g.idVarchar, g.columns["ts"]); w != "" {
+			part += " WHERE " + w
+		}
+		parts = append(parts, part)
 	}
 	// The hot mirror joins the union only when it holds rows in this view.
 	switch {
@@ -610,6 +629,37 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 		parts = append(parts, fmt.Sprintf("SELECT %s WHERE false", strings.Join(sel, ", ")))
 	}
 	return tp, strings.Join(parts, " UNION ALL "), release, nil
+}
+
+// tombstoneFilter returns the condition that keeps the rows no tombstone
+// matches, over a file's own columns, or "" when none can match.
+// coalesce: a NULL id never matches, and must not make NOT drop the row.
+func tombstoneFilter(ts []*v1.Tombstone, hasID, hasTS bool) string {
+	var any []string
+	for _, t := range ts {
+		var conj []string
+		if len(t.Ids) > 0 {
+			if !hasID {
+				continue // no VARCHAR id in these files: nothing matches
+			}
+			ids := make([]string, len(t.Ids))
+			for i, id := range t.Ids {
+				ids[i] = quoteString(id)
+			}
+			conj = append(conj, fmt.Sprintf(`"id" IN (%s)`, strings.Join(ids, ", ")))
+		}
+		if t.HasRange {
+			if !hasTS {
+				continue
+			}
+			conj = append(conj, fmt.Sprintf(`"ts" >= make_timestamp(%d) AND "ts" < make_timestamp(%d)`, t.FromMicros, t.ToMicros))
+		}
+		any = append(any, "("+strings.Join(conj, " AND ")+")")
+	}
+	if len(any) == 0 {
+		return ""
+	}
+	return "NOT coalesce(" + strings.Join(any, " OR ") + ", false)"
 }
 
 // wrapDuckDB marks DuckDB's errors about the statement as invalid queries.

@@ -26,6 +26,7 @@ type mirrorTable struct {
 	ident        string // quoted, schema-qualified DuckDB name
 	createdIndex uint64
 	generation   uint64
+	hotEpoch     uint64
 	columns      []*v1.Column
 	lastIndex    uint64            // highest batch index appended
 	flushed      map[string]uint64 // partition → flushed-upto trimmed
@@ -36,7 +37,10 @@ type mirrorTable struct {
 // transaction.
 func (e *Engine) syncMirror(ctx context.Context, conn *sql.Conn, name string, view raftfsm.TableView) error {
 	m := e.mirrors[name]
-	if m == nil || m.createdIndex != view.CreatedIndex || m.generation != view.Generation || !columnsEqual(m.columns, view.Spec.Columns) {
+	// A delete rewrites hot batches (HotEpoch): start over, as after a
+	// snapshot restore.
+	if m == nil || m.createdIndex != view.CreatedIndex || m.generation != view.Generation || m.hotEpoch != view.HotEpoch ||
+		!columnsEqual(m.columns, view.Spec.Columns) {
 		return e.rebuildMirror(ctx, conn, name, view)
 	}
 	for _, p := range view.Partitions {
@@ -69,6 +73,7 @@ func (e *Engine) rebuildMirror(ctx context.Context, conn *sql.Conn, name string,
 		ident:        ident,
 		createdIndex: view.CreatedIndex,
 		generation:   view.Generation,
+		hotEpoch:     view.HotEpoch,
 		columns:      view.Spec.Columns,
 		flushed:      map[string]uint64{},
 	}

@@ -35,8 +35,10 @@ func checkTombstone(t *v1.Tombstone) error {
 	return nil
 }
 
-// rowMatcher returns a function telling which rows of b the tombstone
+// RowMatcher returns a function telling which rows of b the tombstone
 // deletes, or nil when none can match (the batch lacks the id column).
+func RowMatcher(t *v1.Tombstone, b *v1.RowBatch) func(i int) bool { return rowMatcher(t, b) }
+
 func rowMatcher(t *v1.Tombstone, b *v1.RowBatch) func(i int) bool {
 	var idv, tsv *v1.ColumnVector
 	for k, c := range b.Columns {

@@ -545,8 +545,10 @@ type TableInfo struct {
 	MaxFilesPerPartition int64 `protobuf:"varint,13,opt,name=max_files_per_partition,json=maxFilesPerPartition,proto3" json:"max_files_per_partition,omitempty"`
 	Partitions           int64 `protobuf:"varint,14,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	TtlMs                int64 `protobuf:"varint,15,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Deletes whose rows some files still hold.
+	Tombstones    int64 `protobuf:"varint,16,opt,name=tombstones,proto3" json:"tombstones,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TableInfo) Reset() {
@@ -680,6 +682,13 @@ func (x *TableInfo) GetPartitions() int64 {
 func (x *TableInfo) GetTtlMs() int64 {
 	if x != nil {
 		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *TableInfo) GetTombstones() int64 {
+	if x != nil {
+		return x.Tombstones
 	}
 	return 0
 }
@@ -1919,8 +1928,11 @@ type TableStatus struct {
 	// Merges the planner would start now, and merges running.
 	CompactionsPending int64 `protobuf:"varint,9,opt,name=compactions_pending,json=compactionsPending,proto3" json:"compactions_pending,omitempty"`
 	CompactionsRunning int64 `protobuf:"varint,10,opt,name=compactions_running,json=compactionsRunning,proto3" json:"compactions_running,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Deletes whose rows some files still hold (hidden from queries until
+	// compaction rewrites the files).
+	Tombstones    int64 `protobuf:"varint,11,opt,name=tombstones,proto3" json:"tombstones,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TableStatus) Reset() {
@@ -2019,6 +2031,13 @@ func (x *TableStatus) GetCompactionsPending() int64 {
 func (x *TableStatus) GetCompactionsRunning() int64 {
 	if x != nil {
 		return x.CompactionsRunning
+	}
+	return 0
+}
+
+func (x *TableStatus) GetTombstones() int64 {
+	if x != nil {
+		return x.Tombstones
 	}
 	return 0
 }
@@ -2156,7 +2175,7 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x06ttl_ms\x18\x03 \x01(\x03H\x00R\x05ttlMs\x88\x01\x01B\t\n" +
 	"\a_ttl_ms\"A\n" +
 	"\x12AlterTableResponse\x12+\n" +
-	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\xcd\x04\n" +
+	"\x05table\x18\x01 \x01(\v2\x15.miniodb.v1.TableInfoR\x05table\"\xed\x04\n" +
 	"\tTableInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12<\n" +
@@ -2179,7 +2198,10 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x0e \x01(\x03R\n" +
 	"partitions\x12\x15\n" +
-	"\x06ttl_ms\x18\x0f \x01(\x03R\x05ttlMs\"_\n" +
+	"\x06ttl_ms\x18\x0f \x01(\x03R\x05ttlMs\x12\x1e\n" +
+	"\n" +
+	"tombstones\x18\x10 \x01(\x03R\n" +
+	"tombstones\"_\n" +
 	"\rDeleteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x14\n" +
@@ -2273,7 +2295,7 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\amembers\x18\x10 \x03(\v2\x12.miniodb.v1.MemberR\amembers\x12&\n" +
 	"\x0flast_contact_ms\x18\x11 \x01(\x03R\rlastContactMs\x128\n" +
 	"\x18compaction_bytes_written\x18\x12 \x01(\x03R\x16compactionBytesWritten\x12.\n" +
-	"\x13flush_bytes_written\x18\x13 \x01(\x03R\x11flushBytesWritten\"\xea\x02\n" +
+	"\x13flush_bytes_written\x18\x13 \x01(\x03R\x11flushBytesWritten\"\x8a\x03\n" +
 	"\vTableStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bhot_rows\x18\x02 \x01(\x03R\ahotRows\x12\x1b\n" +
@@ -2288,7 +2310,10 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"partitions\x12/\n" +
 	"\x13compactions_pending\x18\t \x01(\x03R\x12compactionsPending\x12/\n" +
 	"\x13compactions_running\x18\n" +
-	" \x01(\x03R\x12compactionsRunning\"$\n" +
+	" \x01(\x03R\x12compactionsRunning\x12\x1e\n" +
+	"\n" +
+	"tombstones\x18\v \x01(\x03R\n" +
+	"tombstones\"$\n" +
 	"\fFlushRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"W\n" +
 	"\rFlushResponse\x12#\n" +
