@@ -306,6 +306,68 @@ func compactSummary(table string, r *miniodbv1.CompactResponse, elapsed time.Dur
 		humanBytes(r.GetBytesRead()), humanBytes(r.GetBytesWritten()), what, elapsed.Seconds())
 }
 
+const deleteHelp = `
+Delete a table's rows: those with one of the given ids (--id, repeatable
+or comma-separated), those in the time range [--start, --end) (RFC 3339;
+either end may be left open), or, with both, rows with one of the ids in
+the range. Answers once the delete is committed: from then on no query
+sees the rows. Unflushed rows are removed at once; flushed rows are hidden
+and removed from their files by compaction.
+
+Examples:
+  miniodb delete events --id dev-7 --id dev-9
+  miniodb delete events --start 2026-01-01T00:00:00Z --end 2026-01-02T00:00:00Z
+`
+
+// deleteCmd is "miniodb delete".
+type deleteCmd struct {
+	client     clientFlags
+	ids        listFlag
+	start, end string
+}
+
+// listFlag collects a repeatable, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+func (d *deleteCmd) flags(fs *flag.FlagSet, c *cli) {
+	d.client.register(fs, c, time.Minute, "give up after this `duration` (0: no limit)")
+	fs.Var(&d.ids, "id", "delete rows with this `id` (repeatable, or comma-separated)")
+	fs.StringVar(&d.start, "start", "", "delete rows with ts at or after this `time` (RFC 3339)")
+	fs.StringVar(&d.end, "end", "", "delete rows with ts before this `time` (RFC 3339)")
+}
+
+func (d *deleteCmd) run(ctx context.Context, c *cli, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("delete takes one TABLE")
+	}
+	if len(d.ids) == 0 && d.start == "" && d.end == "" {
+		return usageErrorf("delete needs --id, --start/--end or both (to remove a whole table, drop it)")
+	}
+	cl, err := d.client.dial()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := d.client.withTimeout(ctx)
+	defer cancel()
+	resp, err := cl.write.Delete(ctx, connect.NewRequest(&miniodbv1.DeleteRequest{Table: args[0], Ids: d.ids, Start: d.start, End: d.end}))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.stdout, "deleted from %s at index %d (%s removed at once; flushed rows are hidden until compaction rewrites their files)\n",
+		args[0], resp.Msg.GetRaftIndex(), plural(resp.Msg.GetHotRowsDeleted(), "unflushed row", "unflushed rows"))
+	return err
+}
+
 // flushCmd is "miniodb flush".
 type flushCmd struct {
 	client clientFlags

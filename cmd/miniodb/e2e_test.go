@@ -238,6 +238,22 @@ func TestCLITour(t *testing.T) {
 	if want := "region,n,s\neu,12000,71994000\nus,12000,72006000\n"; err != nil || out != want {
 		t.Fatalf("sql after compaction: %v\n%s\nwant\n%s", err, out, want)
 	}
+	// Delete one device's rows; upsert two devices to one row each.
+	if out, err := s.cli("delete", "events", "--id", "dev-3"); err != nil || !strings.Contains(out, "deleted from events at index") {
+		t.Fatalf("delete: %v %q", err, out)
+	}
+	up := filepath.Join(t.TempDir(), "up.ndjson")
+	if err := os.WriteFile(up, []byte(`{"id":"dev-1","ts":"2026-01-01T00:00:00Z","value":0.5,"region":"eu"}`+"\n"+
+		`{"id":"dev-2","ts":"2026-01-02T00:00:00Z","value":1.5,"region":"us"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.cli("write", "--upsert", "events", up); err != nil {
+		t.Fatalf("write --upsert: %v %s", err, out)
+	}
+	out, err = s.cli("sql", "--format", "csv", "SELECT id, count(*) AS n FROM events GROUP BY id ORDER BY id")
+	if want := "id,n\ndev-0,3430\ndev-1,1\ndev-2,1\ndev-4,3428\ndev-5,3428\ndev-6,3428\n"; err != nil || out != want {
+		t.Fatalf("after delete and upsert: %v\n%s\nwant\n%s", err, out, want)
+	}
 	if _, err := s.cli("sql", "SELECT * FROM read_csv('/etc/passwd')"); err == nil || !strings.Contains(err.Error(), "not allowed") {
 		t.Fatalf("read_csv was not refused: %v", err)
 	}

@@ -81,6 +81,7 @@ func commands() []*command {
 		{name: "tables", args: "[flags] [NAME]", summary: "list tables, or show one table's columns and counts", help: tablesHelp, new: func() subcommand { return new(tablesCmd) }},
 		{name: "status", args: "[flags]", summary: "show the node's Raft state, object store and per-table buffers", help: statusHelp, new: func() subcommand { return new(statusCmd) }},
 		{name: "flush", args: "[flags] [TABLE]", summary: "write hot rows to Parquet now (one table or all)", help: flushHelp, new: func() subcommand { return new(flushCmd) }},
+		{name: "delete", args: "[flags] TABLE", summary: "delete rows by id and/or time range", help: deleteHelp, new: func() subcommand { return new(deleteCmd) }},
 		{name: "compact", args: "[flags] [TABLE]", summary: "merge small Parquet files now (one table or all)", help: compactHelp, new: func() subcommand { return new(compactCmd) }},
 		{name: "join", args: "[flags]", summary: "add a node to the cluster (any member forwards to the leader)", help: joinHelp, new: func() subcommand { return new(joinCmd) }},
 		{name: "remove", args: "[flags] ID", summary: "take a node out of the cluster", help: removeHelp, new: func() subcommand { return new(removeCmd) }},

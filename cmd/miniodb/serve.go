@@ -78,6 +78,7 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.IntVar(&cfg.Compaction.MinFiles, "compaction-min-files", cfg.Compaction.MinFiles, "files of one size tier that make a merge (tables may set their own)")
 	fs.IntVar(&cfg.Compaction.MaxFiles, "compaction-max-files", cfg.Compaction.MaxFiles, "most files one merge takes (tables may set their own)")
 	fs.DurationVar(&cfg.Compaction.Cooldown, "compaction-cooldown", cfg.Compaction.Cooldown, "a new file waits this long before it is merged (tables may set their own)")
+	fs.DurationVar(&cfg.TombstoneDeadline, "tombstone-deadline", cfg.TombstoneDeadline, "files holding deleted rows are rewritten by compaction once the delete is this old")
 	fs.DurationVar(&cfg.RetentionCheck, "retention-check", cfg.RetentionCheck, "how often the leader removes files whose rows are all older than their table's TTL")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "Raft log entries between snapshots")
 	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cfg.TrailingLogs, "Raft log entries kept after a snapshot")

@@ -44,6 +44,9 @@ back-off, up to --retries times. To resume a load that stopped part way,
 run it again with the --request-id-prefix it printed and the same file and
 batch limits: batches already written are skipped as duplicates.
 
+With --upsert, each row replaces the table's earlier rows with the same
+id (rows need an id, and one batch may not repeat an id).
+
 A progress line is shown on stderr when stderr is a terminal; a summary
 "wrote N rows to TABLE in X s (R rows/s)" is printed at the end.
 
@@ -67,6 +70,7 @@ type writeCmd struct {
 	parallel   int
 	retries    int
 	dryRun     bool
+	upsert     bool
 
 	// Back-off between retries; tests shorten it.
 	backoffBase, backoffMax time.Duration
@@ -83,6 +87,7 @@ func (w *writeCmd) flags(fs *flag.FlagSet, c *cli) {
 	fs.IntVar(&w.parallel, "parallel", 2, "`batches` in flight at once")
 	fs.IntVar(&w.retries, "retries", 10, "retries of one batch on Unavailable, DeadlineExceeded or ResourceExhausted")
 	fs.BoolVar(&w.dryRun, "dry-run", false, "read, check and batch the input, but send nothing")
+	fs.BoolVar(&w.upsert, "upsert", false, "each row replaces the earlier rows with its id")
 }
 
 // target works out the table and the input from --table and the
@@ -334,6 +339,9 @@ func (w *writeCmd) sendBatch(ctx context.Context, cl *clients, table, prefix str
 		Table:      table,
 		RowsNdjson: b.data,
 		RequestId:  fmt.Sprintf("%s-%d", prefix, b.seq),
+	}
+	if w.upsert {
+		req.UpsertKey = "id"
 	}
 	base, capDelay := w.backoffBase, w.backoffMax
 	if base <= 0 {
