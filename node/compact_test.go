@@ -20,6 +20,22 @@ import (
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 )
 
+// writeFiles writes files batches of rows rows (ids r<file>-<row>, one
+// day) to table events, flushing after each: files files in one partition.
+func writeFiles(t *testing.T, n *Node, c *client, files, rows int) {
+	t.Helper()
+	for i := range files {
+		var b strings.Builder
+		for k := range rows {
+			fmt.Fprintf(&b, `{"id":"r%d-%d","ts":"2026-01-01T00:00:00Z"}`+"\n", i, k)
+		}
+		if _, err := n.Write(context.Background(), WriteInput{Table: "events", Input: ingest.NDJSON([]byte(b.String()))}); err != nil {
+			t.Fatal(err)
+		}
+		c.flush("events")
+	}
+}
+
 func (c *client) compact(table string, wait bool) *v1.CompactResponse {
 	c.t.Helper()
 	resp, err := c.clus.Compact(context.Background(), connect.NewRequest(&v1.CompactRequest{Table: table, Wait: wait}))
@@ -231,16 +247,7 @@ func TestCompactionFailpoints(t *testing.T) {
 			defer n.Close()
 			c := newClient(t, n)
 			ctx := context.Background()
-			for i := range 4 {
-				var b strings.Builder
-				for k := range 100 {
-					fmt.Fprintf(&b, `{"id":"r%d-%d","ts":"2026-01-01T00:00:00Z"}`+"\n", i, k)
-				}
-				if _, err := n.Write(ctx, WriteInput{Table: "events", Input: ingest.NDJSON([]byte(b.String()))}); err != nil {
-					t.Fatal(err)
-				}
-				c.flush("events")
-			}
+			writeFiles(t, n, c, 4, 100)
 			const want = "[400,400]\n"
 			count := func() string { return c.sql("SELECT count(*), count(DISTINCT id) FROM events") }
 			_, err = n.Compact(ctx, "", true)

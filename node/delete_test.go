@@ -140,16 +140,7 @@ func TestDeleteDuringMerge(t *testing.T) {
 	defer n.Close()
 	c := newClient(t, n)
 	ctx := context.Background()
-	for i := range 3 {
-		var b strings.Builder
-		for k := range 10 {
-			fmt.Fprintf(&b, `{"id":"r%d-%d","ts":"2026-01-01T00:00:00Z"}`+"\n", i, k)
-		}
-		if _, err := n.Write(ctx, WriteInput{Table: "events", Input: ingest.NDJSON([]byte(b.String()))}); err != nil {
-			t.Fatal(err)
-		}
-		c.flush("events")
-	}
+	writeFiles(t, n, c, 3, 10)
 	done := make(chan CompactResult, 1)
 	go func() {
 		res, err := n.Compact(ctx, "events", false)

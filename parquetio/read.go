@@ -293,104 +293,25 @@ func scalarLess(a, b *miniodbv1.Scalar) bool {
 
 // ReadBatches reads a whole file back, one RowBatch per row group, with the
 // file's schema as every batch's columns. NULLs are set in the bitmaps and
-// hold zero values in the lists. It is meant for compaction and tests, and
-// holds the whole file in memory.
-func ReadBatches(r io.ReaderAt, size int64) (batches []*miniodbv1.RowBatch, err error) {
-	f, cols, err := openFile(r, size, false)
+// hold zero values in the lists. It holds the whole file in memory (tests
+// use it; Reader streams).
+func ReadBatches(r io.ReaderAt, size int64) ([]*miniodbv1.RowBatch, error) {
+	rd, err := OpenReader(r, size)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			batches, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p)
+	defer rd.Close()
+	var batches []*miniodbv1.RowBatch
+	for {
+		b, err := rd.Next(math.MaxInt32) // Next never crosses a row group
+		if err == io.EOF {
+			return batches, nil
 		}
-	}()
-	schema := schemaOf(cols)
-	buf := make([]parquet.Value, valueChunk)
-	for g, rg := range f.RowGroups() {
-		numRows := rg.NumRows()
-		if numRows < 0 || numRows > math.MaxInt32 {
-			return nil, fmt.Errorf("%w: row group %d has %d rows", ErrCorrupt, g, numRows)
-		}
-		b := &miniodbv1.RowBatch{RowCount: numRows, Columns: schema, Vectors: make([]*miniodbv1.ColumnVector, len(cols))}
-		chunks := rg.ColumnChunks()
-		if len(chunks) != len(cols) {
-			return nil, fmt.Errorf("%w: row group %d has %d columns, schema %d", ErrCorrupt, g, len(chunks), len(cols))
-		}
-		for j, chunk := range chunks {
-			v, err := readChunk(chunk, cols[j], int(numRows), buf)
-			if err != nil {
-				return nil, fmt.Errorf("parquetio: column %q row group %d: %w", cols[j].col.Name, g, err)
-			}
-			b.Vectors[j] = v
+		if err != nil {
+			return nil, err
 		}
 		batches = append(batches, b)
 	}
-	return batches, nil
-}
-
-func readChunk(chunk parquet.ColumnChunk, c fileColumn, numRows int, buf []parquet.Value) (*miniodbv1.ColumnVector, error) {
-	v := &miniodbv1.ColumnVector{}
-	// Metadata may lie; do not trust numRows for a large allocation.
-	capacity := min(numRows, 1<<20)
-	switch c.col.Type {
-	case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT, miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
-		v.Ints = make([]int64, 0, capacity)
-	case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
-		v.Doubles = make([]float64, 0, capacity)
-	case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR, miniodbv1.ColumnType_COLUMN_TYPE_JSON:
-		v.Strings = make([]string, 0, capacity)
-	case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
-		v.Bools = make([]bool, 0, capacity)
-	}
-	var nulls []byte
-	row := 0
-	pages := chunk.Pages()
-	defer pages.Close()
-	for {
-		p, err := pages.ReadPage()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-		values := p.Values()
-		for {
-			n, err := values.ReadValues(buf)
-			if row+n > numRows {
-				parquet.Release(p)
-				return nil, fmt.Errorf("%w: more values than the row group's %d rows", ErrCorrupt, numRows)
-			}
-			for _, x := range buf[:n] {
-				if x.IsNull() {
-					if nulls == nil {
-						nulls = make([]byte, (numRows+7)/8)
-					}
-					nulls[row/8] |= 1 << (row % 8)
-				}
-				appendValue(v, c, x)
-				row++
-			}
-			if err == io.EOF {
-				break
-			}
-			if err == nil && n == 0 {
-				parquet.Release(p)
-				return nil, fmt.Errorf("%w: page reader made no progress", ErrCorrupt)
-			}
-			if err != nil {
-				parquet.Release(p)
-				return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-			}
-		}
-		parquet.Release(p)
-	}
-	if row != numRows {
-		return nil, fmt.Errorf("%w: %d values for %d rows", ErrCorrupt, row, numRows)
-	}
-	v.Nulls = nulls
-	return v, nil
 }
 
 // ReadSchema returns the schema of a file from its footer.

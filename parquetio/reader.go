@@ -130,15 +130,18 @@ type valueStream struct {
 // read returns the next n values as a vector of c's type.
 func (s *valueStream) read(c fileColumn, n int) (*miniodbv1.ColumnVector, error) {
 	v := &miniodbv1.ColumnVector{}
+	// n comes from the footer, which may lie: do not trust it for a large
+	// allocation.
+	capacity := min(n, 1<<20)
 	switch c.col.Type {
 	case miniodbv1.ColumnType_COLUMN_TYPE_BIGINT, miniodbv1.ColumnType_COLUMN_TYPE_TIMESTAMP:
-		v.Ints = make([]int64, 0, n)
+		v.Ints = make([]int64, 0, capacity)
 	case miniodbv1.ColumnType_COLUMN_TYPE_DOUBLE:
-		v.Doubles = make([]float64, 0, n)
+		v.Doubles = make([]float64, 0, capacity)
 	case miniodbv1.ColumnType_COLUMN_TYPE_VARCHAR, miniodbv1.ColumnType_COLUMN_TYPE_JSON:
-		v.Strings = make([]string, 0, n)
+		v.Strings = make([]string, 0, capacity)
 	case miniodbv1.ColumnType_COLUMN_TYPE_BOOLEAN:
-		v.Bools = make([]bool, 0, n)
+		v.Bools = make([]bool, 0, capacity)
 	}
 	var nulls []byte
 	for row := 0; row < n; {
@@ -150,8 +153,8 @@ func (s *valueStream) read(c fileColumn, n int) (*miniodbv1.ColumnVector, error)
 		k := min(len(s.vals), n-row)
 		for _, x := range s.vals[:k] {
 			if x.IsNull() {
-				if nulls == nil {
-					nulls = make([]byte, (n+7)/8)
+				for len(nulls) <= row/8 {
+					nulls = append(nulls, 0)
 				}
 				nulls[row/8] |= 1 << (row % 8)
 			}
@@ -159,6 +162,9 @@ func (s *valueStream) read(c fileColumn, n int) (*miniodbv1.ColumnVector, error)
 			row++
 		}
 		s.vals = s.vals[k:]
+	}
+	if nulls != nil {
+		nulls = append(nulls, make([]byte, (n+7)/8-len(nulls))...)
 	}
 	v.Nulls = nulls
 	return v, nil
