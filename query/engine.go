@@ -415,12 +415,7 @@ func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlT
 		for _, c := range view.Spec.Columns {
 			types[strings.ToLower(c.Name)] = c.Type
 		}
-		var files []*v1.DataFile
-		for _, f := range view.Files {
-			if fileMayMatch(f, types, ref.Predicates) {
-				files = append(files, f)
-			}
-		}
+		files := pruneFiles(view, types, ref.Predicates)
 		if len(files) == len(view.Files) {
 			needFull[ref.Table] = true // nothing to prune: share the table's view
 			continue

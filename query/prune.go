@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miniodb/miniodb/ingest"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
 )
 
 // Op is a comparison operator of a prunable predicate.
@@ -245,6 +247,40 @@ func constant(e map[string]any) (Literal, bool) {
 // predicate; schema maps column names to the table's (current) types. It
 // errs on "true": a predicate it cannot reason about exactly as DuckDB
 // would evaluate it means "may match".
+// pruneFiles returns the files of view that may hold rows satisfying
+// preds. A partition whose time range the ts predicates exclude is
+// skipped whole, so planning reads only the catalog entries of the
+// partitions a query may touch.
+func pruneFiles(view raftfsm.TableView, schema map[string]v1.ColumnType, preds []Predicate) []*v1.DataFile {
+	var tsPreds []Predicate
+	for _, p := range preds {
+		if p.Column == "ts" && schema["ts"] == v1.ColumnType_COLUMN_TYPE_TIMESTAMP {
+			tsPreds = append(tsPreds, p)
+		}
+	}
+	var files []*v1.DataFile
+	for _, part := range view.Partitions {
+		if len(part.Files) == 0 {
+			continue
+		}
+		if len(tsPreds) > 0 {
+			if lo, hi, ok := ingest.PartitionBounds(view.Spec.Partitioning, part.Name); ok && lo < hi {
+				bounds := &v1.DataFile{RowCount: 1, Stats: []*v1.ColumnStats{{Name: "ts",
+					Min: &v1.Scalar{Value: &v1.Scalar_Int{Int: lo}}, Max: &v1.Scalar{Value: &v1.Scalar_Int{Int: hi - 1}}}}}
+				if !fileMayMatch(bounds, schema, tsPreds) {
+					continue
+				}
+			}
+		}
+		for _, f := range part.Files {
+			if fileMayMatch(f, schema, preds) {
+				files = append(files, f)
+			}
+		}
+	}
+	return files
+}
+
 func fileMayMatch(file *v1.DataFile, schema map[string]v1.ColumnType, preds []Predicate) bool {
 	for _, p := range preds {
 		t, ok := schema[p.Column]

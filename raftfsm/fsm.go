@@ -76,6 +76,44 @@ type partition struct {
 	batches     []HotBatch // ascending Index
 	flushedUpto uint64     // rows with index <= flushedUpto are in files
 	rows, bytes int64
+	// files are the table's live files of this partition, in the order of
+	// table.files (an index, so that readers need not scan other
+	// partitions' files); replaced, never changed in place.
+	files []*v1.DataFile
+}
+
+// reindex rebuilds the partitions' file lists from t.files.
+func (t *table) reindex() {
+	for _, p := range t.parts {
+		p.files = nil
+	}
+	for _, f := range t.files {
+		p := t.parts[f.Partition]
+		if p == nil {
+			p = &partition{}
+			t.parts[f.Partition] = p
+		}
+		p.files = append(p.files, f)
+	}
+}
+
+// reindexPartitions rebuilds the file lists of the named partitions.
+func (t *table) reindexPartitions(names map[string]bool) {
+	for name := range names {
+		if p := t.parts[name]; p != nil {
+			p.files = nil
+		}
+	}
+	for _, f := range t.files {
+		if names[f.Partition] {
+			p := t.parts[f.Partition]
+			if p == nil {
+				p = &partition{}
+				t.parts[f.Partition] = p
+			}
+			p.files = append(p.files, f)
+		}
+	}
 }
 
 type table struct {
@@ -500,6 +538,7 @@ func (f *FSM) applyFlushCommit(index uint64, c *v1.FlushCommitCommand) *Result {
 	live := proto.Clone(file).(*v1.DataFile)
 	live.LiveIndex = index
 	t.files = append(slices.Clip(t.files), live)
+	p.files = append(slices.Clip(p.files), live)
 	return &Result{Index: index, Rows: rows}
 }
 
@@ -531,12 +570,16 @@ func (f *FSM) applyExpire(index uint64, c *v1.ExpireCommand) *Result {
 		return &Result{Index: index, Err: fmt.Errorf("%w: expire of %s names a file that is not live", ErrStaleCompaction, c.Table)}
 	}
 	files := make([]*v1.DataFile, 0, len(t.files)-found)
+	parts := map[string]bool{}
 	for _, file := range t.files {
 		if !expire[file.Key] {
 			files = append(files, file)
+		} else {
+			parts[file.Partition] = true
 		}
 	}
 	t.files = files // a new slice: views hold the old one
+	t.reindexPartitions(parts)
 	for _, key := range c.Files {
 		f.pending = append(f.pending, &v1.PendingDelete{Key: key, UnixMicros: c.UnixMicros})
 	}
@@ -622,6 +665,7 @@ func (f *FSM) applyCompactionCommit(index uint64, c *v1.CompactionCommitCommand)
 	merged := proto.Clone(out).(*v1.DataFile)
 	merged.LiveIndex = index
 	t.files = append(files, merged) // a new slice: views hold the old one
+	t.reindexPartitions(map[string]bool{c.Partition: true})
 	for _, key := range c.Inputs {
 		f.pending = append(f.pending, &v1.PendingDelete{Key: key, UnixMicros: c.UnixMicros})
 	}

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -319,7 +320,38 @@ func TestSnapshotRestoreProperty(t *testing.T) {
 		if a, b := fingerprint(h.fsm), fingerprint(restored); a != b {
 			t.Fatalf("seed %d: states diverge after restore", seed)
 		}
+		for _, f := range []*FSM{h.fsm, restored} {
+			if err := checkPartitionIndex(f); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+		}
 	}
+}
+
+// checkPartitionIndex checks that every partition's file list holds
+// exactly the table's live files of that partition, in table order.
+func checkPartitionIndex(f *FSM) error {
+	for _, v := range f.Tables() {
+		byPart := map[string][]string{}
+		for _, file := range v.Files {
+			byPart[file.Partition] = append(byPart[file.Partition], file.Key)
+		}
+		seen := 0
+		for _, p := range v.Partitions {
+			var keys []string
+			for _, file := range p.Files {
+				keys = append(keys, file.Key)
+			}
+			if !slices.Equal(keys, byPart[p.Name]) {
+				return fmt.Errorf("table %s partition %s lists %v, the table %v", v.Spec.Name, p.Name, keys, byPart[p.Name])
+			}
+			seen += len(keys)
+		}
+		if seen != len(v.Files) {
+			return fmt.Errorf("table %s: partitions list %d files, the table %d", v.Spec.Name, seen, len(v.Files))
+		}
+	}
+	return nil
 }
 
 func randomCommands(h *harness, rng *rand.Rand, n int) {

@@ -189,6 +189,7 @@ func readSnapshot(r io.Reader) (*restored, error) {
 			p.rows += sb.Rows.RowCount
 			p.bytes += size
 		}
+		t.reindex()
 		st.tables[ts.Spec.GetName()] = t
 	}
 	tr := &v1.SnapshotTrailer{}

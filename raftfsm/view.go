@@ -30,6 +30,9 @@ type PartitionView struct {
 	FlushedUpto uint64
 	Batches     []HotBatch // ascending Index, all > FlushedUpto
 	Rows, Bytes int64
+	// Files are the partition's live files (those of TableView.Files with
+	// this partition, in the same order).
+	Files []*v1.DataFile
 }
 
 // HotRows returns the number of hot rows and their approximate bytes.
@@ -68,6 +71,7 @@ func (f *FSM) viewLocked(t *table) TableView {
 			Batches:     slices.Clip(p.batches),
 			Rows:        p.rows,
 			Bytes:       p.bytes,
+			Files:       slices.Clip(p.files),
 		})
 	}
 	return v
