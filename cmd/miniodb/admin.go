@@ -212,7 +212,7 @@ func writeStatus(w io.Writer, st *miniodbv1.StatusResponse) error {
 	for _, t := range st.GetTables() {
 		rows = append(rows, []string{printable(t.GetName()), commas(t.GetHotRows()), humanBytes(t.GetHotBytes()),
 			commas(t.GetFiles()), humanBytes(t.GetFileBytes()), commas(t.GetFlushedRows()),
-			commas(t.GetMaxFilesPerPartition()), fmt.Sprintf("%d running, %d pending", t.GetCompactionsRunning(), t.GetCompactionsPending())})
+			commas(t.GetMaxFilesPerPartition()), mergesText(t)})
 		total.HotRows += t.GetHotRows()
 		total.HotBytes += t.GetHotBytes()
 		total.Files += t.GetFiles()
@@ -224,6 +224,14 @@ func writeStatus(w io.Writer, st *miniodbv1.StatusResponse) error {
 			commas(total.Files), humanBytes(total.FileBytes), commas(total.FlushedRows), "", ""})
 	}
 	return writePlainTable(w, headers, right, rows)
+}
+
+func mergesText(t *miniodbv1.TableStatus) string {
+	s := fmt.Sprintf("%d running, %d pending", t.GetCompactionsRunning(), t.GetCompactionsPending())
+	if n := t.GetTombstones(); n > 0 {
+		s += fmt.Sprintf(", %s to purge", plural(n, "delete", "deletes"))
+	}
+	return s
 }
 
 // compactionStatus summarizes merges: what runs, and the write
@@ -500,6 +508,13 @@ func writeTableList(w io.Writer, tables []*miniodbv1.TableInfo) error {
 	return writePlainTable(w, headers, right, rows)
 }
 
+func deletesText(n int64) string {
+	if n == 0 {
+		return "none pending"
+	}
+	return plural(n, "delete", "deletes") + " still in files (hidden from queries until compaction rewrites them)"
+}
+
 func retentionText(ttlMs int64) string {
 	if ttlMs <= 0 {
 		return "rows are kept forever"
@@ -560,6 +575,7 @@ func writeTableInfo(w io.Writer, t *miniodbv1.TableInfo) error {
 		{"flush", flush},
 		{"compaction", compactionPolicyText(t.GetCompaction())},
 		{"retention", retentionText(t.GetTtlMs())},
+		{"deletes", deletesText(t.GetTombstones())},
 		{"created at index", strconv.FormatUint(t.GetCreatedIndex(), 10)},
 	})
 	fmt.Fprintln(w)

@@ -34,7 +34,7 @@ func testTable() *miniodbv1.TableInfo {
 		Partitioning: miniodbv1.Partitioning_PARTITIONING_HOUR,
 		Flush:        &miniodbv1.FlushPolicy{MaxRows: 100000, MaxAgeMs: 30000},
 		HotRows:      5, HotBytes: 500, FlushedRows: 1000, FileCount: 2, FileBytes: 4096, CreatedIndex: 3,
-		MaxFilesPerPartition: 2, Partitions: 1, TtlMs: 7 * 24 * 3600 * 1000, Compaction: &miniodbv1.CompactionPolicy{MinFiles: 3, CooldownMs: 5000},
+		MaxFilesPerPartition: 2, Partitions: 1, TtlMs: 7 * 24 * 3600 * 1000, Tombstones: 2, Compaction: &miniodbv1.CompactionPolicy{MinFiles: 3, CooldownMs: 5000},
 	}
 }
 
@@ -116,6 +116,7 @@ schema:            inferred from rows (grows as new fields arrive)
 flush:             at 100,000 rows or 30s (server defaults for the rest)
 compaction:        at least 3 files per merge, cooldown 5s (server defaults for the rest)
 retention:         rows older than 168h0m0s are removed
+deletes:           2 deletes still in files (hidden from queries until compaction rewrites them)
 created at index:  3
 
 COLUMN  TYPE
