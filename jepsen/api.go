@@ -215,6 +215,11 @@ func (a *api) status(ctx context.Context, addr string) (*status, error) {
 	return &st, nil
 }
 
+// delete deletes rows by id.
+func (a *api) delete(ctx context.Context, addr, table string, ids []string) error {
+	return a.rpc(ctx, addr, "WriteService/Delete", map[string]any{"table": table, "ids": ids}, nil)
+}
+
 func (a *api) flush(ctx context.Context, addr string) error {
 	return a.rpc(ctx, addr, "ClusterService/Flush", struct{}{}, nil)
 }

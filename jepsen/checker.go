@@ -23,6 +23,7 @@ const (
 	KindNonLinear   = "not-linearizable"  // porcupine found no linearization
 	KindDiverged    = "replicas-diverged" // final reads through different nodes disagree
 	KindNoFinalRead = "no-final-read"     // the healed cluster answered no final strong read
+	KindResurrected = "deleted-row-back"  // a row whose delete was acknowledged is present at the end
 )
 
 // Anomaly is one violation, with the history events that show it.
@@ -42,6 +43,9 @@ type Stats struct {
 	Reads, ReadsOK                                        int
 	FinalRows                                             int
 	Faults                                                int
+	// Deletes: operations, acknowledged ones, their rows, and how many of
+	// those rows the final read of the doomed table still holds.
+	Deletes, DeletesOK, DeletedRows, Resurrected int
 }
 
 // Report is a checker's verdict.
@@ -293,6 +297,8 @@ func Check(events []Event, opts CheckOptions) *Report {
 		}
 	}
 
+	checkDeletes(ops, rep)
+
 	// Linearizability, one partition per client.
 	strong := []*op{}
 	for _, o := range reads {
@@ -359,6 +365,48 @@ func Check(events []Event, opts CheckOptions) *Report {
 		}
 	}
 	return rep
+}
+
+// checkDeletes requires that no row of an acknowledged delete is in the
+// final read of the doomed table.
+func checkDeletes(ops []*op, rep *Report) {
+	var deletes []*op
+	var final *op
+	for _, o := range ops {
+		switch o.inv.F {
+		case FDelete:
+			deletes = append(deletes, o)
+		case FReadDoomed:
+			if o.typ == OK && final == nil {
+				final = o
+			}
+		}
+	}
+	if len(deletes) == 0 {
+		return
+	}
+	rep.Stats.Deletes = len(deletes)
+	if final == nil {
+		rep.anomaly(KindNoFinalRead, "no final read of the doomed table succeeded; deletes cannot be verified")
+		return
+	}
+	present := map[string]bool{}
+	for _, id := range final.done.IDs {
+		present[id] = true
+	}
+	for _, o := range deletes {
+		if o.typ != OK {
+			continue
+		}
+		rep.Stats.DeletesOK++
+		for _, id := range o.inv.IDs {
+			rep.Stats.DeletedRows++
+			if present[id] {
+				rep.Stats.Resurrected++
+				rep.anomaly(KindResurrected, fmt.Sprintf("%s was deleted (acknowledged at %s) and is in the final read of the doomed table", id, fmtT(o.done.Time)), idxs(o, final)...)
+			}
+		}
+	}
 }
 
 // pairOps matches invocations with completions, in invocation order.

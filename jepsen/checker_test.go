@@ -43,6 +43,20 @@ func (b *hb) read(process int, f string, t0, t1 int64, node string, ids ...strin
 	b.ev(Event{Process: process, Type: OK, F: f, Op: b.ops, Node: node, Read: NewReadSet(ids)}, t1)
 }
 
+// del records a deleter's write-then-delete of ids.
+func (b *hb) del(t0, t1 int64, typ string, ids ...string) {
+	b.ops++
+	b.ev(Event{Process: 9, Type: Invoke, F: FDelete, Op: b.ops, IDs: ids}, t0)
+	b.ev(Event{Process: 9, Type: typ, F: FDelete, Op: b.ops, IDs: ids}, t1)
+}
+
+// doomed records the final read of the doomed table.
+func (b *hb) doomed(ids ...string) {
+	b.ops++
+	b.ev(Event{Process: ProcFinal, Type: Invoke, F: FReadDoomed, Op: b.ops}, 2e6)
+	b.ev(Event{Process: ProcFinal, Type: OK, F: FReadDoomed, Op: b.ops, IDs: ids}, 2e6+1)
+}
+
 func (b *hb) final(ids ...string) {
 	b.read(ProcFinal, FRead, 1e6, 1e6+1, "n1", ids...)
 }
@@ -115,6 +129,24 @@ func TestCheck(t *testing.T) {
 		}, []string{KindDiverged}},
 		{"no final read", func(b *hb) {
 			b.add(0, 1, 1, 0, 10, OK)
+		}, []string{KindNoFinalRead}},
+		{"deletes hold", func(b *hb) {
+			b.add(0, 1, 1, 0, 10, OK)
+			b.del(20, 30, OK, "x9-1", "x9-2")
+			b.del(40, 50, Info, "x9-3") // unknown: may be present
+			b.final("c0-1")
+			b.doomed("x9-3")
+		}, nil},
+		{"deleted row back", func(b *hb) {
+			b.add(0, 1, 1, 0, 10, OK)
+			b.del(20, 30, OK, "x9-1", "x9-2")
+			b.final("c0-1")
+			b.doomed("x9-2")
+		}, []string{KindResurrected}},
+		{"deletes without a final read", func(b *hb) {
+			b.add(0, 1, 1, 0, 10, OK)
+			b.del(20, 30, OK, "x9-1")
+			b.final("c0-1")
 		}, []string{KindNoFinalRead}},
 	}
 	for _, tt := range tests {

@@ -102,6 +102,12 @@
 // add whose rows the final read lacks is dropped from the porcupine
 // history (it never happened), which keeps the search polynomial.
 //
+// Deleters (WorkloadOptions.Deleters) write batches of rows x<p>-<seq> to
+// DoomedTable and delete them once the write is acknowledged; after the
+// run one strong read of DoomedTable must hold no row of an acknowledged
+// delete (deleted-row-back), so a merge that raced a delete and brought
+// its rows back fails the run.
+//
 // A run fails when a checker finds an anomaly; its summary prints the
 // counts and the first anomaly of the worst kind with a history excerpt.
 // TestUnsafe runs with MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1, killing and

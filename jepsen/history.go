@@ -27,6 +27,11 @@ const (
 	FAdd       = "add"        // add a batch of ids (one write request)
 	FRead      = "read"       // strong read of every id
 	FReadLocal = "read-local" // local read of one node's replica, after the run
+	// FDelete writes a batch of ids to DoomedTable and then deletes them:
+	// ok once the delete is acknowledged.
+	FDelete = "delete"
+	// FReadDoomed is the final strong read of DoomedTable's ids (in IDs).
+	FReadDoomed = "read-doomed"
 )
 
 // Process numbers that are not clients.

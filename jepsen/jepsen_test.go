@@ -132,8 +132,10 @@ func gcOptions(cfg *Config) {
 	cfg.NodeOptions.Failpoints = "fsm-apply=pause(1ms)"
 	cfg.Workload.FlushEvery = 400 * time.Millisecond
 	// Merges all the time, so replaced files are deleted while nodes
-	// crash, and merged objects whose commit is in flight must be spared.
+	// crash, and merged objects whose commit is in flight must be spared;
+	// a deleter deletes rows while merges rewrite their files.
 	cfg.NodeOptions.Compaction = true
+	cfg.Workload.Deleters = 1
 }
 
 // TestGarbageCollector is the review's lost-files scenario as a run: with

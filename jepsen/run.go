@@ -159,7 +159,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	logf("cluster up: %s", describeNodes(c))
 	if err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
-		return c.api.createTable(ctx, c.Nodes[0].HTTPAddr, Table)
+		if err := c.api.createTable(ctx, c.Nodes[0].HTTPAddr, Table); err != nil {
+			return err
+		}
+		return c.api.createTable(ctx, c.Nodes[0].HTTPAddr, DoomedTable)
 	}); err != nil {
 		return nil, fmt.Errorf("jepsen: create table: %w", err)
 	}
@@ -304,6 +307,25 @@ func runNemesis(ctx context.Context, e *env, cfg *Config, hist *History, faults 
 // to the leader) and locally (each node's own replica, which must have
 // converged).
 func finalReads(ctx context.Context, c *Cluster, hist *History, logf func(string, ...any)) {
+	// The deleted rows: one strong read of DoomedTable.
+	err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
+		inv := hist.Invoke(ProcFinal, FReadDoomed, nil)
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		ids, err := c.api.readIDs(rctx, c.Nodes[0].HTTPAddr, DoomedTable, "strong")
+		hist.Complete(inv, map[bool]string{true: OK, false: Fail}[err == nil], func(e *Event) {
+			e.Node = c.Nodes[0].ID
+			if err != nil {
+				e.Error = err.Error()
+			} else {
+				e.IDs = ids
+			}
+		})
+		return err
+	})
+	if err != nil {
+		logf("final read of %s failed: %v", DoomedTable, err)
+	}
 	for _, f := range []struct{ fn, consistency string }{{FRead, "strong"}, {FReadLocal, "local"}} {
 		for _, nd := range c.Nodes {
 			var ids []string
@@ -370,6 +392,9 @@ func summarize(cfg *Config, res *Result) string {
 		s.AddOps, s.AddOK, s.AddFail, s.AddInfo, s.Reads, s.ReadsOK)
 	fmt.Fprintf(&b, "  rows: %d attempted, %d acknowledged, %d lost, %d duplicated, %d unknown (%d present at the end), %d of failed writes; final read %d rows\n",
 		s.Attempted, s.Acked, s.Lost, s.Duplicated, s.Unknown, s.UnknownPresent, s.FailedRows, s.FinalRows)
+	if s.Deletes > 0 {
+		fmt.Fprintf(&b, "  deletes: %d (%d acknowledged, %d rows); %d deleted rows back at the end\n", s.Deletes, s.DeletesOK, s.DeletedRows, s.Resurrected)
+	}
 	var kinds []string
 	for k, v := range res.FaultsByKind {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, v))

@@ -14,15 +14,22 @@ import (
 // Table is the workload's table.
 const Table = "jepsen_set"
 
+// DoomedTable holds the rows the deleters write and then delete.
+const DoomedTable = "jepsen_doomed"
+
 // WorkloadOptions shape the clients.
 type WorkloadOptions struct {
 	Writers, Readers int
-	MaxBatch         int              // rows per write: 1..MaxBatch
-	Attempts         int              // tries per write, same request_id
-	AttemptTimeout   [2]time.Duration // per try, uniform in [min, max]
-	ReadTimeout      time.Duration
-	WriterThink      time.Duration // pause between writes, uniform in [0, d]
-	ReaderThink      time.Duration
+	// Deleters write batches of rows to DoomedTable and delete them again;
+	// the checker requires no acknowledged delete's row to be back at the
+	// end (merges racing deletes must not resurrect them).
+	Deleters       int
+	MaxBatch       int              // rows per write: 1..MaxBatch
+	Attempts       int              // tries per write, same request_id
+	AttemptTimeout [2]time.Duration // per try, uniform in [min, max]
+	ReadTimeout    time.Duration
+	WriterThink    time.Duration // pause between writes, uniform in [0, d]
+	ReaderThink    time.Duration
 	// FlushEvery, if set, runs a client that forces a flush through a
 	// random node that often, so flushes also happen at the start of a
 	// term, right after a leader change or restart.
@@ -49,6 +56,10 @@ func startWorkload(c *Cluster, h *History, opts WorkloadOptions, seed int64) *wo
 	for r := 0; r < opts.Readers; r++ {
 		w.wg.Add(1)
 		go w.reader(opts.Writers+r, rand.New(rand.NewSource(seed+int64(r)*104729+2)))
+	}
+	for d := 0; d < opts.Deleters; d++ {
+		w.wg.Add(1)
+		go w.deleter(opts.Writers+opts.Readers+d, rand.New(rand.NewSource(seed+int64(d)*15485863+4)))
 	}
 	if opts.FlushEvery > 0 {
 		w.wg.Add(1)
@@ -153,6 +164,75 @@ func (w *workload) writer(k int, rng *rand.Rand) {
 			}
 		})
 		if !w.sleep(uniform(rng, 0, w.opts.WriterThink)) {
+			return
+		}
+	}
+}
+
+// deleter p writes batches of rows x<p>-<seq> to DoomedTable and, once a
+// write is acknowledged, deletes the batch's ids through random nodes
+// (retrying: a delete applied twice deletes nothing more). The operation
+// is ok when the delete is acknowledged, fail when the write or the delete
+// certainly did not happen, info otherwise.
+func (w *workload) deleter(p int, rng *rand.Rand) {
+	defer w.wg.Done()
+	seq := 0
+	for n := 0; !w.stopped(); n++ {
+		size := 1 + rng.Intn(3)
+		ids := make([]string, size)
+		var body strings.Builder
+		for i := range ids {
+			seq++
+			ids[i] = fmt.Sprintf("x%d-%d", p, seq)
+			fmt.Fprintf(&body, `{"id":%q,"client":%d,"seq":%d,"ts":"2026-01-01T%02d:00:00Z"}`+"\n", ids[i], p, seq, seq%4)
+		}
+		reqID := fmt.Sprintf("x%d-r%d", p, n)
+		inv := w.h.Invoke(p, FDelete, ids)
+		var attempts []Attempt
+		try := func(f func(ctx context.Context, addr string) error) outcome {
+			out := outFail
+			for k := 0; k < w.opts.Attempts; k++ {
+				if k > 0 && !w.sleep(uniform(rng, 50*time.Millisecond, 250*time.Millisecond)) {
+					break
+				}
+				nd := w.c.Nodes[rng.Intn(len(w.c.Nodes))]
+				ctx, cancel := context.WithTimeout(context.Background(), uniform(rng, w.opts.AttemptTimeout[0], w.opts.AttemptTimeout[1]))
+				at := Attempt{Node: nd.ID, Start: w.h.Now()}
+				err := f(ctx, nd.HTTPAddr)
+				cancel()
+				at.End = w.h.Now()
+				o := classify(err)
+				at.Outcome = o.String()
+				if err != nil {
+					at.Error = err.Error()
+				}
+				attempts = append(attempts, at)
+				if o == outOK {
+					return outOK
+				}
+				if o == outUnknown {
+					out = outUnknown
+				}
+			}
+			return out
+		}
+		result := Fail
+		switch try(func(ctx context.Context, addr string) error {
+			_, err := w.c.api.write(ctx, addr, DoomedTable, reqID, []byte(body.String()))
+			return err
+		}) {
+		case outOK:
+			switch try(func(ctx context.Context, addr string) error { return w.c.api.delete(ctx, addr, DoomedTable, ids) }) {
+			case outOK:
+				result = OK
+			default:
+				result = Info // written, and the delete may or may not have happened
+			}
+		case outUnknown:
+			result = Info
+		}
+		w.h.Complete(inv, result, func(e *Event) { e.RequestID, e.Attempts = reqID, attempts })
+		if !w.sleep(uniform(rng, 0, 5*w.opts.WriterThink)) {
 			return
 		}
 	}
