@@ -115,8 +115,17 @@ type writeResult struct {
 
 // write posts NDJSON rows with a request id.
 func (a *api) write(ctx context.Context, addr, table, requestID string, ndjson []byte) (writeResult, error) {
+	return a.writeRows(ctx, addr, table, requestID, "", ndjson)
+}
+
+// writeRows posts NDJSON rows with a request id and an upsert key ("" for
+// plain appends).
+func (a *api) writeRows(ctx context.Context, addr, table, requestID, upsertKey string, ndjson []byte) (writeResult, error) {
 	var res writeResult
 	u := fmt.Sprintf("http://%s/v1/tables/%s/rows?request_id=%s", addr, table, url.QueryEscape(requestID))
+	if upsertKey != "" {
+		u += "&upsert_key=" + url.QueryEscape(upsertKey)
+	}
 	b, err := a.do(ctx, http.MethodPost, u, "application/x-ndjson", ndjson)
 	if err != nil {
 		return res, err

@@ -24,6 +24,7 @@ const (
 	KindDiverged    = "replicas-diverged" // final reads through different nodes disagree
 	KindNoFinalRead = "no-final-read"     // the healed cluster answered no final strong read
 	KindResurrected = "deleted-row-back"  // a row whose delete was acknowledged is present at the end
+	KindUpsertCount = "upsert-not-one"    // an upserted id is not exactly once in the final read
 )
 
 // Anomaly is one violation, with the history events that show it.
@@ -46,6 +47,8 @@ type Stats struct {
 	// Deletes: operations, acknowledged ones, their rows, and how many of
 	// those rows the final read of the doomed table still holds.
 	Deletes, DeletesOK, DeletedRows, Resurrected int
+	// Upserts: operations and acknowledged ones.
+	Upserts, UpsertsOK int
 }
 
 // Report is a checker's verdict.
@@ -370,29 +373,46 @@ func Check(events []Event, opts CheckOptions) *Report {
 // checkDeletes requires that no row of an acknowledged delete is in the
 // final read of the doomed table.
 func checkDeletes(ops []*op, rep *Report) {
-	var deletes []*op
+	var deletes, upserts []*op
 	var final *op
 	for _, o := range ops {
 		switch o.inv.F {
 		case FDelete:
 			deletes = append(deletes, o)
+		case FUpsert:
+			upserts = append(upserts, o)
 		case FReadDoomed:
 			if o.typ == OK && final == nil {
 				final = o
 			}
 		}
 	}
-	if len(deletes) == 0 {
+	if len(deletes)+len(upserts) == 0 {
 		return
 	}
-	rep.Stats.Deletes = len(deletes)
+	rep.Stats.Deletes, rep.Stats.Upserts = len(deletes), len(upserts)
 	if final == nil {
-		rep.anomaly(KindNoFinalRead, "no final read of the doomed table succeeded; deletes cannot be verified")
+		rep.anomaly(KindNoFinalRead, "no final read of the doomed table succeeded; deletes and upserts cannot be verified")
 		return
 	}
 	present := map[string]bool{}
+	count := map[string]int{}
 	for _, id := range final.done.IDs {
 		present[id] = true
+		count[id]++
+	}
+	// An upserted id is at most once whatever happened (the write and the
+	// upsert each leave one row), and exactly once when the write was
+	// acknowledged (the upsert's outcome does not matter).
+	for _, o := range upserts {
+		if o.typ == OK {
+			rep.Stats.UpsertsOK++
+		}
+		for _, id := range o.inv.IDs {
+			if n := count[id]; n > 1 || n == 0 && o.typ == OK {
+				rep.anomaly(KindUpsertCount, fmt.Sprintf("%s was upserted (%s) and is %d times in the final read of the doomed table", id, o.typ, n), idxs(o, final)...)
+			}
+		}
 	}
 	for _, o := range deletes {
 		if o.typ != OK {

@@ -50,6 +50,13 @@ func (b *hb) del(t0, t1 int64, typ string, ids ...string) {
 	b.ev(Event{Process: 9, Type: typ, F: FDelete, Op: b.ops, IDs: ids}, t1)
 }
 
+// ups records a deleter's write-then-upsert of ids.
+func (b *hb) ups(t0, t1 int64, typ string, ids ...string) {
+	b.ops++
+	b.ev(Event{Process: 9, Type: Invoke, F: FUpsert, Op: b.ops, IDs: ids}, t0)
+	b.ev(Event{Process: 9, Type: typ, F: FUpsert, Op: b.ops, IDs: ids}, t1)
+}
+
 // doomed records the final read of the doomed table.
 func (b *hb) doomed(ids ...string) {
 	b.ops++
@@ -143,6 +150,25 @@ func TestCheck(t *testing.T) {
 			b.final("c0-1")
 			b.doomed("x9-2")
 		}, []string{KindResurrected}},
+		{"upserts hold", func(b *hb) {
+			b.add(0, 1, 1, 0, 10, OK)
+			b.ups(20, 30, OK, "u9-1")
+			b.ups(40, 50, Info, "u9-2", "u9-3") // unknown: at most once each
+			b.final("c0-1")
+			b.doomed("u9-1", "u9-3")
+		}, nil},
+		{"upserted row twice", func(b *hb) {
+			b.add(0, 1, 1, 0, 10, OK)
+			b.ups(20, 30, OK, "u9-1", "u9-2")
+			b.final("c0-1")
+			b.doomed("u9-1", "u9-1", "u9-2")
+		}, []string{KindUpsertCount}},
+		{"upserted row missing", func(b *hb) {
+			b.add(0, 1, 1, 0, 10, OK)
+			b.ups(20, 30, OK, "u9-1")
+			b.final("c0-1")
+			b.doomed()
+		}, []string{KindUpsertCount}},
 		{"deletes without a final read", func(b *hb) {
 			b.add(0, 1, 1, 0, 10, OK)
 			b.del(20, 30, OK, "x9-1")

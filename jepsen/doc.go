@@ -106,7 +106,10 @@
 // DoomedTable and delete them once the write is acknowledged; after the
 // run one strong read of DoomedTable must hold no row of an acknowledged
 // delete (deleted-row-back), so a merge that raced a delete and brought
-// its rows back fails the run.
+// its rows back fails the run. Every other deleter operation upserts its
+// rows instead (the same ids again with upsert_key=id, in another hour):
+// an upserted id must be there at most once, and exactly once when its
+// first write was acknowledged (upsert-not-one).
 //
 // A run fails when a checker finds an anomaly; its summary prints the
 // counts and the first anomaly of the worst kind with a history excerpt.

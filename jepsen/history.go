@@ -30,6 +30,9 @@ const (
 	// FDelete writes a batch of ids to DoomedTable and then deletes them:
 	// ok once the delete is acknowledged.
 	FDelete = "delete"
+	// FUpsert writes a batch of ids to DoomedTable and then upserts the
+	// same ids: ok once the upsert is acknowledged.
+	FUpsert = "upsert"
 	// FReadDoomed is the final strong read of DoomedTable's ids (in IDs).
 	FReadDoomed = "read-doomed"
 )

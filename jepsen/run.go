@@ -392,8 +392,9 @@ func summarize(cfg *Config, res *Result) string {
 		s.AddOps, s.AddOK, s.AddFail, s.AddInfo, s.Reads, s.ReadsOK)
 	fmt.Fprintf(&b, "  rows: %d attempted, %d acknowledged, %d lost, %d duplicated, %d unknown (%d present at the end), %d of failed writes; final read %d rows\n",
 		s.Attempted, s.Acked, s.Lost, s.Duplicated, s.Unknown, s.UnknownPresent, s.FailedRows, s.FinalRows)
-	if s.Deletes > 0 {
-		fmt.Fprintf(&b, "  deletes: %d (%d acknowledged, %d rows); %d deleted rows back at the end\n", s.Deletes, s.DeletesOK, s.DeletedRows, s.Resurrected)
+	if s.Deletes+s.Upserts > 0 {
+		fmt.Fprintf(&b, "  deletes: %d (%d acknowledged, %d rows), %d deleted rows back at the end; upserts: %d (%d acknowledged)\n",
+			s.Deletes, s.DeletesOK, s.DeletedRows, s.Resurrected, s.Upserts, s.UpsertsOK)
 	}
 	var kinds []string
 	for k, v := range res.FaultsByKind {

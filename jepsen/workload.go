@@ -180,14 +180,21 @@ func (w *workload) deleter(p int, rng *rand.Rand) {
 	for n := 0; !w.stopped(); n++ {
 		size := 1 + rng.Intn(3)
 		ids := make([]string, size)
-		var body strings.Builder
+		// Every other operation upserts its rows instead of deleting them.
+		f, prefix := FDelete, "x"
+		if n%2 == 1 {
+			f, prefix = FUpsert, "u"
+		}
+		var body, again strings.Builder
 		for i := range ids {
 			seq++
-			ids[i] = fmt.Sprintf("x%d-%d", p, seq)
+			ids[i] = fmt.Sprintf("%s%d-%d", prefix, p, seq)
 			fmt.Fprintf(&body, `{"id":%q,"client":%d,"seq":%d,"ts":"2026-01-01T%02d:00:00Z"}`+"\n", ids[i], p, seq, seq%4)
+			// The upsert moves the row to another hour: another partition.
+			fmt.Fprintf(&again, `{"id":%q,"client":%d,"seq":%d,"ts":"2026-01-01T%02d:30:00Z"}`+"\n", ids[i], p, -seq, (seq+1)%4)
 		}
 		reqID := fmt.Sprintf("x%d-r%d", p, n)
-		inv := w.h.Invoke(p, FDelete, ids)
+		inv := w.h.Invoke(p, f, ids)
 		var attempts []Attempt
 		try := func(f func(ctx context.Context, addr string) error) outcome {
 			out := outFail
@@ -222,11 +229,18 @@ func (w *workload) deleter(p int, rng *rand.Rand) {
 			return err
 		}) {
 		case outOK:
-			switch try(func(ctx context.Context, addr string) error { return w.c.api.delete(ctx, addr, DoomedTable, ids) }) {
+			second := func(ctx context.Context, addr string) error { return w.c.api.delete(ctx, addr, DoomedTable, ids) }
+			if f == FUpsert {
+				second = func(ctx context.Context, addr string) error {
+					_, err := w.c.api.writeRows(ctx, addr, DoomedTable, reqID+"-u", "id", []byte(again.String()))
+					return err
+				}
+			}
+			switch try(second) {
 			case outOK:
 				result = OK
 			default:
-				result = Info // written, and the delete may or may not have happened
+				result = Info // written, and the second step may or may not have happened
 			}
 		case outUnknown:
 			result = Info

@@ -63,7 +63,8 @@ func (n *Node) newHTTPServer() *http.Server {
 //
 //	curl --data-binary @rows.ndjson localhost:7070/v1/tables/events/rows
 //
-// The request id may be given as ?request_id= or the Idempotency-Key header.
+// The request id may be given as ?request_id= or the Idempotency-Key header;
+// ?upsert_key=id makes each row replace the earlier rows with its id.
 func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxRequestBytes))
@@ -81,6 +82,7 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := n.WriteRequest(r.Context(), r.Header, &v1.WriteRequest{
 		Table: r.PathValue("table"), RequestId: id, RowsNdjson: body, Redirect: r.URL.Query().Get("redirect") == "true",
+		UpsertKey: r.URL.Query().Get("upsert_key"),
 	})
 	n.observeWrite(start, err)
 	if err != nil {
