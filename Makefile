@@ -37,7 +37,7 @@ bench: ## benchmarks: wal, parquet, ingest parsing, merges vs DuckDB COPY, whole
 clean-data: ## remove ./data (the embedded default's state)
 	rm -rf data
 
-jepsen: ## the Jepsen-style fault-injection matrix (every nemesis, 3 and 5 nodes; ~40 min; JEPSEN_DURATION per run)
+jepsen: ## the Jepsen-style fault-injection matrix (every nemesis, 3 and 5 nodes; ~30 min; JEPSEN_DURATION per run)
 	cd jepsen && MINIODB_MINIO_BIN=$$(../scripts/install-minio.sh) JEPSEN_MATRIX=1 $(GO) test -count=1 -timeout 120m -run 'TestMatrix|TestUnsafe' -v ./...
 
 jepsen-short: ## the harness's unit tests plus the quick runs: leader crash mid-flush and a partition, the garbage collector under power loss, and the unsafe-mode check (~3 min)

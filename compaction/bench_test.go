@@ -52,7 +52,7 @@ func TestMergeBench(t *testing.T) {
 		}
 		fmt.Printf("\n%s: %d files of %d rows (%d rows, %.1f MB in)\n", layout, files, rows, files*rows, float64(inBytes)/1e6)
 		fmt.Printf("%-28s %9s %11s %9s %10s %11s\n", "merge", "seconds", "rows/s", "MB/s in", "out MB", "peak RSS MB")
-		for _, variant := range []string{"parquet-go", "duckdb-1-thread", "duckdb-2-threads"} {
+		for _, variant := range []string{"parquet-go", "parquet-go-buffer-32k", "duckdb-1-thread", "duckdb-2-threads"} {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMergeBenchChild$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "MINIODB_MERGE_CHILD="+variant, "MINIODB_MERGE_INPUTS="+listFile,
 				"MINIODB_MERGE_OUT="+filepath.Join(dir, variant+".parquet"))
@@ -103,8 +103,12 @@ func TestMergeBenchChild(t *testing.T) {
 	out := os.Getenv("MINIODB_MERGE_OUT")
 	start := time.Now()
 	switch variant {
-	case "parquet-go":
-		if _, _, err := MergeFile(context.Background(), inputs, out, MergeOptions{}); err != nil {
+	case "parquet-go", "parquet-go-buffer-32k":
+		opts := MergeOptions{}
+		if variant == "parquet-go-buffer-32k" {
+			opts.BufferRows = 32 << 10
+		}
+		if _, _, err := MergeFile(context.Background(), inputs, out, opts); err != nil {
 			t.Fatal(err)
 		}
 	default:

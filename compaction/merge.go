@@ -39,10 +39,14 @@ type Output struct {
 
 // MergeOptions bound a merge's memory. Zero values take the defaults.
 type MergeOptions struct {
-	// BlockRows is how many rows are read from each input at a time.
-	// The default divides DefaultBlockBudget rows among the inputs (at
-	// least 256, at most 8192 each), so that memory does not grow with
-	// the number of inputs.
+	// BufferRows bounds the rows a merge holds in memory: its inputs'
+	// blocks share this many rows (each at least 256, at most 8192), and
+	// the output's row groups have at most this many. Memory is about
+	// twice BufferRows times the width of a row in memory, whatever the
+	// number or size of the inputs. 0 means DefaultBufferRows.
+	BufferRows int
+	// BlockRows, if set, is how many rows are read from each input at a
+	// time instead (tests use it).
 	BlockRows int
 	// RowGroupRows is the output's row group size (default
 	// parquetio.DefaultRowGroupRows): one row group is built in memory.
@@ -51,9 +55,8 @@ type MergeOptions struct {
 	Parallelism int
 }
 
-// DefaultBlockBudget is how many input rows a merge holds in memory at
-// once, over all its inputs.
-const DefaultBlockBudget = 1 << 18
+// DefaultBufferRows is MergeOptions.BufferRows' default.
+const DefaultBufferRows = 1 << 18
 
 // Merge writes the rows of inputs to w as one MinIODB Parquet file, sorted
 // by ts (rows of equal ts in input order), in the union of the inputs'
@@ -72,11 +75,14 @@ func Merge(ctx context.Context, inputs []Input, w io.Writer, opts MergeOptions) 
 	if len(inputs) == 0 {
 		return Output{}, errors.New("compaction: merge without inputs")
 	}
+	if opts.BufferRows <= 0 {
+		opts.BufferRows = DefaultBufferRows
+	}
 	if opts.BlockRows <= 0 {
-		opts.BlockRows = min(max(DefaultBlockBudget/len(inputs), 256), 8192)
+		opts.BlockRows = min(max(opts.BufferRows/len(inputs), 256), 8192)
 	}
 	if opts.RowGroupRows <= 0 {
-		opts.RowGroupRows = parquetio.DefaultRowGroupRows
+		opts.RowGroupRows = min(parquetio.DefaultRowGroupRows, opts.BufferRows)
 	}
 	var cols []*v1.Column
 	var want int64

@@ -275,6 +275,41 @@ func TestMergeBloomFilter(t *testing.T) {
 	}
 }
 
+// TestMergeBufferRows merges many inputs with a small buffer: the output's
+// row groups respect it and the rows are the inputs'.
+func TestMergeBufferRows(t *testing.T) {
+	schema := []*v1.Column{col("ts", tTimestamp), col("id", tVarchar), col("n", tBigint)}
+	r := rand.New(rand.NewPCG(2, 3))
+	dir := t.TempDir()
+	var inputs []Input
+	var paths []string
+	for i := range 50 {
+		in := writeInput(t, dir, i, schema, randomBatch(r, schema, 100+r.IntN(200)))
+		inputs = append(inputs, in)
+		paths = append(paths, in.Path)
+	}
+	out := filepath.Join(dir, "out.parquet")
+	if _, _, err := mergeFile(t, inputs, out, MergeOptions{BufferRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rowsOf(t, schema, out), rowsOf(t, schema, paths...); !slices.Equal(got, want) {
+		t.Fatalf("rows differ (%d vs %d)", len(got), len(want))
+	}
+	data, _ := os.ReadFile(out)
+	batches, err := parquetio.ReadBatches(strings.NewReader(string(data)), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches {
+		if b.RowCount > 1000 {
+			t.Fatalf("a row group of %d rows with a buffer of 1000", b.RowCount)
+		}
+	}
+	if len(batches) < 7 {
+		t.Errorf("%d row groups for about 10,000 rows", len(batches))
+	}
+}
+
 func TestMergeRefusesBadInput(t *testing.T) {
 	schema := []*v1.Column{col("ts", tTimestamp), col("n", tBigint)}
 	other := []*v1.Column{col("ts", tTimestamp), col("n", tVarchar)}

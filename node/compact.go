@@ -355,7 +355,7 @@ func (n *Node) merge(ctx context.Context, term uint64, task compaction.Task) (re
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	out, err := compaction.Merge(ctx, inputs, tmp, compaction.MergeOptions{})
+	out, err := compaction.Merge(ctx, inputs, tmp, compaction.MergeOptions{BufferRows: n.cfg.CompactionBufferRows})
 	if err != nil {
 		return res, err
 	}

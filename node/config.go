@@ -87,6 +87,9 @@ type Config struct {
 	// about one block per input and one output row group in memory
 	// (package compaction).
 	CompactionConcurrency int
+	// CompactionBufferRows bounds one merge's memory in rows (see
+	// compaction.MergeOptions.BufferRows): about twice this many rows.
+	CompactionBufferRows int
 	// TombstoneDeadline: files holding rows a delete matched are rewritten
 	// by compaction (whatever their size) once the delete is this old.
 	TombstoneDeadline time.Duration
@@ -170,6 +173,7 @@ func DefaultConfig() Config {
 		Compaction:            compaction.DefaultPolicy(),
 		CompactionCheck:       5 * time.Second,
 		CompactionConcurrency: 1,
+		CompactionBufferRows:  compaction.DefaultBufferRows,
 		RetentionCheck:        10 * time.Second,
 		TombstoneDeadline:     time.Hour,
 		SnapshotThreshold:     8192,
@@ -218,6 +222,7 @@ func (c *Config) Validate() error {
 		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)},
 		{"max concurrent queries", int64(c.MaxConcurrentQueries)}, {"cache bytes", c.CacheBytes},
 		{"compaction check", int64(c.CompactionCheck)}, {"compaction concurrency", int64(c.CompactionConcurrency)},
+		{"compaction buffer rows", int64(c.CompactionBufferRows)},
 		{"retention check", int64(c.RetentionCheck)}, {"tombstone deadline", int64(c.TombstoneDeadline)},
 	}
 	for _, p := range positive {

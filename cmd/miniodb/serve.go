@@ -74,6 +74,7 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.CompactionOff, "compaction-off", cfg.CompactionOff, "no background merges of small files (miniodb compact still merges)")
 	fs.DurationVar(&cfg.CompactionCheck, "compaction-check", cfg.CompactionCheck, "how often the leader plans merges")
 	fs.IntVar(&cfg.CompactionConcurrency, "compaction-concurrency", cfg.CompactionConcurrency, "merges run at once on the leader")
+	fs.IntVar(&cfg.CompactionBufferRows, "compaction-buffer-rows", cfg.CompactionBufferRows, "rows one merge holds in memory (its memory is about twice this many rows), whatever the number of files merged")
 	fs.Var((*sizeFlag)(&cfg.Compaction.TargetFileBytes), "compaction-target", "merged files grow up to this size; larger files are left alone (tables may set their own)")
 	fs.IntVar(&cfg.Compaction.MinFiles, "compaction-min-files", cfg.Compaction.MinFiles, "files of one size tier that make a merge (tables may set their own)")
 	fs.IntVar(&cfg.Compaction.MaxFiles, "compaction-max-files", cfg.Compaction.MaxFiles, "most files one merge takes (tables may set their own)")
