@@ -73,6 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	catchup := fs.Bool("catchup", false, "with --nodes > 1: after ingest, join one more node and time its catch-up to the hot rows (by snapshot)")
 	nodes := fs.Int("nodes", 1, "cluster size: 1, or 3 (or more) nodes in this process on loopback TCP, writes sent to the leader")
+	rate := fs.Int("rate", 0, "with --ingest-compaction: send at most this many rows/s (0: as fast as the node takes them)")
 	ingestCompaction := fs.Int64("ingest-compaction", 0, "ingest twice, flushing every this many rows, with background compaction off and on")
 	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
 	fs.Usage = func() {
@@ -109,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchSmallFiles(ctx, cfg, *rows, *smallFiles, *days, *repeat, stdout)
 	}
 	if *ingestCompaction > 0 {
-		return benchIngestCompaction(ctx, cfg, dir, benchBodies(*rows, *batch, *days), *rows, *clients, *ingestCompaction, stdout)
+		return benchIngestCompaction(ctx, cfg, dir, benchBodies(*rows, *batch, *days), *rows, *clients, *rate, *ingestCompaction, stdout)
 	}
 	if *nodes > 1 {
 		cfg.ObjectStore = "file://" + filepath.Join(dir, "objects")
@@ -161,7 +162,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	elapsed, lats, err := benchIngest(base, bodies, *clients)
+	elapsed, lats, err := benchIngest(base, bodies, *clients, 0)
 	if err != nil {
 		return err
 	}
@@ -408,14 +409,19 @@ func benchBodies(rows, batch, days int) [][]byte {
 	return bodies
 }
 
-// benchIngest sends the request bodies from concurrent clients and returns
-// the elapsed time and the sorted request latencies.
-func benchIngest(base string, bodies [][]byte, clients int) (time.Duration, []time.Duration, error) {
+// benchIngest sends the request bodies from concurrent clients, at most
+// rate rows/s in all when rate > 0, and returns the elapsed time and the
+// sorted request latencies.
+func benchIngest(base string, bodies [][]byte, clients, rate int) (time.Duration, []time.Duration, error) {
 	var next atomic.Int64
 	var latMu sync.Mutex
 	var lats []time.Duration
 	var wg sync.WaitGroup
 	errc := make(chan error, clients)
+	rowsPer := 0
+	if len(bodies) > 0 {
+		rowsPer = bytes.Count(bodies[0], []byte("\"id\""))
+	}
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
@@ -424,6 +430,11 @@ func benchIngest(base string, bodies [][]byte, clients int) (time.Duration, []ti
 				i := next.Add(1) - 1
 				if i >= int64(len(bodies)) {
 					return
+				}
+				if rate > 0 {
+					// Request i is due when i batches at the rate have passed.
+					due := start.Add(time.Duration(float64(i) * float64(rowsPer) / float64(rate) * float64(time.Second)))
+					time.Sleep(time.Until(due))
 				}
 				t0 := time.Now()
 				resp, err := hc.Post(base+"/miniodb.v1.WriteService/Write", "application/json", bytes.NewReader(bodies[i]))
@@ -457,8 +468,8 @@ func benchIngest(base string, bodies [][]byte, clients int) (time.Duration, []ti
 // benchIngestCompaction ingests the same rows twice, each time on a fresh
 // node that flushes every flushRows rows, with background compaction off
 // and on, and reports rows/s and the files left per partition.
-func benchIngestCompaction(ctx context.Context, cfg node.Config, dir string, bodies [][]byte, rows, clients int, flushRows int64, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "## Ingest with background compaction off and on (flush every %d rows)\n\n", flushRows)
+func benchIngestCompaction(ctx context.Context, cfg node.Config, dir string, bodies [][]byte, rows, clients, rate int, flushRows int64, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "## Ingest with background compaction off and on (flush every %d rows, rate limit %d rows/s)\n\n", flushRows, rate)
 	fmt.Fprintf(stdout, "| compaction | rows | seconds | rows/s | p99 batch | files | max files/partition | merges |\n|---|---|---|---|---|---|---|---|\n")
 	for _, on := range []bool{false, true} {
 		c := cfg
@@ -476,7 +487,7 @@ func benchIngestCompaction(ctx context.Context, cfg node.Config, dir string, bod
 			n.Close()
 			return err
 		}
-		elapsed, lats, err := benchIngest("http://"+n.HTTPAddr(), bodies, clients)
+		elapsed, lats, err := benchIngest("http://"+n.HTTPAddr(), bodies, clients, rate)
 		if err != nil {
 			n.Close()
 			return err
