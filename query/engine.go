@@ -100,6 +100,8 @@ type Engine struct {
 	// instead of binding it again.
 	viewMu    sync.Mutex
 	viewCache map[uint64]map[string]string
+
+	trees treeCache
 }
 
 // maxCachedConns bounds viewCache; past it the cache starts over.
@@ -292,7 +294,7 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 		conn.Close()
 		return nil, nil, err
 	}
-	root, err := parseTree(ctx, conn, sqlText)
+	root, err := e.trees.parse(ctx, conn, sqlText)
 	if err != nil {
 		return fail(err)
 	}
