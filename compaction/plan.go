@@ -97,7 +97,9 @@ func Plan(table string, createdIndex uint64, partition string, files []*v1.DataF
 		if f.Partition != partition || o.Busy != nil && o.Busy(f.Key) {
 			continue
 		}
-		if o.Rewrite != nil && o.Rewrite(f) {
+		if o.Rewrite != nil && o.Rewrite(f) && (!o.Full || f.SizeBytes >= p.TargetFileBytes) {
+			// (A full compaction merges small files anyway, these with the
+			// rest; only large ones need a rewrite of their own.)
 			rewrite = append(rewrite, f)
 			continue
 		}

@@ -58,6 +58,12 @@ func TestPlan(t *testing.T) {
 			"s00 m00"},
 		{"files of earlier versions have no time", []*v1.DataFile{{Key: "x0", Partition: "p", SizeBytes: 1}, {Key: "x1", Partition: "p", SizeBytes: 1},
 			{Key: "x2", Partition: "p", SizeBytes: 1}, {Key: "x3", Partition: "p", SizeBytes: 1}}, p, Options{}, "x0 x1 x2 x3"},
+		{"rewrite: a large file with deletes alone", append(files("t", 2, 256<<20, time.Hour), files("s", 1, 16<<10, time.Hour)...), p,
+			Options{Rewrite: func(f *v1.DataFile) bool { return f.Key == "t00" }}, "t00"},
+		{"rewrite: small files with deletes merge together", files("s", 3, 16<<10, time.Hour), p,
+			Options{Rewrite: func(f *v1.DataFile) bool { return f.Key != "s02" }}, "s00 s01"},
+		{"full: files with deletes merge with the others", files("s", 2, 16<<10, time.Hour), p,
+			Options{Full: true, Rewrite: func(f *v1.DataFile) bool { return f.Key == "s00" }}, "s00 s01"},
 		{"other partitions are not this one's", append(files("a", 3, 1, time.Hour), &v1.DataFile{Key: "q", Partition: "q", SizeBytes: 1}), p, Options{}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -309,8 +309,8 @@ func compactSummary(table string, r *miniodbv1.CompactResponse, elapsed time.Dur
 	if r.GetMerges() == 0 {
 		return fmt.Sprintf("nothing to merge in %s", what)
 	}
-	return fmt.Sprintf("merged %s into %s (%s, %s → %s) in %s in %.2f s",
-		plural(r.GetFilesMerged(), "file", "files"), plural(r.GetMerges(), "file", "files"), plural(r.GetRows(), "row", "rows"),
+	return fmt.Sprintf("merged %s in %s (%s, %s → %s) in %s in %.2f s",
+		plural(r.GetFilesMerged(), "file", "files"), plural(r.GetMerges(), "merge", "merges"), plural(r.GetRows(), "row", "rows"),
 		humanBytes(r.GetBytesRead()), humanBytes(r.GetBytesWritten()), what, elapsed.Seconds())
 }
 

@@ -137,7 +137,7 @@ func TestCompactSummary(t *testing.T) {
 	}{
 		{"", &miniodbv1.CompactResponse{}, "nothing to merge in all tables"},
 		{"events", &miniodbv1.CompactResponse{Merges: 2, FilesMerged: 40, Rows: 1000, BytesRead: 40 << 10, BytesWritten: 30 << 10},
-			"merged 40 files into 2 files (1,000 rows, 40 KiB → 30 KiB) in events in 0.50 s"},
+			"merged 40 files in 2 merges (1,000 rows, 40 KiB → 30 KiB) in events in 0.50 s"},
 	}
 	for _, tt := range tests {
 		if got := compactSummary(tt.table, tt.resp, 500*time.Millisecond); got != tt.want {

@@ -225,7 +225,7 @@ func TestCLITour(t *testing.T) {
 	if out, err := s.cli("flush"); err != nil {
 		t.Fatalf("flush: %v %s", err, out)
 	}
-	if out, err := s.cli("compact", "--wait"); err != nil || !regexp.MustCompile(`^merged 6 files into 3 files \(24,000 rows, .+\) in all tables in [0-9.]+ s\n$`).MatchString(out) {
+	if out, err := s.cli("compact", "--wait"); err != nil || !regexp.MustCompile(`^merged 6 files in 3 merges \(24,000 rows, .+\) in all tables in [0-9.]+ s\n$`).MatchString(out) {
 		t.Fatalf("compact: %v %q", err, out)
 	}
 	if out, err := s.cli("compact", "events"); err != nil || out != "nothing to merge in events\n" {
