@@ -360,17 +360,16 @@ func (a *api) Delete(ctx context.Context, req *connect.Request[v1.DeleteRequest]
 func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 	hotRows, hotBytes := v.HotRows()
 	files, rows, bytes := v.FileTotals()
-	parts := map[string]bool{}
+	var parts int64 // partitions holding rows, in files or hot
 	for _, p := range v.Partitions {
-		parts[p.Name] = true
-	}
-	for _, f := range v.Files {
-		parts[f.Partition] = true
+		if len(p.Files) > 0 || len(p.Batches) > 0 {
+			parts++
+		}
 	}
 	return &v1.TableInfo{
 		Compaction:           v.Spec.Compaction,
-		MaxFilesPerPartition: maxFilesPerPartition(v.Files),
-		Partitions:           int64(len(parts)),
+		MaxFilesPerPartition: maxFilesPerPartition(v),
+		Partitions:           parts,
 		TtlMs:                v.Spec.TtlMs,
 		Tombstones:           int64(len(v.Tombstones)),
 		Name:                 v.Spec.Name,

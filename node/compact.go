@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -93,6 +92,24 @@ func (c *compactions) protects(key string, readyTerm uint64) bool {
 	return true
 }
 
+// forgetTombstones drops the first-seen times of tombstones no table has
+// any more (purged, or their table dropped).
+func (c *compactions) forgetTombstones(views []raftfsm.TableView) {
+	live := map[uint64]bool{}
+	for _, v := range views {
+		for _, t := range v.Tombstones {
+			live[t.Index] = true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for idx := range c.tombSeen {
+		if !live[idx] {
+			delete(c.tombSeen, idx)
+		}
+	}
+}
+
 func (c *compactions) runningFor(table string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -172,12 +189,14 @@ func (n *Node) compactRound(ctx context.Context, only string, full bool) (Compac
 	}
 	var tasks []compaction.Task
 	now := n.now()
-	for _, v := range n.fsm.Tables() {
+	views := n.fsm.Tables()
+	for _, v := range views {
 		if only != "" && v.Spec.Name != only {
 			continue
 		}
 		tasks = append(tasks, planTable(v, n.compactionPolicy(v.Spec), compaction.Options{Now: now, Full: full, Rewrite: n.rewriteFiles(v, now, full)})...)
 	}
+	n.compacting.forgetTombstones(views)
 	var (
 		mu    sync.Mutex
 		total CompactResult
@@ -217,13 +236,9 @@ func planTable(v raftfsm.TableView, p compaction.Policy, o compaction.Options) [
 	if p.Disabled {
 		return nil
 	}
-	byPart := map[string][]*v1.DataFile{}
-	for _, f := range v.Files {
-		byPart[f.Partition] = append(byPart[f.Partition], f)
-	}
 	var tasks []compaction.Task
-	for _, part := range sortedPartitions(v.Files) {
-		for _, t := range compaction.Plan(v.Spec.Name, v.CreatedIndex, part, byPart[part], p, o) {
+	for _, part := range v.Partitions { // sorted by name, each with its own files
+		for _, t := range compaction.Plan(v.Spec.Name, v.CreatedIndex, part.Name, part.Files, p, o) {
 			t.Watermark, t.Tombstones = v.AppliedIndex, v.Tombstones
 			tasks = append(tasks, t)
 		}
@@ -259,13 +274,11 @@ func (n *Node) rewriteFiles(v raftfsm.TableView, now time.Time, full bool) func(
 	}
 }
 
-// maxFilesPerPartition returns the most files one partition has.
-func maxFilesPerPartition(files []*v1.DataFile) int64 {
-	per := map[string]int64{}
+// maxFilesPerPartition returns the most files one partition of v has.
+func maxFilesPerPartition(v raftfsm.TableView) int64 {
 	var most int64
-	for _, f := range files {
-		per[f.Partition]++
-		most = max(most, per[f.Partition])
+	for _, p := range v.Partitions {
+		most = max(most, int64(len(p.Files)))
 	}
 	return most
 }
@@ -287,19 +300,6 @@ func (n *Node) pendingMerges(table string) int64 {
 	return count
 }
 
-func sortedPartitions(files []*v1.DataFile) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range files {
-		if !seen[f.Partition] {
-			seen[f.Partition] = true
-			out = append(out, f.Partition)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // merge runs one planned merge: the inputs from the file cache, the merged
 // file under a key no other upload uses, then CompactionCommit. A commit
 // the state machine rejects (an input was replaced or dropped meanwhile)
@@ -310,9 +310,10 @@ func (n *Node) merge(ctx context.Context, term uint64, task compaction.Task) (re
 	for _, f := range task.Inputs {
 		from, upto = min(from, f.FromIndex), max(upto, f.UptoIndex)
 	}
+	seq := n.uploadSeq.Add(1)
 	key := objstore.ObjectKey(objstore.KeyInfo{
 		Table: task.Table, TableCreatedIndex: task.CreatedIndex, Partition: task.Partition,
-		FromIndex: from, UptoIndex: upto, Term: term, Seq: n.uploadSeq.Add(1),
+		FromIndex: from, UptoIndex: upto, Term: term, Seq: seq,
 	})
 	n.compacting.start(task.Table, key)
 	n.metrics.compactionsRunning.Inc()
@@ -349,29 +350,25 @@ func (n *Node) merge(ctx context.Context, term uint64, task compaction.Task) (re
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
 		return res, fmt.Errorf("create tmp dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(tmpDir, "merge-*.parquet")
-	if err != nil {
-		return res, fmt.Errorf("create temp file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	out, err := compaction.Merge(ctx, inputs, tmp, compaction.MergeOptions{BufferRows: n.cfg.CompactionBufferRows})
+	// The tmp directory is cleared at start; term and seq make the name
+	// unique in this process.
+	path := filepath.Join(tmpDir, fmt.Sprintf("merge-%d-%d.parquet", term, seq))
+	out, size, err := compaction.MergeFile(ctx, inputs, path, compaction.MergeOptions{BufferRows: n.cfg.CompactionBufferRows})
 	if err != nil {
 		return res, err
 	}
-	size, err := tmp.Seek(0, 1)
+	defer os.Remove(path)
+	merged, err := os.Open(path)
 	if err != nil {
 		return res, err
 	}
-	if _, err := tmp.Seek(0, 0); err != nil {
-		return res, err
-	}
+	defer merged.Close()
 	if err := n.cfg.Failpoints.Inject("compaction-before-upload"); err != nil {
 		return res, err
 	}
 	putCtx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(size/(1<<20))*time.Second)
 	defer cancel()
-	if err := n.store.Put(putCtx, key, tmp, size); err != nil {
+	if err := n.store.Put(putCtx, key, merged, size); err != nil {
 		n.setStoreErr(err)
 		return res, fmt.Errorf("upload %s: %w", key, err)
 	}

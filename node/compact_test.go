@@ -18,6 +18,7 @@ import (
 	"github.com/miniodb/miniodb/internal/failpoint"
 	"github.com/miniodb/miniodb/objstore"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
 )
 
 // writeFiles writes files batches of rows rows (ids r<file>-<row>, one
@@ -59,7 +60,7 @@ func TestDifferentialAfterCompaction(t *testing.T) {
 	if res.Merges == 0 || int(res.FilesMerged) != len(before.Files) {
 		t.Fatalf("compact: %+v; %d files before", res, len(before.Files))
 	}
-	if got := maxFilesPerPartition(after.Files); got != 1 {
+	if got := maxFilesPerPartition(after); got != 1 {
 		t.Fatalf("after compaction a partition has %d files, want 1", got)
 	}
 	_, rowsBefore, _ := before.FileTotals()
@@ -226,6 +227,11 @@ func TestCollectorSparesMergesInFlight(t *testing.T) {
 	if c.runningFor("t") != 0 || c.total() != 0 {
 		t.Errorf("running: %d", c.total())
 	}
+	c.tombSeen = map[uint64]time.Time{4: {}, 9: {}}
+	c.forgetTombstones([]raftfsm.TableView{{Tombstones: []*v1.Tombstone{{Index: 9}}}})
+	if _, ok := c.tombSeen[4]; ok || len(c.tombSeen) != 1 {
+		t.Errorf("tombstone times kept: %v", c.tombSeen)
+	}
 }
 
 // TestCompactionFailpoints fails a merge before its upload, between the
@@ -289,6 +295,9 @@ func TestCompactionFailpoints(t *testing.T) {
 			})
 			if got := count(); got != want {
 				t.Fatalf("after garbage collection: %s", got)
+			}
+			if fp.Hits(point) == 0 {
+				t.Fatalf("the fail point %s was never reached", point)
 			}
 		})
 	}

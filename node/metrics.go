@@ -98,7 +98,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	}, func() float64 {
 		var most int64
 		for _, v := range n.fsm.Tables() {
-			most = max(most, maxFilesPerPartition(v.Files))
+			most = max(most, maxFilesPerPartition(v))
 		}
 		return float64(most)
 	}))

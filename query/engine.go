@@ -632,7 +632,7 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 // matches, over a file's own columns, or "" when none can match.
 // coalesce: a NULL id never matches, and must not make NOT drop the row.
 func tombstoneFilter(ts []*v1.Tombstone, hasID, hasTS bool) string {
-	var any []string
+	var matches []string
 	for _, t := range ts {
 		var conj []string
 		if len(t.Ids) > 0 {
@@ -651,12 +651,12 @@ func tombstoneFilter(ts []*v1.Tombstone, hasID, hasTS bool) string {
 			}
 			conj = append(conj, fmt.Sprintf(`"ts" >= make_timestamp(%d) AND "ts" < make_timestamp(%d)`, t.FromMicros, t.ToMicros))
 		}
-		any = append(any, "("+strings.Join(conj, " AND ")+")")
+		matches = append(matches, "("+strings.Join(conj, " AND ")+")")
 	}
-	if len(any) == 0 {
+	if len(matches) == 0 {
 		return ""
 	}
-	return "NOT coalesce(" + strings.Join(any, " OR ") + ", false)"
+	return "NOT coalesce(" + strings.Join(matches, " OR ") + ", false)"
 }
 
 // wrapDuckDB marks DuckDB's errors about the statement as invalid queries.

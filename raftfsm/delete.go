@@ -37,9 +37,7 @@ func checkTombstone(t *v1.Tombstone) error {
 
 // RowMatcher returns a function telling which rows of b the tombstone
 // deletes, or nil when none can match (the batch lacks the id column).
-func RowMatcher(t *v1.Tombstone, b *v1.RowBatch) func(i int) bool { return rowMatcher(t, b) }
-
-func rowMatcher(t *v1.Tombstone, b *v1.RowBatch) func(i int) bool {
+func RowMatcher(t *v1.Tombstone, b *v1.RowBatch) func(i int) bool {
 	var idv, tsv *v1.ColumnVector
 	for k, c := range b.Columns {
 		switch c.Name {
@@ -77,7 +75,7 @@ func (t *table) deleteHot(m *v1.Tombstone) int64 {
 		var out []HotBatch
 		changed := false
 		for k, b := range p.batches {
-			match := rowMatcher(m, b.Rows)
+			match := RowMatcher(m, b.Rows)
 			if match == nil {
 				if changed {
 					out = append(out, b)
@@ -142,7 +140,7 @@ func fileMayMatch(m *v1.Tombstone, f *v1.DataFile) bool {
 			}
 			lo, okLo := s.GetMin().GetValue().(*v1.Scalar_String_)
 			hi, okHi := s.GetMax().GetValue().(*v1.Scalar_String_)
-			if s.Min == nil && s.Max == nil && len(f.Stats) > 0 {
+			if s.Min == nil && s.Max == nil && s.NullCount == f.RowCount {
 				return false // only NULL ids
 			}
 			if okLo && okHi && !slices.ContainsFunc(m.Ids, func(id string) bool { return id >= lo.String_ && id <= hi.String_ }) {

@@ -619,13 +619,13 @@ func (f *FSM) applyCompactionCommit(index uint64, c *v1.CompactionCommitCommand)
 		return &Result{Index: index, Err: fmt.Errorf("%w: %q (created at %d)", ErrTableNotFound, c.Table, c.TableCreatedIndex)}
 	}
 	live := map[string]*v1.DataFile{}
-	for _, file := range t.files {
-		if file.Key == out.Key {
-			// The same commit applied again (a retry whose first attempt
-			// committed): a no-op.
-			return &Result{Index: file.LiveIndex, Rows: file.RowCount, Duplicate: true}
-		}
-		if file.Partition == c.Partition {
+	if p := t.parts[c.Partition]; p != nil {
+		for _, file := range p.files {
+			if file.Key == out.Key {
+				// The same commit applied again (a retry whose first
+				// attempt committed): a no-op.
+				return &Result{Index: file.LiveIndex, Rows: file.RowCount, Duplicate: true}
+			}
 			live[file.Key] = file
 		}
 	}

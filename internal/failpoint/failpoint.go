@@ -95,6 +95,16 @@ func Parse(spec string) (*Set, error) {
 	return s, nil
 }
 
+// Hits returns how many times the named point was reached.
+func (s *Set) Hits(name string) int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[name]
+}
+
 // Inject runs the action enabled at the named point, if any.
 func (s *Set) Inject(name string) error {
 	if s == nil {
