@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ type api struct{ n *Node }
 
 func (a *api) Write(ctx context.Context, req *connect.Request[v1.WriteRequest]) (*connect.Response[v1.WriteResponse], error) {
 	start := time.Now()
-	res, err := a.n.WriteRequest(ctx, req.Header(), req.Msg)
+	res, err := a.n.WriteRequest(ctx, req.Msg)
 	a.n.observeWrite(start, err)
 	if err != nil {
 		return nil, err
@@ -38,11 +37,11 @@ func (a *api) Write(ctx context.Context, req *connect.Request[v1.WriteRequest]) 
 // WriteRequest serves a write from any node: the leader applies it, a
 // follower forwards it to the leader (keeping its request_id) or, when the
 // client asked for a redirect, answers with the leader's address.
-func (n *Node) WriteRequest(ctx context.Context, h http.Header, m *v1.WriteRequest) (*v1.WriteResponse, error) {
-	if n.raft.State() != raft.Leader && m.Redirect && h.Get(forwardedHeader) == "" {
+func (n *Node) WriteRequest(ctx context.Context, m *v1.WriteRequest) (*v1.WriteResponse, error) {
+	if n.raft.State() != raft.Leader && m.Redirect && !fromPeer(ctx) {
 		return nil, n.redirectError(ctx)
 	}
-	if p, err := n.forwardTarget(ctx, h); err != nil {
+	if p, err := n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		resp, err := p.write.Write(ctx, forwarded(m))
@@ -96,7 +95,7 @@ func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) 
 	start := time.Now()
 	resp := &v1.QueryResponse{}
 	var size int64
-	err := a.n.Query(ctx, req.Header(), req.Msg, func(cols []*v1.ResultColumn) error {
+	err := a.n.Query(ctx, req.Msg, func(cols []*v1.ResultColumn) error {
 		resp.Columns = cols
 		return nil
 	}, func(row *structpb.ListValue) error {
@@ -120,7 +119,7 @@ func (a *api) Query(ctx context.Context, req *connect.Request[v1.QueryRequest]) 
 func (a *api) QueryStream(ctx context.Context, req *connect.Request[v1.QueryRequest], stream *connect.ServerStream[v1.QueryStreamResponse]) error {
 	start := time.Now()
 	chunk := &v1.QueryStreamResponse{}
-	err := a.n.Query(ctx, req.Header(), req.Msg, func(cols []*v1.ResultColumn) error {
+	err := a.n.Query(ctx, req.Msg, func(cols []*v1.ResultColumn) error {
 		return stream.Send(&v1.QueryStreamResponse{Columns: cols})
 	}, func(row *structpb.ListValue) error {
 		chunk.Rows = append(chunk.Rows, row)
@@ -189,14 +188,14 @@ func (n *Node) observeQuery(start time.Time, err error) {
 // follower forwards the query to the leader. "local" answers from this
 // node's state, refused when the leader has been silent for longer than
 // max_staleness_ms.
-func (n *Node) Query(ctx context.Context, h http.Header, m *v1.QueryRequest, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
+func (n *Node) Query(ctx context.Context, m *v1.QueryRequest, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
 	sql := m.Sql
 	if strings.TrimSpace(sql) == "" {
 		return fmt.Errorf("%w: sql is empty", ErrInvalid)
 	}
 	switch m.Consistency {
 	case "", "strong":
-		if p, err := n.forwardTarget(ctx, h); err != nil {
+		if p, err := n.forwardTarget(ctx); err != nil {
 			return err
 		} else if p != nil {
 			return forwardQuery(ctx, p, m, onColumns, onRow)
@@ -343,7 +342,7 @@ func (n *Node) readBarrier(ctx context.Context) error {
 }
 
 func (a *api) Delete(ctx context.Context, req *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
-	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		return p.write.Delete(ctx, forwarded(req.Msg))
@@ -387,7 +386,7 @@ func tableInfo(v raftfsm.TableView) *v1.TableInfo {
 }
 
 func (a *api) CreateTable(ctx context.Context, req *connect.Request[v1.CreateTableRequest]) (*connect.Response[v1.CreateTableResponse], error) {
-	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		return p.tables.CreateTable(ctx, forwarded(req.Msg))
@@ -464,7 +463,7 @@ func (a *api) GetTable(ctx context.Context, req *connect.Request[v1.GetTableRequ
 }
 
 func (a *api) DropTable(ctx context.Context, req *connect.Request[v1.DropTableRequest]) (*connect.Response[v1.DropTableResponse], error) {
-	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		return p.tables.DropTable(ctx, forwarded(req.Msg))
@@ -492,7 +491,7 @@ func (n *Node) DropTable(ctx context.Context, table string, ifExists bool) error
 }
 
 func (a *api) AlterTable(ctx context.Context, req *connect.Request[v1.AlterTableRequest]) (*connect.Response[v1.AlterTableResponse], error) {
-	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		return p.tables.AlterTable(ctx, forwarded(req.Msg))
@@ -598,7 +597,7 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 }
 
 func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) (*connect.Response[v1.FlushResponse], error) {
-	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		return p.cluster.Flush(ctx, forwarded(req.Msg))
@@ -611,7 +610,7 @@ func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) 
 }
 
 func (a *api) Compact(ctx context.Context, req *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error) {
-	if p, err := a.n.forwardTarget(ctx, req.Header()); err != nil {
+	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		return p.cluster.Compact(ctx, forwarded(req.Msg))
@@ -626,7 +625,7 @@ func (a *api) Compact(ctx context.Context, req *connect.Request[v1.CompactReques
 }
 
 func (a *api) Join(ctx context.Context, req *connect.Request[v1.JoinRequest]) (*connect.Response[v1.JoinResponse], error) {
-	resp, err := a.n.Join(ctx, req.Header(), req.Msg)
+	resp, err := a.n.Join(ctx, req.Msg)
 	if err != nil {
 		return nil, err
 	}
@@ -634,7 +633,7 @@ func (a *api) Join(ctx context.Context, req *connect.Request[v1.JoinRequest]) (*
 }
 
 func (a *api) Remove(ctx context.Context, req *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error) {
-	if err := a.n.Remove(ctx, req.Header(), req.Msg.NodeId); err != nil {
+	if err := a.n.Remove(ctx, req.Msg.NodeId); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&v1.RemoveResponse{}), nil

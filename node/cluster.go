@@ -2,8 +2,12 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -16,14 +20,11 @@ import (
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
 )
 
-// forwardedHeader marks a request one node forwarded to another, so a
-// request is forwarded at most once (no loops while leadership moves).
-const forwardedHeader = "Miniodb-Forwarded"
-
 // leaderHeader carries the leader's API address on Unavailable answers.
 const leaderHeader = "Miniodb-Leader"
 
-// peers holds Connect clients to other members' APIs, by address.
+// peers holds Connect clients to other members' APIs, by Raft address
+// (node-to-node calls go to the Raft address, see peerLayer).
 type peers struct {
 	mu      sync.Mutex
 	http    *http.Client
@@ -95,27 +96,46 @@ func (n *Node) leaderAPI(ctx context.Context) (string, error) {
 // leaderWait bounds how long a follower waits to learn where to forward.
 const leaderWait = 3 * time.Second
 
+// leaderRaft returns the leader's Raft address, waiting up to leaderWait
+// while an election is under way.
+func (n *Node) leaderRaft(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(leaderWait)
+	for {
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			return string(addr), nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w: the cluster has no leader right now", ErrNotLeader)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // forwardTarget decides where a request that must run on the leader goes:
-// nil client means "run it here". A request that was forwarded already is
-// not forwarded again.
-func (n *Node) forwardTarget(ctx context.Context, h http.Header) (*peerClient, error) {
+// nil client means "run it here". A request another node forwarded (it
+// arrived on the Raft address) is not forwarded again, so leadership
+// moving cannot make a request loop.
+func (n *Node) forwardTarget(ctx context.Context) (*peerClient, error) {
 	if n.raft.State() == raft.Leader {
 		return nil, nil
 	}
-	if h.Get(forwardedHeader) != "" {
+	if fromPeer(ctx) {
 		return nil, n.notLeader()
 	}
-	addr, err := n.leaderAPI(ctx)
+	addr, err := n.leaderRaft(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return n.peers.get(addr), nil
 }
 
+// forwarded is the request a follower sends the leader for m.
 func forwarded[T any](m *T) *connect.Request[T] {
-	r := connect.NewRequest(m)
-	r.Header().Set(forwardedHeader, "1")
-	return r
+	return connect.NewRequest(m)
 }
 
 // registerSelf publishes this node's API address in the member table once
@@ -136,11 +156,11 @@ func (n *Node) leaderLoop() {
 
 // Join adds a node as a voter (on the leader) or forwards the request to
 // the leader.
-func (n *Node) Join(ctx context.Context, h http.Header, m *v1.JoinRequest) (*v1.JoinResponse, error) {
+func (n *Node) Join(ctx context.Context, m *v1.JoinRequest) (*v1.JoinResponse, error) {
 	if m.NodeId == "" || m.RaftAddr == "" || m.HttpAddr == "" {
 		return nil, fmt.Errorf("%w: join needs node_id, raft_addr and http_addr", ErrInvalid)
 	}
-	if p, err := n.forwardTarget(ctx, h); err != nil {
+	if p, err := n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
 		resp, err := p.cluster.Join(ctx, forwarded(m))
@@ -175,6 +195,9 @@ func (n *Node) Join(ctx context.Context, h http.Header, m *v1.JoinRequest) (*v1.
 		}
 	}
 	if changed {
+		if err := n.probePeer(ctx, m.NodeId, m.RaftAddr); err != nil {
+			return nil, err
+		}
 		if err := n.raft.AddVoter(raft.ServerID(m.NodeId), raft.ServerAddress(m.RaftAddr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 			return nil, fmt.Errorf("node: add voter %s: %w", m.NodeId, err)
 		}
@@ -191,12 +214,30 @@ func (n *Node) Join(ctx context.Context, h http.Header, m *v1.JoinRequest) (*v1.
 	return &v1.JoinResponse{LeaderId: n.cfg.NodeID, Changed: changed}, nil
 }
 
+// probePeer connects to a joining node's Raft address (with peer TLS, a
+// handshake that checks its certificate) before it becomes a voter: a
+// voter the leader cannot reach counts toward the quorum all the same, and
+// adding one to a one-node cluster would stop it.
+func (n *Node) probePeer(ctx context.Context, id, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := n.peer.dial(ctx, addr)
+	if errors.Is(err, errPeerHandshake) {
+		return connect.NewError(connect.CodeFailedPrecondition,
+			fmt.Errorf("node %s at %s has no certificate of this cluster's CA (--peer-tls-*): %w", id, addr, err))
+	}
+	if err != nil {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("the leader cannot reach node %s at its raft address %s: %w", id, addr, err))
+	}
+	return c.Close()
+}
+
 // Remove takes a node out of the cluster.
-func (n *Node) Remove(ctx context.Context, h http.Header, id string) error {
+func (n *Node) Remove(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: remove needs a node id", ErrInvalid)
 	}
-	if p, err := n.forwardTarget(ctx, h); err != nil {
+	if p, err := n.forwardTarget(ctx); err != nil {
 		return err
 	} else if p != nil {
 		_, err := p.cluster.Remove(ctx, forwarded(&v1.RemoveRequest{NodeId: id}))
@@ -231,11 +272,20 @@ func (n *Node) joinCluster(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.JoinTimeout)
 	defer cancel()
+	hc, err := n.joinHTTPClient()
+	if err != nil {
+		return err
+	}
+	defer hc.CloseIdleConnections()
 	backoff := 100 * time.Millisecond
 	var errs []string
 	for {
 		for _, addr := range n.cfg.JoinAddrs {
-			resp, err := n.peers.get(addr).cluster.Join(ctx, connect.NewRequest(req))
+			base := addr
+			if !strings.Contains(base, "://") {
+				base = "http://" + base
+			}
+			resp, err := miniodbv1connect.NewClusterServiceClient(hc, base).Join(ctx, connect.NewRequest(req))
 			if err == nil {
 				n.logger.Info("joined the cluster", "via", addr, "leader_id", resp.Msg.LeaderId, "changed", resp.Msg.Changed)
 				return nil
@@ -257,6 +307,26 @@ func (n *Node) joinCluster(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 3*time.Second)
 	}
+}
+
+// joinHTTPClient calls members' public APIs to join: https:// addresses
+// are verified against the system's roots and the cluster CA.
+func (n *Node) joinHTTPClient() (*http.Client, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if n.cfg.PeerCAFile != "" {
+		b, err := os.ReadFile(n.cfg.PeerCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		roots.AppendCertsFromPEM(b)
+	}
+	return &http.Client{Transport: &http.Transport{
+		DialContext:     sourceDialer(n.cfg.RaftAddr).DialContext,
+		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+	}}, nil
 }
 
 // members combines the Raft configuration with the member table.

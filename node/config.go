@@ -44,6 +44,15 @@ type Config struct {
 	// JoinTimeout bounds the retries of a join.
 	JoinTimeout time.Duration
 
+	// TLSCertFile and TLSKeyFile make the API serve HTTPS (and gRPC over
+	// TLS); the files are reloaded when they change.
+	TLSCertFile, TLSKeyFile string
+	// PeerCertFile, PeerKeyFile and PeerCAFile turn on mutual TLS on the
+	// Raft address (Raft and node-to-node calls): every node presents a
+	// certificate the cluster CA signed and accepts only such peers. All
+	// three or none.
+	PeerCertFile, PeerKeyFile, PeerCAFile string
+
 	// MaxRequestBytes bounds one API request body.
 	MaxRequestBytes int64
 	// MaxRowsPerWrite bounds the rows of one write request.
@@ -205,6 +214,12 @@ func (c *Config) Validate() error {
 			add("%s %q: %v", a[0], a[1], err)
 		}
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		add("TLS needs both a certificate and a key file (--tls-cert, --tls-key)")
+	}
+	if n := countSet(c.PeerCertFile, c.PeerKeyFile, c.PeerCAFile); n != 0 && n != 3 {
+		add("peer TLS needs a certificate, a key and the cluster CA (--peer-tls-cert, --peer-tls-key, --peer-tls-ca)")
+	}
 	if c.RaftLog != "bolt" && c.RaftLog != "wal" {
 		add("raft log %q: want bolt or wal", c.RaftLog)
 	}
@@ -240,4 +255,14 @@ func (c *Config) Validate() error {
 		add("query threads must not be negative, got %d", c.QueryThreads)
 	}
 	return errors.Join(errs...)
+}
+
+func countSet(vs ...string) int {
+	n := 0
+	for _, v := range vs {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -60,12 +60,20 @@
 // adds the node as a voter and records its API address in the replicated
 // member table (raftfsm), so every node can reach every other node's API.
 // The leader also publishes its own address when it gains leadership.
-// Followers forward writes, strong reads, DDL and flushes to the leader
-// (one hop, marked with a header so a request is never forwarded twice),
+// Followers forward writes, strong reads, DDL and flushes to the leader,
 // or answer with the leader's address when a write asks for a redirect.
-// Outgoing Raft and node-to-node API connections are dialed from the IP of
-// the node's Raft address; with one loopback IP per node, a test proxy can
-// tell nodes apart and cut links one by one (package jepsen does).
+// Forwarded requests go to the leader's Raft address, which carries both
+// Raft and the node-to-node API (peerLayer tells them apart by the first
+// byte): a request that arrives there is marked as forwarded in its
+// context, so it is never forwarded twice and no client header can fake
+// the mark. With peer TLS (PeerCertFile) every connection to that address
+// is mutual TLS with the cluster CA; the leader also handshakes with a
+// joining node's Raft address before it becomes a voter, so a node without
+// a cluster certificate (or one the leader cannot reach) is refused
+// instead of counting toward the quorum. Outgoing Raft and node-to-node
+// connections are dialed from the IP of the node's Raft address; with one
+// loopback IP per node, a test proxy can tell nodes apart and cut links one
+// by one (package jepsen does).
 //
 // # Concurrency
 //

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,7 +26,10 @@ import (
 // compressMinBytes is the smallest answer the API compresses.
 const compressMinBytes = 4 << 10
 
-func (n *Node) newHTTPServer() *http.Server {
+// newHTTPServers returns the API server and the server of the same API to
+// other nodes on the Raft address, whose requests carry the peer marker in
+// their context.
+func (n *Node) newHTTPServers() (public, peer *http.Server) {
 	a := &api{n: n}
 	opts := []connect.HandlerOption{
 		connect.WithCodec(jsonCodec{name: "json"}),
@@ -51,12 +55,29 @@ func (n *Node) newHTTPServer() *http.Server {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	return &http.Server{
+	if n.cfg.TLSCertFile != "" {
+		protocols.SetHTTP2(true)
+	} else {
+		// h2c with prior knowledge, for gRPC clients without TLS.
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	// The server's own complaints (TLS handshakes that failed, bad
+	// requests) go to the node's log.
+	errLog := slog.NewLogLogger(n.logger.With("component", "http").Handler(), slog.LevelInfo)
+	public = &http.Server{
+		ErrorLog:          errLog,
 		Handler:           mux,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	peer = &http.Server{
+		ErrorLog: errLog,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, true)))
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	return public, peer
 }
 
 // handleNDJSON takes a body of newline-delimited JSON rows:
@@ -80,7 +101,7 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = r.Header.Get("Idempotency-Key")
 	}
-	res, err := n.WriteRequest(r.Context(), r.Header, &v1.WriteRequest{
+	res, err := n.WriteRequest(r.Context(), &v1.WriteRequest{
 		Table: r.PathValue("table"), RequestId: id, RowsNdjson: body, Redirect: r.URL.Query().Get("redirect") == "true",
 		UpsertKey: r.URL.Query().Get("upsert_key"),
 	})
@@ -132,7 +153,7 @@ func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 	started := false
 	staleness, _ := strconv.ParseInt(r.Form.Get("max_staleness_ms"), 10, 64)
 	req := &v1.QueryRequest{Sql: r.Form.Get("sql"), Consistency: r.Form.Get("consistency"), MaxStalenessMs: staleness}
-	err := n.Query(ctx, r.Header, req, func(c []*v1.ResultColumn) error {
+	err := n.Query(ctx, req, func(c []*v1.ResultColumn) error {
 		cols = c
 		switch format {
 		case "csv":

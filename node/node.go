@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,10 @@ type Node struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	// peer is the Raft address's listener; peerSrv serves the API to
+	// other nodes on it (forwarded requests).
+	peer    *peerLayer
+	peerSrv *http.Server
 
 	flushMu sync.Mutex // one flush at a time
 	// compactMu: one compaction round at a time (background or on demand).
@@ -95,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("node_id", cfg.NodeID)
-	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}), peers: newPeers(peerHTTPClient(cfg.RaftAddr)),
+	n := &Node{cfg: cfg, logger: logger, hotSince: map[string]time.Time{}, stop: make(chan struct{}),
 		compacting: compactions{running: map[string]int{}, outputs: map[string]uint64{}, tombSeen: map[uint64]time.Time{}}}
 	n.stopCtx, n.cancelStop = context.WithCancel(context.Background())
 	n.commitCh = make(chan *commitRequest, commitMaxRequests)
@@ -103,11 +108,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(7 + commitWorkers)
+	n.wg.Add(8 + commitWorkers)
 	for range commitWorkers {
 		go n.commitWorker()
 	}
 	go n.serveHTTP()
+	go n.servePeers()
 	go n.flushLoop()
 	go n.gcLoop()
 	go n.compactLoop()
@@ -195,12 +201,17 @@ func (n *Node) open(ctx context.Context) error {
 	if advertise == "" {
 		advertise = cfg.RaftAddr
 	}
-	layer, err := newStreamLayer(cfg.RaftAddr, advertise)
+	serverTLS, clientTLS, err := peerTLS(cfg, n.logger.With("component", "peer-tls"))
 	if err != nil {
 		return err
 	}
+	n.peer, err = newPeerLayer(cfg.RaftAddr, advertise, serverTLS, clientTLS)
+	if err != nil {
+		return err
+	}
+	n.peers = newPeers(n.peer.httpClient())
 	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		Stream: n.peer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
 	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -250,11 +261,18 @@ func (n *Node) open(ctx context.Context) error {
 	n.registry = prometheus.NewRegistry()
 	n.metrics = newMetrics(n.registry, n)
 
+	apiTLS, err := apiTLS(cfg, n.logger.With("component", "api-tls"))
+	if err != nil {
+		return err
+	}
 	n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("node: listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	n.httpSrv = n.newHTTPServer()
+	if apiTLS != nil {
+		n.httpLn = tls.NewListener(n.httpLn, apiTLS)
+	}
+	n.httpSrv, n.peerSrv = n.newHTTPServers()
 	return nil
 }
 
@@ -299,6 +317,14 @@ func (n *Node) serveHTTP() {
 	}
 }
 
+// servePeers serves the API to other nodes on the Raft address.
+func (n *Node) servePeers() {
+	defer n.wg.Done()
+	if err := n.peerSrv.Serve(n.peer.api); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		n.logger.Error("node-to-node API server stopped", "error", err)
+	}
+}
+
 // Close stops the node: the API first, then the loops, Raft and the stores.
 // Later calls return the first call's result.
 func (n *Node) Close() error {
@@ -310,14 +336,18 @@ func (n *Node) close() error {
 	close(n.stop)
 	n.cancelStop()
 	var errs []error
-	if n.httpSrv != nil {
+	for _, srv := range []*http.Server{n.httpSrv, n.peerSrv} {
+		if srv == nil {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := n.httpSrv.Shutdown(ctx); err != nil {
+		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 		cancel()
 	}
 	n.wg.Wait()
+	n.peers.http.CloseIdleConnections()
 	errs = append(errs, n.closeAll())
 	return errors.Join(errs...)
 }
@@ -335,6 +365,8 @@ func (n *Node) closeAll() error {
 		// when the streams are closed too.
 		n.transport.CloseStreams()
 		n.transport.Close()
+	} else if n.peer != nil {
+		n.peer.Close()
 	}
 	if n.engine != nil {
 		errs = append(errs, n.engine.Close())

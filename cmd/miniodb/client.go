@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/miniodb/miniodb/internal/certs"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
 )
 
@@ -32,6 +34,15 @@ func (f *clientFlags) dial() (*clients, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 32
+	if strings.HasPrefix(base, "https://") {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.insecure}
+		if f.ca != "" {
+			if tc.RootCAs, err = certs.LoadPool(f.ca); err != nil {
+				return nil, usageErrorf("--ca: %v", err)
+			}
+		}
+		transport.TLSClientConfig = tc
+	}
 	hc := &http.Client{Transport: transport}
 	return &clients{
 		baseURL: base,
@@ -81,6 +92,9 @@ func describeError(err error) string {
 	var ce *connect.Error
 	if errors.As(err, &ce) && ce.Code() == connect.CodeUnavailable && isConnRefused(err) {
 		msg += "\n(is a server running there? start one with 'miniodb serve', or point --addr or MINIODB_ADDR at one)"
+	}
+	if strings.Contains(msg, "certificate signed by unknown authority") {
+		msg += "\n(pass the CA that signed the server's certificate with --ca or MINIODB_CA)"
 	}
 	return msg
 }

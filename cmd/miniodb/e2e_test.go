@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,8 +89,15 @@ func (s *server) waitReady() {
 	t := s.t
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
+	base, hc := "http://"+s.httpAddr, http.DefaultClient
+	if slices.Contains(s.args, "--tls-cert") {
+		// Readiness only: the tests of TLS check the certificate.
+		base = "https://" + s.httpAddr
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		defer hc.CloseIdleConnections()
+	}
 	for {
-		resp, err := http.Get("http://" + s.httpAddr + "/readyz")
+		resp, err := hc.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

@@ -85,6 +85,7 @@ func commands() []*command {
 		{name: "compact", args: "[flags] [TABLE]", summary: "merge small Parquet files now (one table or all)", help: compactHelp, new: func() subcommand { return new(compactCmd) }},
 		{name: "join", args: "[flags]", summary: "add a node to the cluster (any member forwards to the leader)", help: joinHelp, new: func() subcommand { return new(joinCmd) }},
 		{name: "remove", args: "[flags] ID", summary: "take a node out of the cluster", help: removeHelp, new: func() subcommand { return new(removeCmd) }},
+		{name: "certs", args: "[flags]", summary: "make a test CA and node certificates for TLS", help: certsHelp, new: func() subcommand { return new(certsCmd) }},
 		{name: "version", args: "[flags]", summary: "print version and build information", help: versionHelp, new: func() subcommand { return new(versionCmd) }},
 		{name: "help", args: "[COMMAND]", summary: "show help for the binary or one command"},
 	}
@@ -315,8 +316,10 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 
 // clientFlags are the flags every client command takes.
 type clientFlags struct {
-	addr    string
-	timeout time.Duration
+	addr     string
+	timeout  time.Duration
+	ca       string
+	insecure bool
 }
 
 const defaultAddr = "127.0.0.1:7070"
@@ -328,6 +331,8 @@ func (f *clientFlags) register(fs *flag.FlagSet, c *cli, timeout time.Duration, 
 	}
 	fs.StringVar(&f.addr, "addr", addr, "server `address`: host:port or an http(s):// URL (env MINIODB_ADDR)")
 	fs.DurationVar(&f.timeout, "timeout", timeout, timeoutUsage)
+	fs.StringVar(&f.ca, "ca", c.getenv("MINIODB_CA"), "PEM `file` of the CA that signed the server's certificate, for https:// addresses (env MINIODB_CA; default: the system's roots)")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's TLS certificate (tests only)")
 }
 
 // withTimeout applies the --timeout flag; 0 means no limit.

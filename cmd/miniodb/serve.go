@@ -30,6 +30,8 @@ Examples:
   MINIO_ROOT_USER=minioadmin MINIO_ROOT_PASSWORD=minioadmin \
     miniodb serve --object-store 's3://miniodb/prod?endpoint=127.0.0.1:9000&insecure=true'
   miniodb serve --config miniodb.json    # keys are flag names: {"node-id": "n1", "flush-age": "10s"}
+  miniodb certs --nodes n1 && miniodb serve --tls-cert certs/n1.crt --tls-key certs/n1.key \
+    --peer-tls-cert certs/n1.crt --peer-tls-key certs/n1.key --peer-tls-ca certs/ca.crt
 
 S3 credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or else
 MINIO_ROOT_USER/MINIO_ROOT_PASSWORD.
@@ -59,6 +61,11 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "how long --join keeps retrying")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve the API over HTTPS (and gRPC over TLS) with this PEM certificate; reloaded when the file changes")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "the PEM key of --tls-cert")
+	fs.StringVar(&cfg.PeerCertFile, "peer-tls-cert", "", "mutual TLS between nodes (Raft and forwarded requests): this node's PEM certificate, signed by --peer-tls-ca")
+	fs.StringVar(&cfg.PeerKeyFile, "peer-tls-key", "", "the PEM key of --peer-tls-cert")
+	fs.StringVar(&cfg.PeerCAFile, "peer-tls-ca", "", "the cluster CA: only nodes with a certificate it signed may connect (also trusted for https:// --join addresses)")
 	fs.Var((*sizeFlag)(&cfg.MaxRequestBytes), "max-request-bytes", "largest request body accepted")
 	fs.IntVar(&cfg.MaxRowsPerWrite, "max-rows-per-write", cfg.MaxRowsPerWrite, "most rows in one write request")
 	fs.Var((*sizeFlag)(&cfg.HotBytesLimit), "hot-bytes-limit", "memory unflushed rows may hold before writes are refused (ResourceExhausted)")
