@@ -44,7 +44,7 @@ func (n *Node) WriteRequest(ctx context.Context, m *v1.WriteRequest) (*v1.WriteR
 	if p, err := n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		resp, err := p.write.Write(ctx, forwarded(m))
+		resp, err := p.write.Write(ctx, forwarded(ctx, m))
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +143,7 @@ func (a *api) QueryStream(ctx context.Context, req *connect.Request[v1.QueryRequ
 
 // forwardQuery runs a query on the leader and relays its stream.
 func forwardQuery(ctx context.Context, p *peerClient, m *v1.QueryRequest, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
-	stream, err := p.query.QueryStream(ctx, forwarded(m))
+	stream, err := p.query.QueryStream(ctx, forwarded(ctx, m))
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,18 @@ func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
 var errStatementTimeout = errors.New("statement timeout")
 
 func (n *Node) runQuery(ctx context.Context, sql string, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
-	rows, _, err := n.engine.Query(ctx, sql)
+	var check func([]string) error
+	if p := authOf(ctx).p; p != nil {
+		check = func(tables []string) error {
+			for _, t := range tables {
+				if err := permission(p, raftfsm.RoleReader, t, "read"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	rows, _, err := n.engine.QueryChecked(ctx, sql, check)
 	if err != nil {
 		return err
 	}
@@ -345,7 +356,7 @@ func (a *api) Delete(ctx context.Context, req *connect.Request[v1.DeleteRequest]
 	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		return p.write.Delete(ctx, forwarded(req.Msg))
+		return p.write.Delete(ctx, forwarded(ctx, req.Msg))
 	}
 	resp, err := a.n.Delete(ctx, req.Msg)
 	if err != nil {
@@ -389,7 +400,7 @@ func (a *api) CreateTable(ctx context.Context, req *connect.Request[v1.CreateTab
 	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		return p.tables.CreateTable(ctx, forwarded(req.Msg))
+		return p.tables.CreateTable(ctx, forwarded(ctx, req.Msg))
 	}
 	info, err := a.n.CreateTable(ctx, req.Msg)
 	if err != nil {
@@ -445,7 +456,9 @@ func (n *Node) CreateTable(ctx context.Context, m *v1.CreateTableRequest) (*v1.T
 func (a *api) ListTables(ctx context.Context, req *connect.Request[v1.ListTablesRequest]) (*connect.Response[v1.ListTablesResponse], error) {
 	resp := &v1.ListTablesResponse{}
 	for _, v := range a.n.fsm.Tables() {
-		resp.Tables = append(resp.Tables, tableInfo(v))
+		if mayRead(ctx, v.Spec.Name) {
+			resp.Tables = append(resp.Tables, tableInfo(v))
+		}
 	}
 	return connect.NewResponse(resp), nil
 }
@@ -466,7 +479,7 @@ func (a *api) DropTable(ctx context.Context, req *connect.Request[v1.DropTableRe
 	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		return p.tables.DropTable(ctx, forwarded(req.Msg))
+		return p.tables.DropTable(ctx, forwarded(ctx, req.Msg))
 	}
 	err := a.n.DropTable(ctx, req.Msg.Name, req.Msg.IfExists)
 	if err != nil {
@@ -494,7 +507,7 @@ func (a *api) AlterTable(ctx context.Context, req *connect.Request[v1.AlterTable
 	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		return p.tables.AlterTable(ctx, forwarded(req.Msg))
+		return p.tables.AlterTable(ctx, forwarded(ctx, req.Msg))
 	}
 	info, err := a.n.AlterTable(ctx, req.Msg)
 	if err != nil {
@@ -574,6 +587,10 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 	for _, v := range n.fsm.Tables() {
 		hotRows, hotBytes := v.HotRows()
 		files, rows, bytes := v.FileTotals()
+		s.CatalogFiles += files
+		if !mayRead(ctx, v.Spec.Name) {
+			continue
+		}
 		info := tableInfo(v)
 		s.Tables = append(s.Tables, &v1.TableStatus{
 			Name: v.Spec.Name, HotRows: hotRows, HotBytes: hotBytes,
@@ -582,7 +599,6 @@ func (n *Node) Status(ctx context.Context) *v1.StatusResponse {
 			CompactionsPending: n.pendingMerges(v.Spec.Name), CompactionsRunning: n.compacting.runningFor(v.Spec.Name),
 			Tombstones: info.Tombstones,
 		})
-		s.CatalogFiles += files
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -600,7 +616,7 @@ func (a *api) Flush(ctx context.Context, req *connect.Request[v1.FlushRequest]) 
 	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		return p.cluster.Flush(ctx, forwarded(req.Msg))
+		return p.cluster.Flush(ctx, forwarded(ctx, req.Msg))
 	}
 	res, err := a.n.Flush(ctx, req.Msg.Table, true)
 	if err != nil {
@@ -613,7 +629,7 @@ func (a *api) Compact(ctx context.Context, req *connect.Request[v1.CompactReques
 	if p, err := a.n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		return p.cluster.Compact(ctx, forwarded(req.Msg))
+		return p.cluster.Compact(ctx, forwarded(ctx, req.Msg))
 	}
 	res, err := a.n.Compact(ctx, req.Msg.Table, req.Msg.Wait)
 	if err != nil {

@@ -36,6 +36,7 @@ type peerClient struct {
 	query   miniodbv1connect.QueryServiceClient
 	tables  miniodbv1connect.TableServiceClient
 	cluster miniodbv1connect.ClusterServiceClient
+	auth    miniodbv1connect.AuthServiceClient
 }
 
 func newPeers(c *http.Client) *peers {
@@ -53,6 +54,7 @@ func (p *peers) get(addr string) *peerClient {
 			query:   miniodbv1connect.NewQueryServiceClient(p.http, base),
 			tables:  miniodbv1connect.NewTableServiceClient(p.http, base),
 			cluster: miniodbv1connect.NewClusterServiceClient(p.http, base),
+			auth:    miniodbv1connect.NewAuthServiceClient(p.http, base),
 		}
 		p.clients[addr] = c
 	}
@@ -133,11 +135,6 @@ func (n *Node) forwardTarget(ctx context.Context) (*peerClient, error) {
 	return n.peers.get(addr), nil
 }
 
-// forwarded is the request a follower sends the leader for m.
-func forwarded[T any](m *T) *connect.Request[T] {
-	return connect.NewRequest(m)
-}
-
 // registerSelf publishes this node's API address in the member table once
 // it leads (the leader records followers' addresses when they join).
 func (n *Node) registerSelf(ctx context.Context) error {
@@ -151,7 +148,12 @@ func (n *Node) registerSelf(ctx context.Context) error {
 
 // leaderLoop runs leader-only duties when this node gains leadership.
 func (n *Node) leaderLoop() {
-	n.whileLeader(250*time.Millisecond, n.cfg.ApplyTimeout, "publishing this node's API address failed", n.registerSelf)
+	n.whileLeader(250*time.Millisecond, n.cfg.ApplyTimeout, "publishing this node's API address or the bootstrap token failed", func(ctx context.Context) error {
+		if err := n.registerSelf(ctx); err != nil {
+			return err
+		}
+		return n.bootstrapAuth(ctx)
+	})
 }
 
 // Join adds a node as a voter (on the leader) or forwards the request to
@@ -163,7 +165,7 @@ func (n *Node) Join(ctx context.Context, m *v1.JoinRequest) (*v1.JoinResponse, e
 	if p, err := n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
-		resp, err := p.cluster.Join(ctx, forwarded(m))
+		resp, err := p.cluster.Join(ctx, forwarded(ctx, m))
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +242,7 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if p, err := n.forwardTarget(ctx); err != nil {
 		return err
 	} else if p != nil {
-		_, err := p.cluster.Remove(ctx, forwarded(&v1.RemoveRequest{NodeId: id}))
+		_, err := p.cluster.Remove(ctx, forwarded(ctx, &v1.RemoveRequest{NodeId: id}))
 		return err
 	}
 	cf := n.raft.GetConfiguration()
@@ -285,12 +287,17 @@ func (n *Node) joinCluster(ctx context.Context) error {
 			if !strings.Contains(base, "://") {
 				base = "http://" + base
 			}
-			resp, err := miniodbv1connect.NewClusterServiceClient(hc, base).Join(ctx, connect.NewRequest(req))
+			jr := connect.NewRequest(req)
+			if n.cfg.JoinToken != "" {
+				jr.Header().Set("Authorization", "Bearer "+n.cfg.JoinToken)
+			}
+			resp, err := miniodbv1connect.NewClusterServiceClient(hc, base).Join(ctx, jr)
 			if err == nil {
 				n.logger.Info("joined the cluster", "via", addr, "leader_id", resp.Msg.LeaderId, "changed", resp.Msg.Changed)
 				return nil
 			}
-			if c := connect.CodeOf(err); c == connect.CodeInvalidArgument || c == connect.CodeFailedPrecondition {
+			if c := connect.CodeOf(err); c == connect.CodeInvalidArgument || c == connect.CodeFailedPrecondition ||
+				c == connect.CodeUnauthenticated || c == connect.CodePermissionDenied {
 				return fmt.Errorf("node: join via %s refused: %w", addr, err)
 			}
 			errs = append(errs, fmt.Sprintf("%s: %v", addr, err))

@@ -44,6 +44,21 @@ type Config struct {
 	// JoinTimeout bounds the retries of a join.
 	JoinTimeout time.Duration
 
+	// Auth is "auto" (the default: on when the API or Raft address is not
+	// a loopback address), "on" or "off". Once the cluster has a bootstrap
+	// token every node checks tokens, whatever its own setting.
+	Auth string
+	// BootstrapTokenFile holds the cluster's first admin token: written
+	// with a new token if missing or empty, used as it is otherwise
+	// (default <DataDir>/bootstrap-token on the node that creates the
+	// cluster).
+	BootstrapTokenFile string
+	// JoinToken is the admin token a node sends with its Join when the
+	// cluster checks tokens.
+	JoinToken string
+	// MetricsPublic serves /metrics without a token.
+	MetricsPublic bool
+
 	// TLSCertFile and TLSKeyFile make the API serve HTTPS (and gRPC over
 	// TLS); the files are reloaded when they change.
 	TLSCertFile, TLSKeyFile string
@@ -164,6 +179,7 @@ func DefaultConfig() Config {
 		NodeID:                "n1",
 		DataDir:               "data",
 		HTTPAddr:              "127.0.0.1:7070",
+		Auth:                  "auto",
 		RaftAddr:              "127.0.0.1:7071",
 		RaftLog:               "wal",
 		MaxRequestBytes:       64 << 20,

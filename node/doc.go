@@ -75,6 +75,15 @@
 // loopback IP per node, a test proxy can tell nodes apart and cut links one
 // by one (package jepsen does).
 //
+// # Authentication
+//
+// auth.go: withAuth (HTTP middleware) authenticates every request's bearer
+// token against the catalog's tokens and puts the result in the context;
+// authInterceptor authorizes every RPC by needOf, the one table of what
+// each procedure needs; the HTTP conveniences use the same rules and the
+// query path checks the tables a statement reads. Forwarded requests
+// carry the client's token and are checked again by the leader.
+//
 // # Concurrency
 //
 // Handlers run concurrently; the FSM and the query engine are safe for

@@ -35,7 +35,9 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 		connect.WithCodec(jsonCodec{name: "json"}),
 		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
 		connect.WithReadMaxBytes(int(n.cfg.MaxRequestBytes)),
-		connect.WithInterceptors(errorInterceptor{n: n}),
+		// The error interceptor is outermost: it maps, counts and logs
+		// the auth interceptor's refusals too.
+		connect.WithInterceptors(errorInterceptor{n: n}, authInterceptor{n: n}),
 		// Compressing a small answer costs more than it saves: gzip of a
 		// 40-byte write answer was 13% of the CPU of single-row writes.
 		connect.WithCompressMinBytes(compressMinBytes),
@@ -45,6 +47,7 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 	mux.Handle(miniodbv1connect.NewQueryServiceHandler(a, opts...))
 	mux.Handle(miniodbv1connect.NewTableServiceHandler(a, opts...))
 	mux.Handle(miniodbv1connect.NewClusterServiceHandler(a, opts...))
+	mux.Handle(miniodbv1connect.NewAuthServiceHandler(a, opts...))
 	mux.HandleFunc("POST /v1/tables/{table}/rows", n.handleNDJSON)
 	mux.HandleFunc("GET /v1/query", n.handleHTTPQuery)
 	mux.HandleFunc("POST /v1/query", n.handleHTTPQuery)
@@ -64,16 +67,17 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 	// The server's own complaints (TLS handshakes that failed, bad
 	// requests) go to the node's log.
 	errLog := slog.NewLogLogger(n.logger.With("component", "http").Handler(), slog.LevelInfo)
+	handler := n.withAuth(mux)
 	public = &http.Server{
 		ErrorLog:          errLog,
-		Handler:           mux,
+		Handler:           handler,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	peer = &http.Server{
 		ErrorLog: errLog,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, true)))
+			handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, true)))
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -88,6 +92,12 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 // ?upsert_key=id makes each row replace the earlier rows with its id.
 func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The Write RPC's access rule, checked before the body is read.
+	if err := n.authorize(r.Context(), miniodbv1connect.WriteServiceWriteProcedure, &v1.WriteRequest{Table: r.PathValue("table")}); err != nil {
+		n.observeWrite(start, err)
+		writeHTTPError(w, apiError(n.logger, "write", err))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxRequestBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -101,10 +111,11 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = r.Header.Get("Idempotency-Key")
 	}
-	res, err := n.WriteRequest(r.Context(), &v1.WriteRequest{
+	req := &v1.WriteRequest{
 		Table: r.PathValue("table"), RequestId: id, RowsNdjson: body, Redirect: r.URL.Query().Get("redirect") == "true",
 		UpsertKey: r.URL.Query().Get("upsert_key"),
-	})
+	}
+	res, err := n.WriteRequest(r.Context(), req)
 	n.observeWrite(start, err)
 	if err != nil {
 		ce := apiError(n.logger, "write", err)
@@ -128,6 +139,12 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 // handleHTTPQuery answers ?sql=…&format=json|csv|ndjson for curl users.
 func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The Query RPC's access rule; the query path checks the tables.
+	if err := n.authorize(r.Context(), miniodbv1connect.QueryServiceQueryProcedure, nil); err != nil {
+		n.observeQuery(start, err)
+		writeHTTPError(w, apiError(n.logger, "query", err))
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		writeHTTPError(w, connect.NewError(connect.CodeInvalidArgument, err))
 		return
@@ -292,6 +309,9 @@ func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	if n.raft.State() == raft.Shutdown {
 		problems = append(problems, "raft is shut down")
+	}
+	if n.authOn && !n.fsm.Auth() {
+		problems = append(problems, "authentication is on and the cluster has no tokens yet (the node that created it applies its bootstrap token once it leads)")
 	}
 	if err := n.store.Ping(ctx); err != nil {
 		problems = append(problems, "object store: "+err.Error())

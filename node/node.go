@@ -62,6 +62,13 @@ type Node struct {
 
 	needJoin bool // first start with JoinAddrs: join instead of bootstrapping
 
+	// authOn: this node checks tokens whatever the catalog says (see
+	// authEnforced); bootstrapToken is the first admin token it applies
+	// while the cluster has none; authFails limits failed attempts.
+	authOn         bool
+	bootstrapToken string
+	authFails      authFailures
+
 	storeMu  sync.Mutex
 	storeErr error // last object-store error, nil when healthy
 
@@ -238,6 +245,20 @@ func (n *Node) open(ctx context.Context) error {
 			return fmt.Errorf("node: bootstrap cluster: %w", err)
 		}
 		n.logger.Info("bootstrapped a new single-node cluster", "raft_addr", cfg.RaftAddr)
+	}
+
+	if n.authOn, err = resolveAuth(cfg); err != nil {
+		return err
+	}
+	if n.authOn {
+		if err := n.prepareBootstrapToken(dataDir, !existing && len(cfg.JoinAddrs) == 0); err != nil {
+			return err
+		}
+		if cfg.PeerCertFile == "" && !loopback(cfg.RaftAddr) {
+			n.logger.Warn("the Raft address takes connections without peer TLS: anyone who reaches it can read and change the log; use --peer-tls-cert, --peer-tls-key and --peer-tls-ca", "raft_addr", cfg.RaftAddr)
+		}
+	} else if !loopback(cfg.HTTPAddr) {
+		n.logger.Warn("authentication is off on a non-loopback address (--auth off): anyone who reaches the API may read, write and drop", "http_addr", cfg.HTTPAddr)
 	}
 
 	memLimit, spillLimit := queryLimits(cfg, dataDir)

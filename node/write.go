@@ -265,8 +265,10 @@ func (n *Node) Delete(ctx context.Context, m *v1.DeleteRequest) (*v1.DeleteRespo
 // fsmError classifies an FSM rejection for the API.
 func fsmError(err error) error {
 	switch {
-	case errors.Is(err, raftfsm.ErrTableNotFound):
+	case errors.Is(err, raftfsm.ErrTableNotFound), errors.Is(err, raftfsm.ErrTokenNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, raftfsm.ErrBadCommand):
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	case errors.Is(err, raftfsm.ErrTableExists):
 		return fmt.Errorf("%w: %w", ErrExists, err)
 	case errors.Is(err, ingest.ErrInvalid):

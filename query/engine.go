@@ -281,6 +281,13 @@ func prunedViewName(i int) string { return fmt.Sprintf("__miniodb.ref%d", i) }
 // Query runs one read-only SELECT. The result reflects the catalog at one
 // applied index at least as new as any write applied before the call.
 func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error) {
+	return e.QueryChecked(ctx, sqlText, nil)
+}
+
+// QueryChecked is Query with an access check: check gets the MinIODB
+// tables the statement reads (as the analysis resolved them, CTEs aside)
+// before anything is read, and its error fails the query.
+func (e *Engine) QueryChecked(ctx context.Context, sqlText string, check func(tables []string) error) (*Rows, *Plan, error) {
 	e.lastQuery.Store(time.Now().UnixNano())
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
@@ -301,6 +308,11 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 	a, err := analyse(sqlText, root, e.cfg.Catalog.Exists)
 	if err != nil {
 		return fail(err)
+	}
+	if check != nil {
+		if err := check(a.Tables); err != nil {
+			return fail(err)
+		}
 	}
 	tables := slices.Sorted(slices.Values(a.Tables))
 	views, idents, txn, err := e.begin(ctx, conn, tables)

@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ import (
 //	delete table=T [ids=a,b] [from=F to=T]
 //	drop table=T
 //	forget                      lines: object keys
+//	token id=ID role=R [tables=a,b] [bootstrap] [secret=S]
+//	revoke id=ID
 //	dump                        the tables, files, hot batches, pending deletes
 //	snapshot                    snapshot, restore into a new FSM, compare
 //
@@ -158,6 +161,25 @@ func TestData(t *testing.T) {
 			case "forget":
 				keys := strings.Fields(td.Input)
 				return result(h.apply(&v1.Command{Cmd: &v1.Command_ForgetObjects{ForgetObjects: &v1.ForgetObjectsCommand{Keys: keys}}}))
+			case "token":
+				var id, role, tables, secret string
+				td.ScanArgs(t, "id", &id)
+				td.ScanArgs(t, "role", &role)
+				td.MaybeScanArgs(t, "tables", &tables)
+				td.MaybeScanArgs(t, "secret", &secret)
+				if secret == "" {
+					secret = id
+				}
+				sum := sha256.Sum256([]byte(secret))
+				rec := &v1.TokenRecord{Id: id, Role: role, SecretSha256: sum[:], CreatedUnixMicros: 42}
+				if tables != "" {
+					rec.Tables = strings.Split(tables, ",")
+				}
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec, Bootstrap: td.HasArg("bootstrap")}}}))
+			case "revoke":
+				var id string
+				td.ScanArgs(t, "id", &id)
+				return result(h.apply(&v1.Command{Cmd: &v1.Command_RevokeToken{RevokeToken: &v1.RevokeTokenCommand{Id: id}}}))
 			case "dump":
 				return dump(h.fsm)
 			case "snapshot":
@@ -223,6 +245,12 @@ func dump(f *FSM) string {
 	}
 	for _, p := range f.PendingDeletes() {
 		fmt.Fprintf(&b, "pending delete %s\n", p.Key)
+	}
+	if f.Auth() {
+		b.WriteString("auth on\n")
+	}
+	for _, tok := range f.Tokens() {
+		fmt.Fprintf(&b, "token %s %s tables [%s]\n", tok.Id, tok.Role, strings.Join(tok.Tables, " "))
 	}
 	return b.String()
 }

@@ -150,6 +150,8 @@ type FSM struct {
 	requestHead int
 	pending     []*v1.PendingDelete
 	members     map[string]*v1.MemberRecord // node id → addresses
+	tokens      map[string]*v1.TokenRecord  // token id → record (immutable once stored)
+	auth        bool                        // a bootstrap token was applied
 	appliedCh   chan struct{}               // closed and replaced when applied advances
 }
 
@@ -164,6 +166,7 @@ func New(logger *slog.Logger) *FSM {
 		tables:      map[string]*table{},
 		requests:    map[string]requestRecord{},
 		members:     map[string]*v1.MemberRecord{},
+		tokens:      map[string]*v1.TokenRecord{},
 		appliedCh:   make(chan struct{}),
 	}
 }
@@ -275,6 +278,10 @@ func (f *FSM) Apply(l *raft.Log) any {
 	case *v1.Command_RemoveMember:
 		delete(f.members, cmd.RemoveMember.NodeId)
 		return &Result{Index: l.Index}
+	case *v1.Command_CreateToken:
+		return f.applyCreateToken(l.Index, cmd.CreateToken)
+	case *v1.Command_RevokeToken:
+		return f.applyRevokeToken(l.Index, cmd.RevokeToken)
 	default:
 		return &Result{Index: l.Index, Err: fmt.Errorf("%w: unknown command %T", ErrBadCommand, c.Cmd)}
 	}
@@ -692,6 +699,10 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	for _, id := range sortedKeys(f.members) {
 		s.header.Members = append(s.header.Members, f.members[id])
 	}
+	for _, id := range sortedKeys(f.tokens) {
+		s.header.Tokens = append(s.header.Tokens, f.tokens[id])
+	}
+	s.header.Auth = f.auth
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
 		st := snapshotTable{files: slices.Clip(t.files), table: &v1.SnapshotTable{
@@ -729,6 +740,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.requestHead = 0
 	f.pending = st.pending
 	f.members = st.members
+	f.tokens = st.tokens
+	f.auth = st.auth
 	f.generation++
 	// A restore may move applied backwards (raft restores the latest
 	// snapshot on start); waiters only care about progress.

@@ -264,6 +264,10 @@ func fingerprint(f *FSM) string {
 	for _, id := range sortedKeys(f.members) {
 		fmt.Fprintf(&b, "member %v\n", f.members[id])
 	}
+	fmt.Fprintf(&b, "auth=%t\n", f.auth)
+	for _, id := range sortedKeys(f.tokens) {
+		fmt.Fprintf(&b, "token %v\n", f.tokens[id])
+	}
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
 		fmt.Fprintf(&b, "table %s created=%d spec=%v files=%v\n", name, t.createdIndex, t.spec, t.files)

@@ -109,6 +109,8 @@ type restored struct {
 	requestLog []string
 	pending    []*v1.PendingDelete
 	members    map[string]*v1.MemberRecord
+	tokens     map[string]*v1.TokenRecord
+	auth       bool
 }
 
 func readSnapshot(r io.Reader) (*restored, error) {
@@ -140,9 +142,14 @@ func readSnapshot(r io.Reader) (*restored, error) {
 		requests: map[string]requestRecord{},
 		pending:  h.PendingDeletes,
 		members:  map[string]*v1.MemberRecord{},
+		tokens:   map[string]*v1.TokenRecord{},
+		auth:     h.Auth,
 	}
 	for _, m := range h.Members {
 		st.members[m.NodeId] = m
+	}
+	for _, t := range h.Tokens {
+		st.tokens[t.Id] = t
 	}
 	for _, d := range h.Dedupe {
 		st.requests[d.RequestId] = requestRecord{index: d.Index, rows: d.Rows}

@@ -25,6 +25,19 @@ type clients struct {
 	write   miniodbv1connect.WriteServiceClient
 	query   miniodbv1connect.QueryServiceClient
 	cluster miniodbv1connect.ClusterServiceClient
+	auth    miniodbv1connect.AuthServiceClient
+}
+
+// bearer adds the API token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 func (f *clientFlags) dial() (*clients, error) {
@@ -43,13 +56,22 @@ func (f *clientFlags) dial() (*clients, error) {
 		}
 		transport.TLSClientConfig = tc
 	}
-	hc := &http.Client{Transport: transport}
+	var rt http.RoundTripper = transport
+	tok := strings.TrimSpace(f.token)
+	if tok == "" {
+		tok = strings.TrimSpace(f.envToken)
+	}
+	if tok != "" {
+		rt = bearer{token: tok, next: transport}
+	}
+	hc := &http.Client{Transport: rt}
 	return &clients{
 		baseURL: base,
 		table:   miniodbv1connect.NewTableServiceClient(hc, base),
 		write:   miniodbv1connect.NewWriteServiceClient(hc, base),
 		query:   miniodbv1connect.NewQueryServiceClient(hc, base),
 		cluster: miniodbv1connect.NewClusterServiceClient(hc, base),
+		auth:    miniodbv1connect.NewAuthServiceClient(hc, base),
 	}, nil
 }
 
@@ -92,6 +114,9 @@ func describeError(err error) string {
 	var ce *connect.Error
 	if errors.As(err, &ce) && ce.Code() == connect.CodeUnavailable && isConnRefused(err) {
 		msg += "\n(is a server running there? start one with 'miniodb serve', or point --addr or MINIODB_ADDR at one)"
+	}
+	if c := connect.CodeOf(err); c == connect.CodeUnauthenticated && !strings.Contains(msg, "--token") {
+		msg += "\n(pass a token with --token or MINIODB_TOKEN)"
 	}
 	if strings.Contains(msg, "certificate signed by unknown authority") {
 		msg += "\n(pass the CA that signed the server's certificate with --ca or MINIODB_CA)"

@@ -85,6 +85,7 @@ func commands() []*command {
 		{name: "compact", args: "[flags] [TABLE]", summary: "merge small Parquet files now (one table or all)", help: compactHelp, new: func() subcommand { return new(compactCmd) }},
 		{name: "join", args: "[flags]", summary: "add a node to the cluster (any member forwards to the leader)", help: joinHelp, new: func() subcommand { return new(joinCmd) }},
 		{name: "remove", args: "[flags] ID", summary: "take a node out of the cluster", help: removeHelp, new: func() subcommand { return new(removeCmd) }},
+		{name: "token", args: "[flags] create|list|revoke|whoami", summary: "manage API tokens (create, list, revoke, whoami)", help: tokenHelp, new: func() subcommand { return new(tokenCmd) }},
 		{name: "certs", args: "[flags]", summary: "make a test CA and node certificates for TLS", help: certsHelp, new: func() subcommand { return new(certsCmd) }},
 		{name: "version", args: "[flags]", summary: "print version and build information", help: versionHelp, new: func() subcommand { return new(versionCmd) }},
 		{name: "help", args: "[COMMAND]", summary: "show help for the binary or one command"},
@@ -320,6 +321,8 @@ type clientFlags struct {
 	timeout  time.Duration
 	ca       string
 	insecure bool
+	token    string
+	envToken string // MINIODB_TOKEN, not a flag default: help must not print it
 }
 
 const defaultAddr = "127.0.0.1:7070"
@@ -333,6 +336,8 @@ func (f *clientFlags) register(fs *flag.FlagSet, c *cli, timeout time.Duration, 
 	fs.DurationVar(&f.timeout, "timeout", timeout, timeoutUsage)
 	fs.StringVar(&f.ca, "ca", c.getenv("MINIODB_CA"), "PEM `file` of the CA that signed the server's certificate, for https:// addresses (env MINIODB_CA; default: the system's roots)")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server's TLS certificate (tests only)")
+	fs.StringVar(&f.token, "token", "", "API `token` (env MINIODB_TOKEN); needed when the server checks tokens")
+	f.envToken = c.getenv("MINIODB_TOKEN")
 }
 
 // withTimeout applies the --timeout flag; 0 means no limit.

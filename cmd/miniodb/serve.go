@@ -61,6 +61,10 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "how long --join keeps retrying")
+	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, "check API tokens: auto (on when --http-addr or --raft-addr is not a loopback address), on or off; once a cluster has tokens every node checks them")
+	fs.StringVar(&cfg.BootstrapTokenFile, "bootstrap-token-file", "", "file with the cluster's first admin token: written with a new token if missing or empty, used if it holds one (default <data-dir>/bootstrap-token on the node that creates the cluster)")
+	fs.StringVar(&cfg.JoinToken, "join-token", "", "admin token sent with --join when the cluster checks tokens (env MINIODB_TOKEN)")
+	fs.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve /metrics without a token when the node checks tokens")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve the API over HTTPS (and gRPC over TLS) with this PEM certificate; reloaded when the file changes")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "the PEM key of --tls-cert")
 	fs.StringVar(&cfg.PeerCertFile, "peer-tls-cert", "", "mutual TLS between nodes (Raft and forwarded requests): this node's PEM certificate, signed by --peer-tls-ca")
@@ -125,6 +129,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.JoinToken == "" {
+		cfg.JoinToken = os.Getenv("MINIODB_TOKEN")
+	}
 	cfg.AccessKey, cfg.SecretKey = s3Credentials()
 	// Test-only switches, read from the environment so that no flag invites
 	// their use: fail points (see internal/failpoint) and the unsafe mode

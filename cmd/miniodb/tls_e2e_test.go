@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,5 +35,62 @@ func TestTLS(t *testing.T) {
 	// signed by the one the running node trusts.
 	if code, out, _ := runCLI(t, "", "certs", "--dir", dir, "--nodes", "n2"); code != exitOK || !strings.Contains(out, "CA (kept)") {
 		t.Fatalf("certs again: exit %d %s", code, out)
+	}
+}
+
+// TestTokens runs the token commands against a node that checks tokens.
+func TestTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, dataDir, "--auth", "on")
+	b, err := os.ReadFile(filepath.Join(dataDir, "bootstrap-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := strings.TrimSpace(string(b))
+	as := func(token string, args ...string) (int, string, string) {
+		full := append([]string{args[0], "--addr", s.httpAddr, "--token", token}, args[1:]...)
+		return runCLI(t, "", full...)
+	}
+	if code, out, errOut := as(admin, "token", "whoami"); code != exitOK || !strings.Contains(out, "admin of every table") {
+		t.Fatalf("whoami: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut := as(admin, "token", "create", "--role", "reader", "--tables", "ev*", "--description", "dashboards")
+	reader := strings.TrimSpace(out)
+	if code != exitOK || strings.Count(out, "\n") != 1 || !strings.HasPrefix(reader, "mdb_") || !strings.Contains(errOut, "shown only now") {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	file := filepath.Join(t.TempDir(), "rows.ndjson")
+	os.WriteFile(file, []byte(`{"id":"a"}`+"\n"+`{"id":"b"}`+"\n"), 0o644)
+	if code, out, errOut := as(admin, "write", "events", file); code != exitOK {
+		t.Fatalf("write as admin: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := as(reader, "sql", "SELECT count(*) AS n FROM events"); code != exitOK || !strings.Contains(out, "2") {
+		t.Fatalf("sql as reader: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := as(reader, "write", "events", file); code != exitError || !strings.Contains(errOut, "permission_denied") || !strings.Contains(errOut, "writer") {
+		t.Fatalf("write as reader: %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "sql", "--addr", s.httpAddr, "SELECT 1"); code != exitError || !strings.Contains(errOut, "--token") {
+		t.Fatalf("sql without a token: %d %q", code, errOut)
+	}
+	if code, out, _ := as(admin, "token", "list"); code != exitOK || !strings.Contains(out, "dashboards") || !strings.Contains(out, "ev*") || strings.Contains(out, reader) {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	// The environment carries the token too; --help never shows it.
+	t.Setenv("MINIODB_TOKEN", reader)
+	if code, out, _ := runCLI(t, "", "token", "whoami", "--addr", s.httpAddr); code != exitOK || !strings.Contains(out, "reader of ev*") {
+		t.Fatalf("whoami from MINIODB_TOKEN: %d %q", code, out)
+	}
+	if _, out, _ := runCLI(t, "", "sql", "--help"); strings.Contains(out, reader) {
+		t.Fatal("--help prints the token")
+	}
+	if code, out, errOut := as(admin, "token", "revoke", reader); code != exitOK || out != "revoked\n" {
+		t.Fatalf("revoke: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := as(reader, "sql", "SELECT 1"); code != exitError || !strings.Contains(errOut, "invalid token") {
+		t.Fatalf("sql with a revoked token: %d %q", code, errOut)
 	}
 }

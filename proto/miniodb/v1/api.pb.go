@@ -1278,6 +1278,474 @@ func (x *QueryStreamResponse) GetRows() []*structpb.ListValue {
 	return nil
 }
 
+type CreateTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// admin, writer or reader.
+	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// Glob patterns of the tables a writer or reader may use (path.Match:
+	// "sensor_*"); empty: every table. Not allowed for admin.
+	Tables []string `protobuf:"bytes,2,rep,name=tables,proto3" json:"tables,omitempty"`
+	// The token expires this long after it is made; 0: never.
+	ExpiresInMs   int64  `protobuf:"varint,3,opt,name=expires_in_ms,json=expiresInMs,proto3" json:"expires_in_ms,omitempty"`
+	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenRequest) Reset() {
+	*x = CreateTokenRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenRequest) ProtoMessage() {}
+
+func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateTokenRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetTables() []string {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+func (x *CreateTokenRequest) GetExpiresInMs() int64 {
+	if x != nil {
+		return x.ExpiresInMs
+	}
+	return 0
+}
+
+func (x *CreateTokenRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type CreateTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token, shown only here.
+	Token         string     `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Info          *TokenInfo `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenResponse) Reset() {
+	*x = CreateTokenResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenResponse) ProtoMessage() {}
+
+func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateTokenResponse) GetInfo() *TokenInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type TokenInfo struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Role              string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Tables            []string               `protobuf:"bytes,3,rep,name=tables,proto3" json:"tables,omitempty"`
+	CreatedUnixMicros int64                  `protobuf:"varint,4,opt,name=created_unix_micros,json=createdUnixMicros,proto3" json:"created_unix_micros,omitempty"`
+	ExpiresUnixMicros int64                  `protobuf:"varint,5,opt,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
+	Description       string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	CreatedBy         string                 `protobuf:"bytes,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TokenInfo) Reset() {
+	*x = TokenInfo{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenInfo) ProtoMessage() {}
+
+func (x *TokenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
+func (*TokenInfo) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TokenInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetTables() []string {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetCreatedUnixMicros() int64 {
+	if x != nil {
+		return x.CreatedUnixMicros
+	}
+	return 0
+}
+
+func (x *TokenInfo) GetExpiresUnixMicros() int64 {
+	if x != nil {
+		return x.ExpiresUnixMicros
+	}
+	return 0
+}
+
+func (x *TokenInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+type ListTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
+}
+
+type ListTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*TokenInfo           `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListTokensResponse) GetTokens() []*TokenInfo {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's id (the part after "mdb_", up to the next "_"), or the
+	// whole token.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RevokeTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
+}
+
+type WhoAmIRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIRequest) Reset() {
+	*x = WhoAmIRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIRequest) ProtoMessage() {}
+
+func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
+func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
+}
+
+type WhoAmIResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the cluster runs without authentication.
+	Auth          bool       `protobuf:"varint,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Token         *TokenInfo `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIResponse) Reset() {
+	*x = WhoAmIResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIResponse) ProtoMessage() {}
+
+func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
+func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WhoAmIResponse) GetAuth() bool {
+	if x != nil {
+		return x.Auth
+	}
+	return false
+}
+
+func (x *WhoAmIResponse) GetToken() *TokenInfo {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
 type CompactRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -1288,7 +1756,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1768,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1781,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CompactRequest) GetTable() string {
@@ -1343,7 +1811,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1823,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1836,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CompactResponse) GetMerges() int64 {
@@ -1420,7 +1888,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1900,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1913,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -1487,7 +1955,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1967,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1980,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -1538,7 +2006,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +2018,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +2031,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -1581,7 +2049,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +2061,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +2074,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -1624,7 +2092,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +2104,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +2117,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Member) GetNodeId() string {
@@ -1695,7 +2163,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +2175,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +2188,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 type StatusResponse struct {
@@ -1754,7 +2222,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1766,7 +2234,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1779,7 +2247,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -1937,7 +2405,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2417,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2430,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TableStatus) GetName() string {
@@ -2051,7 +2519,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2531,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2544,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -2096,7 +2564,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2576,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2589,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -2244,7 +2712,34 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\"y\n" +
 	"\x13QueryStreamResponse\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.miniodb.v1.ResultColumnR\acolumns\x12.\n" +
-	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\":\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"\x86\x01\n" +
+	"\x12CreateTokenRequest\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x16\n" +
+	"\x06tables\x18\x02 \x03(\tR\x06tables\x12\"\n" +
+	"\rexpires_in_ms\x18\x03 \x01(\x03R\vexpiresInMs\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"V\n" +
+	"\x13CreateTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12)\n" +
+	"\x04info\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x04info\"\xe8\x01\n" +
+	"\tTokenInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x16\n" +
+	"\x06tables\x18\x03 \x03(\tR\x06tables\x12.\n" +
+	"\x13created_unix_micros\x18\x04 \x01(\x03R\x11createdUnixMicros\x12.\n" +
+	"\x13expires_unix_micros\x18\x05 \x01(\x03R\x11expiresUnixMicros\x12 \n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\a \x01(\tR\tcreatedBy\"\x13\n" +
+	"\x11ListTokensRequest\"C\n" +
+	"\x12ListTokensResponse\x12-\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x15.miniodb.v1.TokenInfoR\x06tokens\"$\n" +
+	"\x12RevokeTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
+	"\x13RevokeTokenResponse\"\x0f\n" +
+	"\rWhoAmIRequest\"Q\n" +
+	"\x0eWhoAmIResponse\x12\x12\n" +
+	"\x04auth\x18\x01 \x01(\bR\x04auth\x12+\n" +
+	"\x05token\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x05token\":\n" +
 	"\x0eCompactRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
 	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xa4\x01\n" +
@@ -2332,7 +2827,13 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x06Delete\x12\x19.miniodb.v1.DeleteRequest\x1a\x1a.miniodb.v1.DeleteResponse\"\x002\xa2\x01\n" +
 	"\fQueryService\x12A\n" +
 	"\x05Query\x12\x18.miniodb.v1.QueryRequest\x1a\x19.miniodb.v1.QueryResponse\"\x03\x90\x02\x01\x12O\n" +
-	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\xdc\x02\n" +
+	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\xc9\x02\n" +
+	"\vAuthService\x12P\n" +
+	"\vCreateToken\x12\x1e.miniodb.v1.CreateTokenRequest\x1a\x1f.miniodb.v1.CreateTokenResponse\"\x00\x12P\n" +
+	"\n" +
+	"ListTokens\x12\x1d.miniodb.v1.ListTokensRequest\x1a\x1e.miniodb.v1.ListTokensResponse\"\x03\x90\x02\x01\x12P\n" +
+	"\vRevokeToken\x12\x1e.miniodb.v1.RevokeTokenRequest\x1a\x1f.miniodb.v1.RevokeTokenResponse\"\x00\x12D\n" +
+	"\x06WhoAmI\x12\x19.miniodb.v1.WhoAmIRequest\x1a\x1a.miniodb.v1.WhoAmIResponse\"\x03\x90\x02\x012\xdc\x02\n" +
 	"\x0eClusterService\x12D\n" +
 	"\x06Status\x12\x19.miniodb.v1.StatusRequest\x1a\x1a.miniodb.v1.StatusResponse\"\x03\x90\x02\x01\x12>\n" +
 	"\x05Flush\x12\x18.miniodb.v1.FlushRequest\x1a\x19.miniodb.v1.FlushResponse\"\x00\x12;\n" +
@@ -2352,7 +2853,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -2374,81 +2875,101 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*QueryResponse)(nil),       // 17: miniodb.v1.QueryResponse
 	(*ResultColumn)(nil),        // 18: miniodb.v1.ResultColumn
 	(*QueryStreamResponse)(nil), // 19: miniodb.v1.QueryStreamResponse
-	(*CompactRequest)(nil),      // 20: miniodb.v1.CompactRequest
-	(*CompactResponse)(nil),     // 21: miniodb.v1.CompactResponse
-	(*JoinRequest)(nil),         // 22: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 23: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 24: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 25: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 26: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 27: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 28: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 29: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 30: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 31: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 32: miniodb.v1.Column
-	(Partitioning)(0),           // 33: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 34: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),    // 35: miniodb.v1.CompactionPolicy
-	(*structpb.Struct)(nil),     // 36: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 37: google.protobuf.ListValue
+	(*CreateTokenRequest)(nil),  // 20: miniodb.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil), // 21: miniodb.v1.CreateTokenResponse
+	(*TokenInfo)(nil),           // 22: miniodb.v1.TokenInfo
+	(*ListTokensRequest)(nil),   // 23: miniodb.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),  // 24: miniodb.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),  // 25: miniodb.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil), // 26: miniodb.v1.RevokeTokenResponse
+	(*WhoAmIRequest)(nil),       // 27: miniodb.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),      // 28: miniodb.v1.WhoAmIResponse
+	(*CompactRequest)(nil),      // 29: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 30: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 31: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 32: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 33: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 34: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 35: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 36: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 37: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 38: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 39: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 40: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 41: miniodb.v1.Column
+	(Partitioning)(0),           // 42: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 43: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 44: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 45: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 46: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	32, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	33, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	34, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	35, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	41, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	42, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	43, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	44, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	35, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	44, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
-	32, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	33, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	34, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	35, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
-	36, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	41, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	42, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	43, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	44, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	45, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
 	14, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	36, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	45, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
 	18, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	37, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	46, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
 	18, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	37, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
-	29, // 20: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	26, // 21: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
-	0,  // 22: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
-	2,  // 23: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
-	4,  // 24: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
-	6,  // 25: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
-	8,  // 26: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
-	13, // 27: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	11, // 28: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
-	16, // 29: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	16, // 30: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	27, // 31: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	30, // 32: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	22, // 33: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	24, // 34: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	20, // 35: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
-	1,  // 36: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 37: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 38: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 39: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	9,  // 40: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
-	15, // 41: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	12, // 42: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
-	17, // 43: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	19, // 44: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	28, // 45: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	31, // 46: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	23, // 47: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	25, // 48: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	21, // 49: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
-	36, // [36:50] is the sub-list for method output_type
-	22, // [22:36] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	46, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	22, // 20: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
+	22, // 21: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
+	22, // 22: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
+	38, // 23: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	35, // 24: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	0,  // 25: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
+	2,  // 26: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
+	4,  // 27: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
+	6,  // 28: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
+	8,  // 29: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
+	13, // 30: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	11, // 31: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
+	16, // 32: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	16, // 33: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	20, // 34: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
+	23, // 35: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
+	25, // 36: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
+	27, // 37: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
+	36, // 38: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	39, // 39: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	31, // 40: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	33, // 41: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	29, // 42: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	1,  // 43: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 44: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 45: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 46: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 47: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	15, // 48: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	12, // 49: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
+	17, // 50: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	19, // 51: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	21, // 52: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
+	24, // 53: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
+	26, // 54: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
+	28, // 55: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
+	37, // 56: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	40, // 57: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	32, // 58: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	34, // 59: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	30, // 60: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	43, // [43:61] is the sub-list for method output_type
+	25, // [25:43] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_api_proto_init() }
@@ -2464,9 +2985,9 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   41,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_miniodb_v1_api_proto_goTypes,
 		DependencyIndexes: file_miniodb_v1_api_proto_depIdxs,

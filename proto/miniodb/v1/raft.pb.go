@@ -39,6 +39,8 @@ type Command struct {
 	//	*Command_AlterTable
 	//	*Command_Expire
 	//	*Command_Delete
+	//	*Command_CreateToken
+	//	*Command_RevokeToken
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -189,6 +191,24 @@ func (x *Command) GetDelete() *DeleteCommand {
 	return nil
 }
 
+func (x *Command) GetCreateToken() *CreateTokenCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_CreateToken); ok {
+			return x.CreateToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeToken() *RevokeTokenCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_RevokeToken); ok {
+			return x.RevokeToken
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -241,6 +261,14 @@ type Command_Delete struct {
 	Delete *DeleteCommand `protobuf:"bytes,12,opt,name=delete,proto3,oneof"`
 }
 
+type Command_CreateToken struct {
+	CreateToken *CreateTokenCommand `protobuf:"bytes,13,opt,name=create_token,json=createToken,proto3,oneof"`
+}
+
+type Command_RevokeToken struct {
+	RevokeToken *RevokeTokenCommand `protobuf:"bytes,14,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -265,6 +293,219 @@ func (*Command_Expire) isCommand_Cmd() {}
 
 func (*Command_Delete) isCommand_Cmd() {}
 
+func (*Command_CreateToken) isCommand_Cmd() {}
+
+func (*Command_RevokeToken) isCommand_Cmd() {}
+
+// TokenRecord is an API token as the catalog keeps it: its public id and
+// the SHA-256 of its secret, never the secret. The secret is 32 random
+// bytes, so a fast hash suffices (password hashing is for guessable
+// secrets).
+type TokenRecord struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SecretSha256 []byte                 `protobuf:"bytes,2,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	// admin, writer or reader.
+	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// Glob patterns (path.Match) of the tables a writer or reader may use;
+	// empty means every table.
+	Tables            []string `protobuf:"bytes,4,rep,name=tables,proto3" json:"tables,omitempty"`
+	CreatedUnixMicros int64    `protobuf:"varint,5,opt,name=created_unix_micros,json=createdUnixMicros,proto3" json:"created_unix_micros,omitempty"`
+	// 0: the token does not expire.
+	ExpiresUnixMicros int64  `protobuf:"varint,6,opt,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
+	Description       string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// The token id that created it; empty for the bootstrap token.
+	CreatedBy     string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenRecord) Reset() {
+	*x = TokenRecord{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRecord) ProtoMessage() {}
+
+func (x *TokenRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRecord.ProtoReflect.Descriptor instead.
+func (*TokenRecord) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TokenRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TokenRecord) GetSecretSha256() []byte {
+	if x != nil {
+		return x.SecretSha256
+	}
+	return nil
+}
+
+func (x *TokenRecord) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *TokenRecord) GetTables() []string {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+func (x *TokenRecord) GetCreatedUnixMicros() int64 {
+	if x != nil {
+		return x.CreatedUnixMicros
+	}
+	return 0
+}
+
+func (x *TokenRecord) GetExpiresUnixMicros() int64 {
+	if x != nil {
+		return x.ExpiresUnixMicros
+	}
+	return 0
+}
+
+func (x *TokenRecord) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *TokenRecord) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+// CreateTokenCommand adds a token. A bootstrap token (the cluster's first
+// admin token, from the bootstrap node's token file) turns authentication
+// on for the whole cluster; it is refused once the cluster has one.
+type CreateTokenCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *TokenRecord           `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Bootstrap     bool                   `protobuf:"varint,2,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenCommand) Reset() {
+	*x = CreateTokenCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenCommand) ProtoMessage() {}
+
+func (x *CreateTokenCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenCommand.ProtoReflect.Descriptor instead.
+func (*CreateTokenCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateTokenCommand) GetToken() *TokenRecord {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *CreateTokenCommand) GetBootstrap() bool {
+	if x != nil {
+		return x.Bootstrap
+	}
+	return false
+}
+
+// RevokeTokenCommand removes a token: every node refuses it once applied.
+type RevokeTokenCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenCommand) Reset() {
+	*x = RevokeTokenCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenCommand) ProtoMessage() {}
+
+func (x *RevokeTokenCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenCommand.ProtoReflect.Descriptor instead.
+func (*RevokeTokenCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RevokeTokenCommand) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // InsertBatchCommand is several write requests coalesced into one entry by
 // the leader's group commit. Apply applies them in order, each exactly as
 // if it were an entry of its own: its own dedupe, its own rejection.
@@ -277,7 +518,7 @@ type InsertBatchCommand struct {
 
 func (x *InsertBatchCommand) Reset() {
 	*x = InsertBatchCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +530,7 @@ func (x *InsertBatchCommand) String() string {
 func (*InsertBatchCommand) ProtoMessage() {}
 
 func (x *InsertBatchCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +543,7 @@ func (x *InsertBatchCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertBatchCommand.ProtoReflect.Descriptor instead.
 func (*InsertBatchCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *InsertBatchCommand) GetInserts() []*InsertCommand {
@@ -325,7 +566,7 @@ type SetMemberCommand struct {
 
 func (x *SetMemberCommand) Reset() {
 	*x = SetMemberCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +578,7 @@ func (x *SetMemberCommand) String() string {
 func (*SetMemberCommand) ProtoMessage() {}
 
 func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +591,7 @@ func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberCommand.ProtoReflect.Descriptor instead.
 func (*SetMemberCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SetMemberCommand) GetNodeId() string {
@@ -383,7 +624,7 @@ type RemoveMemberCommand struct {
 
 func (x *RemoveMemberCommand) Reset() {
 	*x = RemoveMemberCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +636,7 @@ func (x *RemoveMemberCommand) String() string {
 func (*RemoveMemberCommand) ProtoMessage() {}
 
 func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +649,7 @@ func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberCommand.ProtoReflect.Descriptor instead.
 func (*RemoveMemberCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RemoveMemberCommand) GetNodeId() string {
@@ -429,7 +670,7 @@ type MemberRecord struct {
 
 func (x *MemberRecord) Reset() {
 	*x = MemberRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +682,7 @@ func (x *MemberRecord) String() string {
 func (*MemberRecord) ProtoMessage() {}
 
 func (x *MemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +695,7 @@ func (x *MemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRecord.ProtoReflect.Descriptor instead.
 func (*MemberRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MemberRecord) GetNodeId() string {
@@ -494,7 +735,7 @@ type TableSpec struct {
 
 func (x *TableSpec) Reset() {
 	*x = TableSpec{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +747,7 @@ func (x *TableSpec) String() string {
 func (*TableSpec) ProtoMessage() {}
 
 func (x *TableSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +760,7 @@ func (x *TableSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableSpec.ProtoReflect.Descriptor instead.
 func (*TableSpec) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TableSpec) GetName() string {
@@ -581,7 +822,7 @@ type CreateTableCommand struct {
 
 func (x *CreateTableCommand) Reset() {
 	*x = CreateTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +834,7 @@ func (x *CreateTableCommand) String() string {
 func (*CreateTableCommand) ProtoMessage() {}
 
 func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +847,7 @@ func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableCommand.ProtoReflect.Descriptor instead.
 func (*CreateTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateTableCommand) GetSpec() *TableSpec {
@@ -635,7 +876,7 @@ type DropTableCommand struct {
 
 func (x *DropTableCommand) Reset() {
 	*x = DropTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +888,7 @@ func (x *DropTableCommand) String() string {
 func (*DropTableCommand) ProtoMessage() {}
 
 func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +901,7 @@ func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableCommand.ProtoReflect.Descriptor instead.
 func (*DropTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DropTableCommand) GetName() string {
@@ -703,7 +944,7 @@ type InsertCommand struct {
 
 func (x *InsertCommand) Reset() {
 	*x = InsertCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +956,7 @@ func (x *InsertCommand) String() string {
 func (*InsertCommand) ProtoMessage() {}
 
 func (x *InsertCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +969,7 @@ func (x *InsertCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertCommand.ProtoReflect.Descriptor instead.
 func (*InsertCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InsertCommand) GetTable() string {
@@ -780,7 +1021,7 @@ type DeleteCommand struct {
 
 func (x *DeleteCommand) Reset() {
 	*x = DeleteCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +1033,7 @@ func (x *DeleteCommand) String() string {
 func (*DeleteCommand) ProtoMessage() {}
 
 func (x *DeleteCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +1046,7 @@ func (x *DeleteCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCommand.ProtoReflect.Descriptor instead.
 func (*DeleteCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteCommand) GetTable() string {
@@ -839,7 +1080,7 @@ type PartitionBatch struct {
 
 func (x *PartitionBatch) Reset() {
 	*x = PartitionBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1092,7 @@ func (x *PartitionBatch) String() string {
 func (*PartitionBatch) ProtoMessage() {}
 
 func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1105,7 @@ func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionBatch.ProtoReflect.Descriptor instead.
 func (*PartitionBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PartitionBatch) GetPartition() string {
@@ -897,7 +1138,7 @@ type FlushCommitCommand struct {
 
 func (x *FlushCommitCommand) Reset() {
 	*x = FlushCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1150,7 @@ func (x *FlushCommitCommand) String() string {
 func (*FlushCommitCommand) ProtoMessage() {}
 
 func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1163,7 @@ func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushCommitCommand.ProtoReflect.Descriptor instead.
 func (*FlushCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FlushCommitCommand) GetFile() *DataFile {
@@ -972,7 +1213,7 @@ type CompactionCommitCommand struct {
 
 func (x *CompactionCommitCommand) Reset() {
 	*x = CompactionCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1225,7 @@ func (x *CompactionCommitCommand) String() string {
 func (*CompactionCommitCommand) ProtoMessage() {}
 
 func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1238,7 @@ func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactionCommitCommand.ProtoReflect.Descriptor instead.
 func (*CompactionCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompactionCommitCommand) GetTable() string {
@@ -1070,7 +1311,7 @@ type AlterTableCommand struct {
 
 func (x *AlterTableCommand) Reset() {
 	*x = AlterTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1323,7 @@ func (x *AlterTableCommand) String() string {
 func (*AlterTableCommand) ProtoMessage() {}
 
 func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1336,7 @@ func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTableCommand.ProtoReflect.Descriptor instead.
 func (*AlterTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AlterTableCommand) GetName() string {
@@ -1145,7 +1386,7 @@ type ExpireCommand struct {
 
 func (x *ExpireCommand) Reset() {
 	*x = ExpireCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1398,7 @@ func (x *ExpireCommand) String() string {
 func (*ExpireCommand) ProtoMessage() {}
 
 func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1411,7 @@ func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireCommand.ProtoReflect.Descriptor instead.
 func (*ExpireCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExpireCommand) GetTable() string {
@@ -1218,7 +1459,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1471,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1484,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -1269,13 +1510,16 @@ type SnapshotHeader struct {
 	PendingDeletes []*PendingDelete `protobuf:"bytes,5,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
 	Members        []*MemberRecord  `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
 	PendingChunks  uint32           `protobuf:"varint,7,opt,name=pending_chunks,json=pendingChunks,proto3" json:"pending_chunks,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// API tokens, and whether a bootstrap token turned authentication on.
+	Tokens        []*TokenRecord `protobuf:"bytes,8,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	Auth          bool           `protobuf:"varint,9,opt,name=auth,proto3" json:"auth,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1531,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1544,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -1352,6 +1596,20 @@ func (x *SnapshotHeader) GetPendingChunks() uint32 {
 	return 0
 }
 
+func (x *SnapshotHeader) GetTokens() []*TokenRecord {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetAuth() bool {
+	if x != nil {
+		return x.Auth
+	}
+	return false
+}
+
 type SnapshotPending struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	PendingDeletes []*PendingDelete       `protobuf:"bytes,1,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
@@ -1361,7 +1619,7 @@ type SnapshotPending struct {
 
 func (x *SnapshotPending) Reset() {
 	*x = SnapshotPending{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1631,7 @@ func (x *SnapshotPending) String() string {
 func (*SnapshotPending) ProtoMessage() {}
 
 func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1644,7 @@ func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPending.ProtoReflect.Descriptor instead.
 func (*SnapshotPending) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SnapshotPending) GetPendingDeletes() []*PendingDelete {
@@ -1405,7 +1663,7 @@ type SnapshotFiles struct {
 
 func (x *SnapshotFiles) Reset() {
 	*x = SnapshotFiles{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1675,7 @@ func (x *SnapshotFiles) String() string {
 func (*SnapshotFiles) ProtoMessage() {}
 
 func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1688,7 @@ func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFiles.ProtoReflect.Descriptor instead.
 func (*SnapshotFiles) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SnapshotFiles) GetFiles() []*DataFile {
@@ -1451,7 +1709,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1721,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1734,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -1510,7 +1768,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1780,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1793,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -1569,7 +1827,7 @@ type Tombstone struct {
 
 func (x *Tombstone) Reset() {
 	*x = Tombstone{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1839,7 @@ func (x *Tombstone) String() string {
 func (*Tombstone) ProtoMessage() {}
 
 func (x *Tombstone) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1852,7 @@ func (x *Tombstone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tombstone.ProtoReflect.Descriptor instead.
 func (*Tombstone) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Tombstone) GetIndex() uint64 {
@@ -1648,7 +1906,7 @@ type SnapshotTable struct {
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1918,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1931,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -1736,7 +1994,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +2006,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +2019,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -1794,7 +2052,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2064,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2077,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -1834,7 +2092,7 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xa5\x06\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xaf\a\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
@@ -1851,8 +2109,25 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	" \x01(\v2\x1d.miniodb.v1.AlterTableCommandH\x00R\n" +
 	"alterTable\x123\n" +
 	"\x06expire\x18\v \x01(\v2\x19.miniodb.v1.ExpireCommandH\x00R\x06expire\x123\n" +
-	"\x06delete\x18\f \x01(\v2\x19.miniodb.v1.DeleteCommandH\x00R\x06deleteB\x05\n" +
-	"\x03cmd\"I\n" +
+	"\x06delete\x18\f \x01(\v2\x19.miniodb.v1.DeleteCommandH\x00R\x06delete\x12C\n" +
+	"\fcreate_token\x18\r \x01(\v2\x1e.miniodb.v1.CreateTokenCommandH\x00R\vcreateToken\x12C\n" +
+	"\frevoke_token\x18\x0e \x01(\v2\x1e.miniodb.v1.RevokeTokenCommandH\x00R\vrevokeTokenB\x05\n" +
+	"\x03cmd\"\x8f\x02\n" +
+	"\vTokenRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rsecret_sha256\x18\x02 \x01(\fR\fsecretSha256\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
+	"\x06tables\x18\x04 \x03(\tR\x06tables\x12.\n" +
+	"\x13created_unix_micros\x18\x05 \x01(\x03R\x11createdUnixMicros\x12.\n" +
+	"\x13expires_unix_micros\x18\x06 \x01(\x03R\x11expiresUnixMicros\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\"a\n" +
+	"\x12CreateTokenCommand\x12-\n" +
+	"\x05token\x18\x01 \x01(\v2\x17.miniodb.v1.TokenRecordR\x05token\x12\x1c\n" +
+	"\tbootstrap\x18\x02 \x01(\bR\tbootstrap\"$\n" +
+	"\x12RevokeTokenCommand\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"I\n" +
 	"\x12InsertBatchCommand\x123\n" +
 	"\ainserts\x18\x01 \x03(\v2\x19.miniodb.v1.InsertCommandR\ainserts\"e\n" +
 	"\x10SetMemberCommand\x12\x17\n" +
@@ -1927,7 +2202,7 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\vunix_micros\x18\x05 \x01(\x03R\n" +
 	"unixMicros\"*\n" +
 	"\x14ForgetObjectsCommand\x12\x12\n" +
-	"\x04keys\x18\x01 \x03(\tR\x04keys\"\xc2\x02\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\"\x87\x03\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12\x1f\n" +
@@ -1936,7 +2211,9 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x06dedupe\x18\x04 \x03(\v2\x19.miniodb.v1.RequestRecordR\x06dedupe\x12B\n" +
 	"\x0fpending_deletes\x18\x05 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\x122\n" +
 	"\amembers\x18\x06 \x03(\v2\x18.miniodb.v1.MemberRecordR\amembers\x12%\n" +
-	"\x0epending_chunks\x18\a \x01(\rR\rpendingChunks\"U\n" +
+	"\x0epending_chunks\x18\a \x01(\rR\rpendingChunks\x12/\n" +
+	"\x06tokens\x18\b \x03(\v2\x17.miniodb.v1.TokenRecordR\x06tokens\x12\x12\n" +
+	"\x04auth\x18\t \x01(\bR\x04auth\"U\n" +
 	"\x0fSnapshotPending\x12B\n" +
 	"\x0fpending_deletes\x18\x01 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\";\n" +
 	"\rSnapshotFiles\x12*\n" +
@@ -1992,82 +2269,89 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),                 // 0: miniodb.v1.Command
-	(*InsertBatchCommand)(nil),      // 1: miniodb.v1.InsertBatchCommand
-	(*SetMemberCommand)(nil),        // 2: miniodb.v1.SetMemberCommand
-	(*RemoveMemberCommand)(nil),     // 3: miniodb.v1.RemoveMemberCommand
-	(*MemberRecord)(nil),            // 4: miniodb.v1.MemberRecord
-	(*TableSpec)(nil),               // 5: miniodb.v1.TableSpec
-	(*CreateTableCommand)(nil),      // 6: miniodb.v1.CreateTableCommand
-	(*DropTableCommand)(nil),        // 7: miniodb.v1.DropTableCommand
-	(*InsertCommand)(nil),           // 8: miniodb.v1.InsertCommand
-	(*DeleteCommand)(nil),           // 9: miniodb.v1.DeleteCommand
-	(*PartitionBatch)(nil),          // 10: miniodb.v1.PartitionBatch
-	(*FlushCommitCommand)(nil),      // 11: miniodb.v1.FlushCommitCommand
-	(*CompactionCommitCommand)(nil), // 12: miniodb.v1.CompactionCommitCommand
-	(*AlterTableCommand)(nil),       // 13: miniodb.v1.AlterTableCommand
-	(*ExpireCommand)(nil),           // 14: miniodb.v1.ExpireCommand
-	(*ForgetObjectsCommand)(nil),    // 15: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),          // 16: miniodb.v1.SnapshotHeader
-	(*SnapshotPending)(nil),         // 17: miniodb.v1.SnapshotPending
-	(*SnapshotFiles)(nil),           // 18: miniodb.v1.SnapshotFiles
-	(*RequestRecord)(nil),           // 19: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),           // 20: miniodb.v1.PendingDelete
-	(*Tombstone)(nil),               // 21: miniodb.v1.Tombstone
-	(*SnapshotTable)(nil),           // 22: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),           // 23: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),         // 24: miniodb.v1.SnapshotTrailer
-	nil,                             // 25: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),                  // 26: miniodb.v1.Column
-	(Partitioning)(0),               // 27: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),             // 28: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),        // 29: miniodb.v1.CompactionPolicy
-	(*RowBatch)(nil),                // 30: miniodb.v1.RowBatch
-	(*DataFile)(nil),                // 31: miniodb.v1.DataFile
+	(*TokenRecord)(nil),             // 1: miniodb.v1.TokenRecord
+	(*CreateTokenCommand)(nil),      // 2: miniodb.v1.CreateTokenCommand
+	(*RevokeTokenCommand)(nil),      // 3: miniodb.v1.RevokeTokenCommand
+	(*InsertBatchCommand)(nil),      // 4: miniodb.v1.InsertBatchCommand
+	(*SetMemberCommand)(nil),        // 5: miniodb.v1.SetMemberCommand
+	(*RemoveMemberCommand)(nil),     // 6: miniodb.v1.RemoveMemberCommand
+	(*MemberRecord)(nil),            // 7: miniodb.v1.MemberRecord
+	(*TableSpec)(nil),               // 8: miniodb.v1.TableSpec
+	(*CreateTableCommand)(nil),      // 9: miniodb.v1.CreateTableCommand
+	(*DropTableCommand)(nil),        // 10: miniodb.v1.DropTableCommand
+	(*InsertCommand)(nil),           // 11: miniodb.v1.InsertCommand
+	(*DeleteCommand)(nil),           // 12: miniodb.v1.DeleteCommand
+	(*PartitionBatch)(nil),          // 13: miniodb.v1.PartitionBatch
+	(*FlushCommitCommand)(nil),      // 14: miniodb.v1.FlushCommitCommand
+	(*CompactionCommitCommand)(nil), // 15: miniodb.v1.CompactionCommitCommand
+	(*AlterTableCommand)(nil),       // 16: miniodb.v1.AlterTableCommand
+	(*ExpireCommand)(nil),           // 17: miniodb.v1.ExpireCommand
+	(*ForgetObjectsCommand)(nil),    // 18: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),          // 19: miniodb.v1.SnapshotHeader
+	(*SnapshotPending)(nil),         // 20: miniodb.v1.SnapshotPending
+	(*SnapshotFiles)(nil),           // 21: miniodb.v1.SnapshotFiles
+	(*RequestRecord)(nil),           // 22: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),           // 23: miniodb.v1.PendingDelete
+	(*Tombstone)(nil),               // 24: miniodb.v1.Tombstone
+	(*SnapshotTable)(nil),           // 25: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),           // 26: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),         // 27: miniodb.v1.SnapshotTrailer
+	nil,                             // 28: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),                  // 29: miniodb.v1.Column
+	(Partitioning)(0),               // 30: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),             // 31: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),        // 32: miniodb.v1.CompactionPolicy
+	(*RowBatch)(nil),                // 33: miniodb.v1.RowBatch
+	(*DataFile)(nil),                // 34: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
-	6,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
-	7,  // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
-	8,  // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
-	11, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	15, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
-	2,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
-	3,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
-	1,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
-	12, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
-	13, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
-	14, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
-	9,  // 11: miniodb.v1.Command.delete:type_name -> miniodb.v1.DeleteCommand
-	8,  // 12: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
-	26, // 13: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	27, // 14: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	28, // 15: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	29, // 16: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
-	5,  // 17: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	10, // 18: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	5,  // 19: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	21, // 20: miniodb.v1.DeleteCommand.match:type_name -> miniodb.v1.Tombstone
-	30, // 21: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	31, // 22: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	31, // 23: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
-	29, // 24: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
-	19, // 25: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	20, // 26: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	4,  // 27: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	20, // 28: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	31, // 29: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
-	5,  // 30: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	31, // 31: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	25, // 32: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	21, // 33: miniodb.v1.SnapshotTable.tombstones:type_name -> miniodb.v1.Tombstone
-	30, // 34: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	9,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
+	10, // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
+	11, // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
+	14, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
+	18, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	5,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
+	6,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
+	4,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
+	15, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
+	16, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
+	17, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
+	12, // 11: miniodb.v1.Command.delete:type_name -> miniodb.v1.DeleteCommand
+	2,  // 12: miniodb.v1.Command.create_token:type_name -> miniodb.v1.CreateTokenCommand
+	3,  // 13: miniodb.v1.Command.revoke_token:type_name -> miniodb.v1.RevokeTokenCommand
+	1,  // 14: miniodb.v1.CreateTokenCommand.token:type_name -> miniodb.v1.TokenRecord
+	11, // 15: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
+	29, // 16: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	30, // 17: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	31, // 18: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	32, // 19: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
+	8,  // 20: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	13, // 21: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	8,  // 22: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	24, // 23: miniodb.v1.DeleteCommand.match:type_name -> miniodb.v1.Tombstone
+	33, // 24: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	34, // 25: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	34, // 26: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
+	32, // 27: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
+	22, // 28: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	23, // 29: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	7,  // 30: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	1,  // 31: miniodb.v1.SnapshotHeader.tokens:type_name -> miniodb.v1.TokenRecord
+	23, // 32: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	34, // 33: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
+	8,  // 34: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	34, // 35: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	28, // 36: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	24, // 37: miniodb.v1.SnapshotTable.tombstones:type_name -> miniodb.v1.Tombstone
+	33, // 38: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -2089,15 +2373,17 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_AlterTable)(nil),
 		(*Command_Expire)(nil),
 		(*Command_Delete)(nil),
+		(*Command_CreateToken)(nil),
+		(*Command_RevokeToken)(nil),
 	}
-	file_miniodb_v1_raft_proto_msgTypes[13].OneofWrappers = []any{}
+	file_miniodb_v1_raft_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
