@@ -63,6 +63,11 @@ func (n *Node) WriteRequest(ctx context.Context, m *v1.WriteRequest) (*v1.WriteR
 	if len(m.Records) > 0 {
 		inputs = append(inputs, ingest.Records(m.Records))
 	}
+	if p := authOf(ctx).p; p != nil {
+		if err := n.limits.chargeWrite(p.rec, int64(proto.Size(m)), time.Now()); err != nil {
+			return nil, err
+		}
+	}
 	switch len(inputs) {
 	case 0:
 		return nil, fmt.Errorf("%w: no rows: set rows (JSON objects), rows_ndjson or records", ErrInvalid)
@@ -211,6 +216,13 @@ func (n *Node) Query(ctx context.Context, m *v1.QueryRequest, onColumns func([]*
 		}
 	default:
 		return fmt.Errorf("%w: consistency %q: want strong or local", ErrInvalid, m.Consistency)
+	}
+	if p := authOf(ctx).p; p != nil {
+		done, err := n.limits.startQuery(p.rec)
+		if err != nil {
+			return err
+		}
+		defer done()
 	}
 	select {
 	case n.querySlots <- struct{}{}:

@@ -558,3 +558,51 @@ func TestAuthFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenLimits(t *testing.T) {
+	n, rootTok := startAuthNode(t)
+	root := newAuthClient(t, n, rootTok)
+	ctx := context.Background()
+	resp, err := root.auth.CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Role: "writer", MaxConcurrentQueries: 1, WriteBytesPerSecond: 1000}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := newAuthClient(t, n, resp.Msg.Token)
+	// One query streams (and holds its slot while the client does not
+	// read); a second one of the same token is refused, another token's
+	// is not.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, err := limited.query.QueryStream(sctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT * FROM range(100000000)"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Receive() {
+		t.Fatalf("stream: %v", s.Err())
+	}
+	_, err = limited.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT 1"}))
+	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "its limit") {
+		t.Errorf("a second query of a token limited to one: %v", err)
+	}
+	if _, err := root.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT 1"})); err != nil {
+		t.Errorf("another token's query: %v", err)
+	}
+	cancel()
+	s.Close()
+	waitFor(t, 10*time.Second, "the slot to be released", func() bool {
+		_, err := limited.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT 1"}))
+		return err == nil
+	})
+	// 1000 bytes per second: a 2 KB write passes, the next one must wait.
+	big := []byte(`{"id":"` + strings.Repeat("x", 2000) + `"}`)
+	if _, err := limited.write.Write(ctx, connect.NewRequest(&v1.WriteRequest{Table: "events", RowsNdjson: big})); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	_, err = limited.write.Write(ctx, connect.NewRequest(&v1.WriteRequest{Table: "events", RowsNdjson: big}))
+	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "1000 bytes per second") {
+		t.Errorf("a write over the budget: %v", err)
+	}
+	if _, err := root.write.Write(ctx, connect.NewRequest(&v1.WriteRequest{Table: "events", RowsNdjson: big})); err != nil {
+		t.Errorf("another token's write: %v", err)
+	}
+}

@@ -68,6 +68,7 @@ type Node struct {
 	authOn         bool
 	bootstrapToken string
 	authFails      authFailures
+	limits         tokenLimits
 
 	storeMu  sync.Mutex
 	storeErr error // last object-store error, nil when healthy

@@ -17,6 +17,7 @@ func tokenInfo(r *v1.TokenRecord) *v1.TokenInfo {
 		Id: r.Id, Role: r.Role, Tables: slices.Clone(r.Tables),
 		CreatedUnixMicros: r.CreatedUnixMicros, ExpiresUnixMicros: r.ExpiresUnixMicros,
 		Description: r.Description, CreatedBy: r.CreatedBy,
+		MaxConcurrentQueries: r.MaxConcurrentQueries, WriteBytesPerSecond: r.WriteBytesPerSecond,
 	}
 }
 
@@ -51,7 +52,11 @@ func (n *Node) CreateToken(ctx context.Context, m *v1.CreateTokenRequest) (*v1.C
 	if p := authOf(ctx).p; p != nil {
 		by = p.rec.Id
 	}
+	if m.MaxConcurrentQueries < 0 || m.WriteBytesPerSecond < 0 {
+		return nil, fmt.Errorf("%w: limits must not be negative", ErrInvalid)
+	}
 	tok, rec := newToken(m.Role, m.Tables, n.now(), time.Duration(m.ExpiresInMs)*time.Millisecond, m.Description, by)
+	rec.MaxConcurrentQueries, rec.WriteBytesPerSecond = m.MaxConcurrentQueries, m.WriteBytesPerSecond
 	if err := raftfsm.ValidateToken(rec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

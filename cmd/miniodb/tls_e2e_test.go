@@ -57,7 +57,7 @@ func TestTokens(t *testing.T) {
 	if code, out, errOut := as(admin, "token", "whoami"); code != exitOK || !strings.Contains(out, "admin of every table") {
 		t.Fatalf("whoami: %d %q %q", code, out, errOut)
 	}
-	code, out, errOut := as(admin, "token", "create", "--role", "reader", "--tables", "ev*", "--description", "dashboards")
+	code, out, errOut := as(admin, "token", "create", "--role", "reader", "--tables", "ev*", "--description", "dashboards", "--max-queries", "3")
 	reader := strings.TrimSpace(out)
 	if code != exitOK || strings.Count(out, "\n") != 1 || !strings.HasPrefix(reader, "mdb_") || !strings.Contains(errOut, "shown only now") {
 		t.Fatalf("create: %d %q %q", code, out, errOut)
@@ -76,7 +76,7 @@ func TestTokens(t *testing.T) {
 	if code, _, errOut := runCLI(t, "", "sql", "--addr", s.httpAddr, "SELECT 1"); code != exitError || !strings.Contains(errOut, "--token") {
 		t.Fatalf("sql without a token: %d %q", code, errOut)
 	}
-	if code, out, _ := as(admin, "token", "list"); code != exitOK || !strings.Contains(out, "dashboards") || !strings.Contains(out, "ev*") || strings.Contains(out, reader) {
+	if code, out, _ := as(admin, "token", "list"); code != exitOK || !strings.Contains(out, "dashboards") || !strings.Contains(out, "ev*") || !strings.Contains(out, "3 queries") || strings.Contains(out, reader) {
 		t.Fatalf("list: %d %q", code, out)
 	}
 	// The environment carries the token too; --help never shows it.

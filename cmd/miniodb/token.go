@@ -31,7 +31,8 @@ comma-separated glob patterns (sensor_*,logs); none means every table.
 Examples:
   export MINIODB_TOKEN=$(cat data/bootstrap-token)
   miniodb token create --role writer --tables 'sensor_*' --expires 720h --description shipper
-  miniodb token create --role reader > reader.token
+  miniodb token create --role reader --max-queries 4 > reader.token
+  miniodb token create --role writer --write-bytes-per-sec 10MiB
   miniodb token list
   miniodb token revoke 3f9a1c0de4b2a871
   miniodb token whoami --token "$(cat reader.token)"
@@ -44,6 +45,8 @@ type tokenCmd struct {
 	tables      string
 	expires     time.Duration
 	description string
+	maxQueries  int
+	writeBytes  int64
 	format      string
 }
 
@@ -53,6 +56,8 @@ func (k *tokenCmd) flags(fs *flag.FlagSet, c *cli) {
 	fs.StringVar(&k.tables, "tables", "", "create: comma-separated glob `patterns` of the tables the token may use (default: every table)")
 	fs.DurationVar(&k.expires, "expires", 0, "create: the token expires after this `duration` (default: never)")
 	fs.StringVar(&k.description, "description", "", "create: what the token is for, shown by list")
+	fs.IntVar(&k.maxQueries, "max-queries", 0, "create: queries the token may run at once on one node (default: no limit)")
+	fs.Var((*sizeFlag)(&k.writeBytes), "write-bytes-per-sec", "create: write request bytes per second the token may send, e.g. 10MiB (default: no limit)")
 	fs.StringVar(&k.format, "format", "text", "list, whoami: text or json")
 }
 
@@ -83,6 +88,7 @@ func (k *tokenCmd) run(ctx context.Context, c *cli, args []string) error {
 		}
 		resp, err := cl.auth.CreateToken(ctx, connect.NewRequest(&miniodbv1.CreateTokenRequest{
 			Role: k.role, Tables: splitList(k.tables), ExpiresInMs: k.expires.Milliseconds(), Description: k.description,
+			MaxConcurrentQueries: int32(k.maxQueries), WriteBytesPerSecond: k.writeBytes,
 		}))
 		if err != nil {
 			return err
@@ -108,9 +114,9 @@ func (k *tokenCmd) run(ctx context.Context, c *cli, args []string) error {
 		}
 		var rows [][]string
 		for _, t := range resp.Msg.Tokens {
-			rows = append(rows, []string{t.Id, t.Role, tablesText(t.Tables), microsText(t.CreatedUnixMicros), expiryText(t.ExpiresUnixMicros), t.Description})
+			rows = append(rows, []string{t.Id, t.Role, tablesText(t.Tables), microsText(t.CreatedUnixMicros), expiryText(t.ExpiresUnixMicros), limitsText(t), t.Description})
 		}
-		return writePlainTable(c.stdout, []string{"ID", "ROLE", "TABLES", "CREATED", "EXPIRES", "DESCRIPTION"}, make([]bool, 6), rows)
+		return writePlainTable(c.stdout, []string{"ID", "ROLE", "TABLES", "CREATED", "EXPIRES", "LIMITS", "DESCRIPTION"}, make([]bool, 7), rows)
 	case "revoke":
 		if len(args) != 1 {
 			return usageErrorf("token revoke takes one token id")
@@ -149,6 +155,20 @@ func describeToken(t *miniodbv1.TokenInfo) string {
 		s += ", expires " + microsText(t.ExpiresUnixMicros)
 	}
 	return s
+}
+
+func limitsText(t *miniodbv1.TokenInfo) string {
+	var parts []string
+	if t.MaxConcurrentQueries > 0 {
+		parts = append(parts, fmt.Sprintf("%d queries", t.MaxConcurrentQueries))
+	}
+	if t.WriteBytesPerSecond > 0 {
+		parts = append(parts, humanBytes(t.WriteBytesPerSecond)+"/s")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func tablesText(tables []string) string {

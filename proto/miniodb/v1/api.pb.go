@@ -1286,10 +1286,14 @@ type CreateTokenRequest struct {
 	// "sensor_*"); empty: every table. Not allowed for admin.
 	Tables []string `protobuf:"bytes,2,rep,name=tables,proto3" json:"tables,omitempty"`
 	// The token expires this long after it is made; 0: never.
-	ExpiresInMs   int64  `protobuf:"varint,3,opt,name=expires_in_ms,json=expiresInMs,proto3" json:"expires_in_ms,omitempty"`
-	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresInMs int64  `protobuf:"varint,3,opt,name=expires_in_ms,json=expiresInMs,proto3" json:"expires_in_ms,omitempty"`
+	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	// Limits, 0 for none: queries the token may run at once on one node,
+	// and write request bytes per second.
+	MaxConcurrentQueries int32 `protobuf:"varint,5,opt,name=max_concurrent_queries,json=maxConcurrentQueries,proto3" json:"max_concurrent_queries,omitempty"`
+	WriteBytesPerSecond  int64 `protobuf:"varint,6,opt,name=write_bytes_per_second,json=writeBytesPerSecond,proto3" json:"write_bytes_per_second,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CreateTokenRequest) Reset() {
@@ -1350,6 +1354,20 @@ func (x *CreateTokenRequest) GetDescription() string {
 	return ""
 }
 
+func (x *CreateTokenRequest) GetMaxConcurrentQueries() int32 {
+	if x != nil {
+		return x.MaxConcurrentQueries
+	}
+	return 0
+}
+
+func (x *CreateTokenRequest) GetWriteBytesPerSecond() int64 {
+	if x != nil {
+		return x.WriteBytesPerSecond
+	}
+	return 0
+}
+
 type CreateTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The token, shown only here.
@@ -1404,16 +1422,18 @@ func (x *CreateTokenResponse) GetInfo() *TokenInfo {
 }
 
 type TokenInfo struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Role              string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
-	Tables            []string               `protobuf:"bytes,3,rep,name=tables,proto3" json:"tables,omitempty"`
-	CreatedUnixMicros int64                  `protobuf:"varint,4,opt,name=created_unix_micros,json=createdUnixMicros,proto3" json:"created_unix_micros,omitempty"`
-	ExpiresUnixMicros int64                  `protobuf:"varint,5,opt,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
-	Description       string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
-	CreatedBy         string                 `protobuf:"bytes,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Id                   string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Role                 string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Tables               []string               `protobuf:"bytes,3,rep,name=tables,proto3" json:"tables,omitempty"`
+	CreatedUnixMicros    int64                  `protobuf:"varint,4,opt,name=created_unix_micros,json=createdUnixMicros,proto3" json:"created_unix_micros,omitempty"`
+	ExpiresUnixMicros    int64                  `protobuf:"varint,5,opt,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
+	Description          string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	CreatedBy            string                 `protobuf:"bytes,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	MaxConcurrentQueries int32                  `protobuf:"varint,8,opt,name=max_concurrent_queries,json=maxConcurrentQueries,proto3" json:"max_concurrent_queries,omitempty"`
+	WriteBytesPerSecond  int64                  `protobuf:"varint,9,opt,name=write_bytes_per_second,json=writeBytesPerSecond,proto3" json:"write_bytes_per_second,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *TokenInfo) Reset() {
@@ -1493,6 +1513,20 @@ func (x *TokenInfo) GetCreatedBy() string {
 		return x.CreatedBy
 	}
 	return ""
+}
+
+func (x *TokenInfo) GetMaxConcurrentQueries() int32 {
+	if x != nil {
+		return x.MaxConcurrentQueries
+	}
+	return 0
+}
+
+func (x *TokenInfo) GetWriteBytesPerSecond() int64 {
+	if x != nil {
+		return x.WriteBytesPerSecond
+	}
+	return 0
 }
 
 type ListTokensRequest struct {
@@ -2712,15 +2746,17 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\tR\x04type\"y\n" +
 	"\x13QueryStreamResponse\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.miniodb.v1.ResultColumnR\acolumns\x12.\n" +
-	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"\x86\x01\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"\xf1\x01\n" +
 	"\x12CreateTokenRequest\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x16\n" +
 	"\x06tables\x18\x02 \x03(\tR\x06tables\x12\"\n" +
 	"\rexpires_in_ms\x18\x03 \x01(\x03R\vexpiresInMs\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"V\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x124\n" +
+	"\x16max_concurrent_queries\x18\x05 \x01(\x05R\x14maxConcurrentQueries\x123\n" +
+	"\x16write_bytes_per_second\x18\x06 \x01(\x03R\x13writeBytesPerSecond\"V\n" +
 	"\x13CreateTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12)\n" +
-	"\x04info\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x04info\"\xe8\x01\n" +
+	"\x04info\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x04info\"\xd3\x02\n" +
 	"\tTokenInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x16\n" +
@@ -2729,7 +2765,9 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x13expires_unix_micros\x18\x05 \x01(\x03R\x11expiresUnixMicros\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\a \x01(\tR\tcreatedBy\"\x13\n" +
+	"created_by\x18\a \x01(\tR\tcreatedBy\x124\n" +
+	"\x16max_concurrent_queries\x18\b \x01(\x05R\x14maxConcurrentQueries\x123\n" +
+	"\x16write_bytes_per_second\x18\t \x01(\x03R\x13writeBytesPerSecond\"\x13\n" +
 	"\x11ListTokensRequest\"C\n" +
 	"\x12ListTokensResponse\x12-\n" +
 	"\x06tokens\x18\x01 \x03(\v2\x15.miniodb.v1.TokenInfoR\x06tokens\"$\n" +

@@ -315,9 +315,13 @@ type TokenRecord struct {
 	ExpiresUnixMicros int64  `protobuf:"varint,6,opt,name=expires_unix_micros,json=expiresUnixMicros,proto3" json:"expires_unix_micros,omitempty"`
 	Description       string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
 	// The token id that created it; empty for the bootstrap token.
-	CreatedBy     string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedBy string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// Limits, 0 for none: queries the token may run at once on one node,
+	// and bytes of write requests per second it may send to the leader.
+	MaxConcurrentQueries int32 `protobuf:"varint,9,opt,name=max_concurrent_queries,json=maxConcurrentQueries,proto3" json:"max_concurrent_queries,omitempty"`
+	WriteBytesPerSecond  int64 `protobuf:"varint,10,opt,name=write_bytes_per_second,json=writeBytesPerSecond,proto3" json:"write_bytes_per_second,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *TokenRecord) Reset() {
@@ -404,6 +408,20 @@ func (x *TokenRecord) GetCreatedBy() string {
 		return x.CreatedBy
 	}
 	return ""
+}
+
+func (x *TokenRecord) GetMaxConcurrentQueries() int32 {
+	if x != nil {
+		return x.MaxConcurrentQueries
+	}
+	return 0
+}
+
+func (x *TokenRecord) GetWriteBytesPerSecond() int64 {
+	if x != nil {
+		return x.WriteBytesPerSecond
+	}
+	return 0
 }
 
 // CreateTokenCommand adds a token. A bootstrap token (the cluster's first
@@ -2112,7 +2130,7 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x06delete\x18\f \x01(\v2\x19.miniodb.v1.DeleteCommandH\x00R\x06delete\x12C\n" +
 	"\fcreate_token\x18\r \x01(\v2\x1e.miniodb.v1.CreateTokenCommandH\x00R\vcreateToken\x12C\n" +
 	"\frevoke_token\x18\x0e \x01(\v2\x1e.miniodb.v1.RevokeTokenCommandH\x00R\vrevokeTokenB\x05\n" +
-	"\x03cmd\"\x8f\x02\n" +
+	"\x03cmd\"\xfa\x02\n" +
 	"\vTokenRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\fR\fsecretSha256\x12\x12\n" +
@@ -2122,7 +2140,10 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x13expires_unix_micros\x18\x06 \x01(\x03R\x11expiresUnixMicros\x12 \n" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\b \x01(\tR\tcreatedBy\"a\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\x124\n" +
+	"\x16max_concurrent_queries\x18\t \x01(\x05R\x14maxConcurrentQueries\x123\n" +
+	"\x16write_bytes_per_second\x18\n" +
+	" \x01(\x03R\x13writeBytesPerSecond\"a\n" +
 	"\x12CreateTokenCommand\x12-\n" +
 	"\x05token\x18\x01 \x01(\v2\x17.miniodb.v1.TokenRecordR\x05token\x12\x1c\n" +
 	"\tbootstrap\x18\x02 \x01(\bR\tbootstrap\"$\n" +
