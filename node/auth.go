@@ -409,7 +409,7 @@ func needOf(procedure string) (need, bool) {
 	case miniodbv1connect.TableServiceDropTableProcedure, miniodbv1connect.TableServiceAlterTableProcedure,
 		miniodbv1connect.ClusterServiceJoinProcedure, miniodbv1connect.ClusterServiceRemoveProcedure,
 		miniodbv1connect.AuthServiceCreateTokenProcedure, miniodbv1connect.AuthServiceListTokensProcedure,
-		miniodbv1connect.AuthServiceRevokeTokenProcedure:
+		miniodbv1connect.AuthServiceRevokeTokenProcedure, miniodbv1connect.ClusterServiceBackupProcedure:
 		return need{role: admin, table: anyTable}, true
 	case miniodbv1connect.ClusterServiceFlushProcedure:
 		return need{role: writer, table: func(m any) string { return m.(*v1.FlushRequest).GetTable() }}, true

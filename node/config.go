@@ -59,6 +59,12 @@ type Config struct {
 	// MetricsPublic serves /metrics without a token.
 	MetricsPublic bool
 
+	// BackupTo, when set, makes the leader write a backup there every
+	// BackupEvery and keep the newest BackupKeep (0: all).
+	BackupTo    string
+	BackupEvery time.Duration
+	BackupKeep  int
+
 	// TLSCertFile and TLSKeyFile make the API serve HTTPS (and gRPC over
 	// TLS); the files are reloaded when they change.
 	TLSCertFile, TLSKeyFile string
@@ -200,6 +206,7 @@ func DefaultConfig() Config {
 		CompactionConcurrency: 1,
 		CompactionBufferRows:  compaction.DefaultBufferRows,
 		RetentionCheck:        10 * time.Second,
+		BackupEvery:           24 * time.Hour,
 		TombstoneDeadline:     time.Hour,
 		SnapshotThreshold:     8192,
 		TrailingLogs:          10240,
@@ -255,6 +262,7 @@ func (c *Config) Validate() error {
 		{"compaction check", int64(c.CompactionCheck)}, {"compaction concurrency", int64(c.CompactionConcurrency)},
 		{"compaction buffer rows", int64(c.CompactionBufferRows)},
 		{"retention check", int64(c.RetentionCheck)}, {"tombstone deadline", int64(c.TombstoneDeadline)},
+		{"backup every", int64(c.BackupEvery)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -266,6 +274,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DeleteGrace < MinDeleteGrace {
 		add("delete grace must be at least %v (queries that started before a file was replaced may still need it), got %v", MinDeleteGrace, c.DeleteGrace)
+	}
+	if c.BackupKeep < 0 {
+		add("backup keep must not be negative, got %d", c.BackupKeep)
 	}
 	if c.QueryThreads < 0 {
 		add("query threads must not be negative, got %d", c.QueryThreads)

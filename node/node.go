@@ -70,6 +70,10 @@ type Node struct {
 	authFails      authFailures
 	limits         tokenLimits
 
+	// backupMu: one backup at a time; backupPins: files it still copies.
+	backupMu   sync.Mutex
+	backupPins pins
+
 	storeMu  sync.Mutex
 	storeErr error // last object-store error, nil when healthy
 
@@ -116,7 +120,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(8 + commitWorkers)
+	n.wg.Add(9 + commitWorkers)
 	for range commitWorkers {
 		go n.commitWorker()
 	}
@@ -128,6 +132,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go n.retentionLoop()
 	go n.leaderLoop()
 	go n.cacheLoop()
+	go n.backupLoop()
 	if n.needJoin {
 		if err := n.joinCluster(ctx); err != nil {
 			n.Close()

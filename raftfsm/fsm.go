@@ -685,6 +685,10 @@ func (f *FSM) applyCompactionCommit(index uint64, c *v1.CompactionCommitCommand)
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.snapshotLocked()
+}
+
+func (f *FSM) snapshotLocked() (raft.FSMSnapshot, error) {
 	s := &snapshot{hook: f.snapshotHook, header: &v1.SnapshotHeader{
 		Version:      snapshotVersion,
 		AppliedIndex: f.applied,
@@ -723,6 +727,32 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		s.tables = append(s.tables, st)
 	}
 	return s, nil
+}
+
+// BackupSnapshot is a snapshot with what a backup needs besides it: the
+// index it holds and the live files it names, taken under the same lock.
+type BackupSnapshot struct {
+	raft.FSMSnapshot
+	Index uint64
+	Files []*v1.DataFile
+}
+
+// Write writes the snapshot in the format Restore reads.
+func (b *BackupSnapshot) Write(w io.Writer) error {
+	return b.FSMSnapshot.(*snapshot).write(w)
+}
+
+// Backup takes a snapshot for a backup.
+func (f *FSM) Backup() *BackupSnapshot {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	snap, _ := f.snapshotLocked()
+	snap.(*snapshot).hook = nil // the fail point is for Raft's snapshots
+	b := &BackupSnapshot{FSMSnapshot: snap, Index: f.applied}
+	for _, st := range snap.(*snapshot).tables {
+		b.Files = append(b.Files, st.files...)
+	}
+	return b
 }
 
 // Restore replaces the state with a snapshot written by Persist.

@@ -85,6 +85,8 @@ func commands() []*command {
 		{name: "compact", args: "[flags] [TABLE]", summary: "merge small Parquet files now (one table or all)", help: compactHelp, new: func() subcommand { return new(compactCmd) }},
 		{name: "join", args: "[flags]", summary: "add a node to the cluster (any member forwards to the leader)", help: joinHelp, new: func() subcommand { return new(joinCmd) }},
 		{name: "remove", args: "[flags] ID", summary: "take a node out of the cluster", help: removeHelp, new: func() subcommand { return new(removeCmd) }},
+		{name: "backup", args: "[flags] [list|verify]", summary: "back up the cluster to an object store; list or verify backups", help: backupHelp, new: func() subcommand { return new(backupCmd) }},
+		{name: "restore", args: "[flags]", summary: "make a new node's data directory from a backup", help: restoreHelp, new: func() subcommand { return new(restoreCmd) }},
 		{name: "token", args: "[flags] create|list|revoke|whoami", summary: "manage API tokens (create, list, revoke, whoami)", help: tokenHelp, new: func() subcommand { return new(tokenCmd) }},
 		{name: "certs", args: "[flags]", summary: "make a test CA and node certificates for TLS", help: certsHelp, new: func() subcommand { return new(certsCmd) }},
 		{name: "version", args: "[flags]", summary: "print version and build information", help: versionHelp, new: func() subcommand { return new(versionCmd) }},

@@ -107,7 +107,7 @@ func TestCommandHelp(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
 			}
 			want := []string{"Usage: miniodb " + cmd.name, "Examples:", "Flags:"}
-			if cmd.name != "version" && cmd.name != "certs" {
+			if cmd.name != "version" && cmd.name != "certs" && cmd.name != "restore" {
 				want = append(want, "--addr address", "--timeout duration", "MINIODB_ADDR")
 			}
 			for _, w := range want {

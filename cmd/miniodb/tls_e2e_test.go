@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +93,57 @@ func TestTokens(t *testing.T) {
 	}
 	if code, _, errOut := as(reader, "sql", "SELECT 1"); code != exitError || !strings.Contains(errOut, "invalid token") {
 		t.Fatalf("sql with a revoked token: %d %q", code, errOut)
+	}
+}
+
+// TestBackupCommands backs up through the CLI, lists and verifies the
+// backup, restores it into a new data directory and serves it.
+func TestBackupCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	s := startServer(t, filepath.Join(t.TempDir(), "data"))
+	file := filepath.Join(t.TempDir(), "rows.ndjson")
+	var rows strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&rows, `{"id":"r%d","ts":"2026-01-0%dT00:00:00Z","v":%d}`+"\n", i, 1+i%3, i)
+	}
+	os.WriteFile(file, []byte(rows.String()), 0o644)
+	if out, err := s.cli("write", "events", file); err != nil {
+		t.Fatalf("write: %v %s", err, out)
+	}
+	if out, err := s.cli("flush"); err != nil {
+		t.Fatalf("flush: %v %s", err, out)
+	}
+	if out, err := s.cli("write", "events", file); err != nil { // hot rows too
+		t.Fatalf("write: %v %s", err, out)
+	}
+	dest := "file://" + filepath.Join(t.TempDir(), "backups")
+	out, err := s.cli("backup", "--to", dest)
+	if err != nil || !strings.Contains(out, "3 files") {
+		t.Fatalf("backup: %v %q", err, out)
+	}
+	if code, out, errOut := runCLI(t, "", "backup", "list", "--from", dest); code != exitOK || strings.Count(out, "\n") != 2 {
+		t.Fatalf("backup list: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "", "backup", "verify", "--from", dest); code != exitOK || !strings.Contains(out, "is intact") {
+		t.Fatalf("backup verify: %d %q %q", code, out, errOut)
+	}
+	want, err := s.cli("sql", "--format", "csv", "SELECT count(*), sum(v), count(DISTINCT id) FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &server{t: t, dataDir: filepath.Join(t.TempDir(), "restored"), httpAddr: freeAddr(t), raftAddr: freeAddr(t)}
+	if code, out, errOut := runCLI(t, "", "restore", "--from", dest, "--data-dir", r.dataDir, "--raft-addr", r.raftAddr); code != exitOK || !strings.Contains(out, "restored backup") {
+		t.Fatalf("restore: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "restore", "--from", dest, "--data-dir", r.dataDir, "--raft-addr", r.raftAddr); code != exitError || !strings.Contains(errOut, "not empty") {
+		t.Fatalf("restore into the same directory again: %d %q", code, errOut)
+	}
+	r.start(true)
+	t.Cleanup(r.kill)
+	got, err := r.cli("sql", "--format", "csv", "SELECT count(*), sum(v), count(DISTINCT id) FROM events")
+	if err != nil || got != want {
+		t.Fatalf("restored node: %q %v, source %q", got, err, want)
 	}
 }

@@ -1780,6 +1780,171 @@ func (x *WhoAmIResponse) GetToken() *TokenInfo {
 	return nil
 }
 
+type BackupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Destination: s3://bucket/prefix?endpoint=… or file:///dir.
+	To string `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	// After the backup, keep only this many backups in the destination
+	// (0: keep all).
+	Keep          int32 `protobuf:"varint,2,opt,name=keep,proto3" json:"keep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BackupRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *BackupRequest) GetKeep() int32 {
+	if x != nil {
+		return x.Keep
+	}
+	return 0
+}
+
+type BackupResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	FilesTotal  int64                  `protobuf:"varint,1,opt,name=files_total,json=filesTotal,proto3" json:"files_total,omitempty"`
+	FilesDone   int64                  `protobuf:"varint,2,opt,name=files_done,json=filesDone,proto3" json:"files_done,omitempty"`
+	BytesCopied int64                  `protobuf:"varint,3,opt,name=bytes_copied,json=bytesCopied,proto3" json:"bytes_copied,omitempty"`
+	// Bytes of files the destination held already.
+	BytesReused  int64  `protobuf:"varint,4,opt,name=bytes_reused,json=bytesReused,proto3" json:"bytes_reused,omitempty"`
+	Done         bool   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	BackupId     string `protobuf:"bytes,6,opt,name=backup_id,json=backupId,proto3" json:"backup_id,omitempty"`
+	RaftIndex    uint64 `protobuf:"varint,7,opt,name=raft_index,json=raftIndex,proto3" json:"raft_index,omitempty"`
+	CatalogBytes int64  `protobuf:"varint,8,opt,name=catalog_bytes,json=catalogBytes,proto3" json:"catalog_bytes,omitempty"`
+	// Backups Prune removed (keep).
+	Pruned        []string `protobuf:"bytes,9,rep,name=pruned,proto3" json:"pruned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BackupResponse) GetFilesTotal() int64 {
+	if x != nil {
+		return x.FilesTotal
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetFilesDone() int64 {
+	if x != nil {
+		return x.FilesDone
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetBytesCopied() int64 {
+	if x != nil {
+		return x.BytesCopied
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetBytesReused() int64 {
+	if x != nil {
+		return x.BytesReused
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *BackupResponse) GetBackupId() string {
+	if x != nil {
+		return x.BackupId
+	}
+	return ""
+}
+
+func (x *BackupResponse) GetRaftIndex() uint64 {
+	if x != nil {
+		return x.RaftIndex
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetCatalogBytes() int64 {
+	if x != nil {
+		return x.CatalogBytes
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetPruned() []string {
+	if x != nil {
+		return x.Pruned
+	}
+	return nil
+}
+
 type CompactRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -1790,7 +1955,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +1967,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1980,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CompactRequest) GetTable() string {
@@ -1845,7 +2010,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +2022,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1870,7 +2035,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CompactResponse) GetMerges() int64 {
@@ -1922,7 +2087,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2099,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2112,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -1989,7 +2154,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2166,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2179,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -2040,7 +2205,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2217,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2230,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -2083,7 +2248,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2260,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2273,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -2126,7 +2291,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2303,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2316,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Member) GetNodeId() string {
@@ -2197,7 +2362,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2374,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2387,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 type StatusResponse struct {
@@ -2256,7 +2421,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2433,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2446,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -2439,7 +2604,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2616,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2629,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TableStatus) GetName() string {
@@ -2553,7 +2718,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2730,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2743,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -2598,7 +2763,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2775,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2788,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -2777,7 +2942,23 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\rWhoAmIRequest\"Q\n" +
 	"\x0eWhoAmIResponse\x12\x12\n" +
 	"\x04auth\x18\x01 \x01(\bR\x04auth\x12+\n" +
-	"\x05token\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x05token\":\n" +
+	"\x05token\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x05token\"3\n" +
+	"\rBackupRequest\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
+	"\x04keep\x18\x02 \x01(\x05R\x04keep\"\xa3\x02\n" +
+	"\x0eBackupResponse\x12\x1f\n" +
+	"\vfiles_total\x18\x01 \x01(\x03R\n" +
+	"filesTotal\x12\x1d\n" +
+	"\n" +
+	"files_done\x18\x02 \x01(\x03R\tfilesDone\x12!\n" +
+	"\fbytes_copied\x18\x03 \x01(\x03R\vbytesCopied\x12!\n" +
+	"\fbytes_reused\x18\x04 \x01(\x03R\vbytesReused\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\x12\x1b\n" +
+	"\tbackup_id\x18\x06 \x01(\tR\bbackupId\x12\x1d\n" +
+	"\n" +
+	"raft_index\x18\a \x01(\x04R\traftIndex\x12#\n" +
+	"\rcatalog_bytes\x18\b \x01(\x03R\fcatalogBytes\x12\x16\n" +
+	"\x06pruned\x18\t \x03(\tR\x06pruned\":\n" +
 	"\x0eCompactRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x12\n" +
 	"\x04wait\x18\x02 \x01(\bR\x04wait\"\xa4\x01\n" +
@@ -2871,13 +3052,14 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"ListTokens\x12\x1d.miniodb.v1.ListTokensRequest\x1a\x1e.miniodb.v1.ListTokensResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\vRevokeToken\x12\x1e.miniodb.v1.RevokeTokenRequest\x1a\x1f.miniodb.v1.RevokeTokenResponse\"\x00\x12D\n" +
-	"\x06WhoAmI\x12\x19.miniodb.v1.WhoAmIRequest\x1a\x1a.miniodb.v1.WhoAmIResponse\"\x03\x90\x02\x012\xdc\x02\n" +
+	"\x06WhoAmI\x12\x19.miniodb.v1.WhoAmIRequest\x1a\x1a.miniodb.v1.WhoAmIResponse\"\x03\x90\x02\x012\xa1\x03\n" +
 	"\x0eClusterService\x12D\n" +
 	"\x06Status\x12\x19.miniodb.v1.StatusRequest\x1a\x1a.miniodb.v1.StatusResponse\"\x03\x90\x02\x01\x12>\n" +
 	"\x05Flush\x12\x18.miniodb.v1.FlushRequest\x1a\x19.miniodb.v1.FlushResponse\"\x00\x12;\n" +
 	"\x04Join\x12\x17.miniodb.v1.JoinRequest\x1a\x18.miniodb.v1.JoinResponse\"\x00\x12A\n" +
 	"\x06Remove\x12\x19.miniodb.v1.RemoveRequest\x1a\x1a.miniodb.v1.RemoveResponse\"\x00\x12D\n" +
-	"\aCompact\x12\x1a.miniodb.v1.CompactRequest\x1a\x1b.miniodb.v1.CompactResponse\"\x00B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
+	"\aCompact\x12\x1a.miniodb.v1.CompactRequest\x1a\x1b.miniodb.v1.CompactResponse\"\x00\x12C\n" +
+	"\x06Backup\x12\x19.miniodb.v1.BackupRequest\x1a\x1a.miniodb.v1.BackupResponse\"\x000\x01B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
 
 var (
 	file_miniodb_v1_api_proto_rawDescOnce sync.Once
@@ -2891,7 +3073,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -2922,51 +3104,53 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*RevokeTokenResponse)(nil), // 26: miniodb.v1.RevokeTokenResponse
 	(*WhoAmIRequest)(nil),       // 27: miniodb.v1.WhoAmIRequest
 	(*WhoAmIResponse)(nil),      // 28: miniodb.v1.WhoAmIResponse
-	(*CompactRequest)(nil),      // 29: miniodb.v1.CompactRequest
-	(*CompactResponse)(nil),     // 30: miniodb.v1.CompactResponse
-	(*JoinRequest)(nil),         // 31: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 32: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 33: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 34: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 35: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 36: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 37: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 38: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 39: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 40: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 41: miniodb.v1.Column
-	(Partitioning)(0),           // 42: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 43: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),    // 44: miniodb.v1.CompactionPolicy
-	(*structpb.Struct)(nil),     // 45: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 46: google.protobuf.ListValue
+	(*BackupRequest)(nil),       // 29: miniodb.v1.BackupRequest
+	(*BackupResponse)(nil),      // 30: miniodb.v1.BackupResponse
+	(*CompactRequest)(nil),      // 31: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 32: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 33: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 34: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 35: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 36: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 37: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 38: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 39: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 40: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 41: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 42: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 43: miniodb.v1.Column
+	(Partitioning)(0),           // 44: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 45: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 46: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 47: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 48: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	41, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	42, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	43, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	44, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	43, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	44, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	45, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	46, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	44, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	46, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
-	41, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	42, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	43, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	44, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
-	45, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	43, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	44, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	45, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	46, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	47, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
 	14, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	45, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	47, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
 	18, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	46, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	48, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
 	18, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	46, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	48, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
 	22, // 20: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
 	22, // 21: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
 	22, // 22: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
-	38, // 23: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	35, // 24: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	40, // 23: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	37, // 24: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
 	0,  // 25: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
 	2,  // 26: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
 	4,  // 27: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
@@ -2980,31 +3164,33 @@ var file_miniodb_v1_api_proto_depIdxs = []int32{
 	23, // 35: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
 	25, // 36: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
 	27, // 37: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
-	36, // 38: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	39, // 39: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	31, // 40: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	33, // 41: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	29, // 42: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
-	1,  // 43: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 44: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 45: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 46: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	9,  // 47: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
-	15, // 48: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	12, // 49: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
-	17, // 50: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	19, // 51: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	21, // 52: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
-	24, // 53: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
-	26, // 54: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
-	28, // 55: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
-	37, // 56: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	40, // 57: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	32, // 58: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	34, // 59: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	30, // 60: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
-	43, // [43:61] is the sub-list for method output_type
-	25, // [25:43] is the sub-list for method input_type
+	38, // 38: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	41, // 39: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	33, // 40: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	35, // 41: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	31, // 42: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	29, // 43: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
+	1,  // 44: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 45: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 46: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 47: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 48: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	15, // 49: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	12, // 50: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
+	17, // 51: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	19, // 52: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	21, // 53: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
+	24, // 54: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
+	26, // 55: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
+	28, // 56: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
+	39, // 57: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	42, // 58: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	34, // 59: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	36, // 60: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	32, // 61: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	30, // 62: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
+	44, // [44:63] is the sub-list for method output_type
+	25, // [25:44] is the sub-list for method input_type
 	25, // [25:25] is the sub-list for extension type_name
 	25, // [25:25] is the sub-list for extension extendee
 	0,  // [0:25] is the sub-list for field type_name
@@ -3023,7 +3209,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -79,6 +79,8 @@ const (
 	ClusterServiceRemoveProcedure = "/miniodb.v1.ClusterService/Remove"
 	// ClusterServiceCompactProcedure is the fully-qualified name of the ClusterService's Compact RPC.
 	ClusterServiceCompactProcedure = "/miniodb.v1.ClusterService/Compact"
+	// ClusterServiceBackupProcedure is the fully-qualified name of the ClusterService's Backup RPC.
+	ClusterServiceBackupProcedure = "/miniodb.v1.ClusterService/Backup"
 )
 
 // TableServiceClient is a client for the miniodb.v1.TableService service.
@@ -649,6 +651,11 @@ type ClusterServiceClient interface {
 	// answers once no partition has anything left to merge; without, once
 	// the first round of merges is committed.
 	Compact(context.Context, *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error)
+	// Backup writes a consistent backup (the catalog and hot rows at one
+	// Raft index, and every file it names; files earlier backups of the
+	// destination hold are not copied again) and streams its progress; the
+	// last message has done set. Admin only.
+	Backup(context.Context, *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the miniodb.v1.ClusterService service. By
@@ -693,6 +700,12 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("Compact")),
 			connect.WithClientOptions(opts...),
 		),
+		backup: connect.NewClient[v1.BackupRequest, v1.BackupResponse](
+			httpClient,
+			baseURL+ClusterServiceBackupProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Backup")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -703,6 +716,7 @@ type clusterServiceClient struct {
 	join    *connect.Client[v1.JoinRequest, v1.JoinResponse]
 	remove  *connect.Client[v1.RemoveRequest, v1.RemoveResponse]
 	compact *connect.Client[v1.CompactRequest, v1.CompactResponse]
+	backup  *connect.Client[v1.BackupRequest, v1.BackupResponse]
 }
 
 // Status calls miniodb.v1.ClusterService.Status.
@@ -730,6 +744,11 @@ func (c *clusterServiceClient) Compact(ctx context.Context, req *connect.Request
 	return c.compact.CallUnary(ctx, req)
 }
 
+// Backup calls miniodb.v1.ClusterService.Backup.
+func (c *clusterServiceClient) Backup(ctx context.Context, req *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error) {
+	return c.backup.CallServerStream(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the miniodb.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
@@ -746,6 +765,11 @@ type ClusterServiceHandler interface {
 	// answers once no partition has anything left to merge; without, once
 	// the first round of merges is committed.
 	Compact(context.Context, *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error)
+	// Backup writes a consistent backup (the catalog and hot rows at one
+	// Raft index, and every file it names; files earlier backups of the
+	// destination hold are not copied again) and streams its progress; the
+	// last message has done set. Admin only.
+	Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -786,6 +810,12 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("Compact")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceBackupHandler := connect.NewServerStreamHandler(
+		ClusterServiceBackupProcedure,
+		svc.Backup,
+		connect.WithSchema(clusterServiceMethods.ByName("Backup")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceStatusProcedure:
@@ -798,6 +828,8 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 			clusterServiceRemoveHandler.ServeHTTP(w, r)
 		case ClusterServiceCompactProcedure:
 			clusterServiceCompactHandler.ServeHTTP(w, r)
+		case ClusterServiceBackupProcedure:
+			clusterServiceBackupHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -825,4 +857,8 @@ func (UnimplementedClusterServiceHandler) Remove(context.Context, *connect.Reque
 
 func (UnimplementedClusterServiceHandler) Compact(context.Context, *connect.Request[v1.CompactRequest]) (*connect.Response[v1.CompactResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Compact is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Backup is not implemented"))
 }
