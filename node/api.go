@@ -511,7 +511,7 @@ func (n *Node) DropTable(ctx context.Context, table string, ifExists bool) error
 	}
 	_, err = n.apply(ctx, &v1.Command{Cmd: &v1.Command_DropTable{DropTable: &v1.DropTableCommand{
 		Name: name, IfExists: ifExists, UnixMicros: time.Now().UnixMicro(),
-	}}})
+	}}, Audit: n.auditRecord(ctx, "table.drop", name, "")})
 	return err
 }
 
@@ -552,7 +552,7 @@ func (n *Node) AlterTable(ctx context.Context, m *v1.AlterTableRequest) (*v1.Tab
 	}
 	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_AlterTable{AlterTable: &v1.AlterTableCommand{
 		Name: name, TableCreatedIndex: v.CreatedIndex, Compaction: m.Compaction, TtlMs: m.TtlMs,
-	}}}); err != nil {
+	}}, Audit: n.auditRecord(ctx, "table.alter", name, alterDetail(m))}); err != nil {
 		return nil, err
 	}
 	v, ok = n.fsm.Table(name)
@@ -665,4 +665,15 @@ func (a *api) Remove(ctx context.Context, req *connect.Request[v1.RemoveRequest]
 		return nil, err
 	}
 	return connect.NewResponse(&v1.RemoveResponse{}), nil
+}
+
+func alterDetail(m *v1.AlterTableRequest) string {
+	d := ""
+	if m.TtlMs != nil {
+		d = fmt.Sprintf("ttl_ms=%d", *m.TtlMs)
+	}
+	if c := m.Compaction; c != nil {
+		d = strings.TrimSpace(fmt.Sprintf("%s compaction={target=%d min=%d max=%d cooldown_ms=%d disabled=%t}", d, c.TargetFileBytes, c.MinFiles, c.MaxFiles, c.CooldownMs, c.Disabled))
+	}
+	return d
 }

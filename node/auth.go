@@ -215,7 +215,8 @@ func (n *Node) bootstrapAuth(ctx context.Context) error {
 	id, secret, _ := parseToken(n.bootstrapToken)
 	sum := sha256.Sum256([]byte(secret))
 	rec := &v1.TokenRecord{Id: id, SecretSha256: sum[:], Role: raftfsm.RoleAdmin, CreatedUnixMicros: n.now().UnixMicro(), Description: "bootstrap"}
-	_, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec, Bootstrap: true}}})
+	_, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec, Bootstrap: true}},
+		Audit: n.nodeAudit("token.bootstrap", id, "the first admin token; authentication on")})
 	if errors.Is(err, raftfsm.ErrAuthBootstrapped) {
 		return nil
 	}
@@ -409,7 +410,8 @@ func needOf(procedure string) (need, bool) {
 	case miniodbv1connect.TableServiceDropTableProcedure, miniodbv1connect.TableServiceAlterTableProcedure,
 		miniodbv1connect.ClusterServiceJoinProcedure, miniodbv1connect.ClusterServiceRemoveProcedure,
 		miniodbv1connect.AuthServiceCreateTokenProcedure, miniodbv1connect.AuthServiceListTokensProcedure,
-		miniodbv1connect.AuthServiceRevokeTokenProcedure, miniodbv1connect.ClusterServiceBackupProcedure:
+		miniodbv1connect.AuthServiceRevokeTokenProcedure, miniodbv1connect.ClusterServiceBackupProcedure,
+		miniodbv1connect.ClusterServiceAuditProcedure:
 		return need{role: admin, table: anyTable}, true
 	case miniodbv1connect.ClusterServiceFlushProcedure:
 		return need{role: writer, table: func(m any) string { return m.(*v1.FlushRequest).GetTable() }}, true

@@ -503,6 +503,9 @@ func TestJoinNeedsAnAdminToken(t *testing.T) {
 		t.Fatalf("join with the admin token: %v", err)
 	}
 	defer n.Close()
+	if got := auditActions(t, newAuthClient(t, first, admin)); !strings.Contains(strings.Join(got, "\n"), "token "+tokenID(admin)+" member.join n2") {
+		t.Errorf("the join is not in the audit log: %v", got)
+	}
 	// The joined node enforces the cluster's tokens.
 	waitFor(t, 10*time.Second, "n2 to apply the tokens", func() bool { _, ok := n.fsm.Token(tokenID(reader)); return ok })
 	if _, err := newAuthClient(t, n, "").query.Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "SELECT 1", Consistency: "local"})); connect.CodeOf(err) != connect.CodeUnauthenticated {
@@ -604,5 +607,73 @@ func TestTokenLimits(t *testing.T) {
 	}
 	if _, err := root.write.Write(ctx, connect.NewRequest(&v1.WriteRequest{Table: "events", RowsNdjson: big})); err != nil {
 		t.Errorf("another token's write: %v", err)
+	}
+}
+
+// auditActions returns "actor action target" of every audit entry.
+func auditActions(t *testing.T, c *authClient) []string {
+	t.Helper()
+	resp, err := c.clus.Audit(context.Background(), connect.NewRequest(&v1.AuditRequest{Limit: 1000}))
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	var out []string
+	for _, e := range resp.Msg.Entries {
+		out = append(out, e.Actor+" "+e.Action+" "+e.Target)
+	}
+	return out
+}
+
+// TestAudit: admin actions land in the replicated audit log with who did
+// them; rejected ones and reads do not.
+func TestAudit(t *testing.T) {
+	n, rootTok := startAuthNode(t)
+	root := newAuthClient(t, n, rootTok)
+	ctx := context.Background()
+	rootID := "token " + tokenID(rootTok)
+	reader := mustToken(t, root, "reader")
+	if _, err := root.write.Write(ctx, connect.NewRequest(&v1.WriteRequest{Table: "events", RowsNdjson: []byte(`{"id":"a"}`)})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.tables.AlterTable(ctx, connect.NewRequest(&v1.AlterTableRequest{Name: "events", TtlMs: new(int64(3600000))})); err != nil {
+		t.Fatal(err)
+	}
+	s, err := root.clus.Backup(ctx, connect.NewRequest(&v1.BackupRequest{To: "file://" + t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for s.Receive() {
+		id = s.Msg().BackupId
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.tables.DropTable(ctx, connect.NewRequest(&v1.DropTableRequest{Name: "events"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.auth.RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: reader})); err != nil {
+		t.Fatal(err)
+	}
+	// Refused: not admin, and a revocation of nothing.
+	newAuthClient(t, n, reader).tables.DropTable(ctx, connect.NewRequest(&v1.DropTableRequest{Name: "x", IfExists: true}))
+	root.auth.RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: "nope"}))
+	want := []string{
+		"node n1 token.bootstrap " + tokenID(rootTok),
+		rootID + " token.create " + tokenID(reader),
+		rootID + " table.alter events",
+		rootID + " backup " + id,
+		rootID + " table.drop events",
+		rootID + " token.revoke " + tokenID(reader),
+	}
+	if got := auditActions(t, root); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The log survives a restart (it is in the snapshot and the log).
+	n.Close()
+	n2 := mustStartNode(t, n.cfg)
+	defer n2.Close()
+	if got := auditActions(t, newAuthClient(t, n2, rootTok)); len(got) != len(want) {
+		t.Errorf("after a restart: %v", got)
 	}
 }

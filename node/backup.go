@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -140,6 +141,9 @@ func (n *Node) Backup(ctx context.Context, to string, progress func(backup.Progr
 	if err != nil {
 		return nil, fmt.Errorf("node: backup to %s: %w", dest, err)
 	}
+	if err := n.recordAction(ctx, n.auditRecord(ctx, "backup", m.ID, fmt.Sprintf("to %s at raft index %d: %d files, %d bytes copied", dest, m.RaftIndex, len(m.Files), m.BytesCopied))); err != nil {
+		return nil, fmt.Errorf("node: backup %s written, but recording it failed: %w", m.ID, err)
+	}
 	n.logger.Info("backup written", "backup_id", m.ID, "destination", dest.String(), "raft_index", m.RaftIndex,
 		"files", len(m.Files), "bytes_copied", m.BytesCopied, "bytes_reused", m.BytesReused, "seconds", time.Since(start).Seconds())
 	return m, nil
@@ -269,6 +273,10 @@ func RestoreDataDir(ctx context.Context, o RestoreOptions) (*backup.Manifest, er
 	}
 	if err := sink.Close(); err != nil {
 		return nil, fmt.Errorf("node: restore: write snapshot: %w", err)
+	}
+	b, _ := json.Marshal(restoredInfo{From: src.String(), BackupID: m.ID, RaftIndex: m.RaftIndex})
+	if err := writeFileSync(filepath.Join(dataDir, restoredMarker), b, 0o644); err != nil {
+		return nil, fmt.Errorf("node: restore: %w", err)
 	}
 	return m, nil
 }

@@ -109,6 +109,10 @@ func TestBackupRestore(t *testing.T) {
 	for _, q := range differentialQueries {
 		restored.check(t, q)
 	}
+	waitFor(t, 10*time.Second, "the restore in the audit log", func() bool {
+		a := r.fsm.Audit(10)
+		return len(a) > 0 && a[len(a)-1].Action == "restore" && a[len(a)-1].Target == m.ID
+	})
 	// The restored node is a cluster of its own: it takes writes.
 	if s, b := newClient(t, r).postJSON("/miniodb.v1.WriteService/Write", `{"table":"events","rows":[{"id":"after-restore"}]}`); s != 200 {
 		t.Fatalf("write to the restored node: %d %s", s, b)

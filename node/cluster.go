@@ -152,7 +152,10 @@ func (n *Node) leaderLoop() {
 		if err := n.registerSelf(ctx); err != nil {
 			return err
 		}
-		return n.bootstrapAuth(ctx)
+		if err := n.bootstrapAuth(ctx); err != nil {
+			return err
+		}
+		return n.auditRestore(ctx)
 	})
 }
 
@@ -209,7 +212,7 @@ func (n *Node) Join(ctx context.Context, m *v1.JoinRequest) (*v1.JoinResponse, e
 		changed = true
 		if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_SetMember{SetMember: &v1.SetMemberCommand{
 			NodeId: m.NodeId, HttpAddr: m.HttpAddr, RaftAddr: m.RaftAddr,
-		}}}); err != nil {
+		}}, Audit: n.auditRecord(ctx, "member.join", m.NodeId, fmt.Sprintf("raft %s, api %s", m.RaftAddr, m.HttpAddr))}); err != nil {
 			return nil, err
 		}
 	}
@@ -259,7 +262,8 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 		return fmt.Errorf("node: remove %s: %w", id, err)
 	}
-	_, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_RemoveMember{RemoveMember: &v1.RemoveMemberCommand{NodeId: id}}})
+	_, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_RemoveMember{RemoveMember: &v1.RemoveMemberCommand{NodeId: id}},
+		Audit: n.auditRecord(ctx, "member.remove", id, "")})
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -60,7 +61,12 @@ func (n *Node) CreateToken(ctx context.Context, m *v1.CreateTokenRequest) (*v1.C
 	if err := raftfsm.ValidateToken(rec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec}}}); err != nil {
+	detail := "role " + rec.Role + ", every table"
+	if len(rec.Tables) > 0 {
+		detail = "role " + rec.Role + ", tables " + strings.Join(rec.Tables, ",")
+	}
+	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec}},
+		Audit: n.auditRecord(ctx, "token.create", rec.Id, detail)}); err != nil {
 		return nil, err
 	}
 	n.logger.Info("token created", "token_id", rec.Id, "role", rec.Role, "tables", rec.Tables, "by", by)
@@ -117,7 +123,8 @@ func (n *Node) RevokeToken(ctx context.Context, id string) error {
 			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("token %s is the last admin token that has not expired; create another admin token before revoking it", id))
 		}
 	}
-	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_RevokeToken{RevokeToken: &v1.RevokeTokenCommand{Id: id}}}); err != nil {
+	if _, err := n.apply(ctx, &v1.Command{Cmd: &v1.Command_RevokeToken{RevokeToken: &v1.RevokeTokenCommand{Id: id}},
+		Audit: n.auditRecord(ctx, "token.revoke", id, "")}); err != nil {
 		return err
 	}
 	by := ""

@@ -25,8 +25,8 @@ import (
 //	delete table=T [ids=a,b] [from=F to=T]
 //	drop table=T
 //	forget                      lines: object keys
-//	token id=ID role=R [tables=a,b] [bootstrap] [secret=S]
-//	revoke id=ID
+//	token id=ID role=R [tables=a,b] [bootstrap] [secret=S] [audit]
+//	revoke id=ID [audit]        audit: the command carries an audit record
 //	dump                        the tables, files, hot batches, pending deletes
 //	snapshot                    snapshot, restore into a new FSM, compare
 //
@@ -175,11 +175,19 @@ func TestData(t *testing.T) {
 				if tables != "" {
 					rec.Tables = strings.Split(tables, ",")
 				}
-				return result(h.apply(&v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec, Bootstrap: td.HasArg("bootstrap")}}}))
+				c := &v1.Command{Cmd: &v1.Command_CreateToken{CreateToken: &v1.CreateTokenCommand{Token: rec, Bootstrap: td.HasArg("bootstrap")}}}
+				if td.HasArg("audit") {
+					c.Audit = &v1.AuditRecord{UnixMicros: 42, Actor: "root", Action: "token.create", Target: id}
+				}
+				return result(h.apply(c))
 			case "revoke":
 				var id string
 				td.ScanArgs(t, "id", &id)
-				return result(h.apply(&v1.Command{Cmd: &v1.Command_RevokeToken{RevokeToken: &v1.RevokeTokenCommand{Id: id}}}))
+				c := &v1.Command{Cmd: &v1.Command_RevokeToken{RevokeToken: &v1.RevokeTokenCommand{Id: id}}}
+				if td.HasArg("audit") {
+					c.Audit = &v1.AuditRecord{UnixMicros: 43, Actor: "root", Action: "token.revoke", Target: id}
+				}
+				return result(h.apply(c))
 			case "dump":
 				return dump(h.fsm)
 			case "snapshot":
@@ -251,6 +259,9 @@ func dump(f *FSM) string {
 	}
 	for _, tok := range f.Tokens() {
 		fmt.Fprintf(&b, "token %s %s tables [%s]\n", tok.Id, tok.Role, strings.Join(tok.Tables, " "))
+	}
+	for _, a := range f.Audit(AuditLimit) {
+		fmt.Fprintf(&b, "audit at %d: %s %s %s\n", a.Index, a.Actor, a.Action, a.Target)
 	}
 	return b.String()
 }

@@ -151,6 +151,7 @@ type FSM struct {
 	pending     []*v1.PendingDelete
 	members     map[string]*v1.MemberRecord // node id → addresses
 	tokens      map[string]*v1.TokenRecord  // token id → record (immutable once stored)
+	audit       []*v1.AuditRecord           // the newest AuditLimit records, oldest first
 	auth        bool                        // a bootstrap token was applied
 	appliedCh   chan struct{}               // closed and replaced when applied advances
 }
@@ -241,6 +242,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 		f.logger.Error("cannot decode log entry", "index", l.Index, "error", err)
 		return &Result{Index: l.Index, Err: err}
 	}
+	r := f.applyCommand(l, c)
+	if c.Audit != nil {
+		if res, ok := r.(*Result); ok && res.Err == nil && !res.Duplicate {
+			f.recordAudit(l.Index, c.Audit)
+		}
+	}
+	return r
+}
+
+func (f *FSM) applyCommand(l *raft.Log, c *v1.Command) any {
 	switch cmd := c.Cmd.(type) {
 	case *v1.Command_Insert:
 		return f.applyInsert(l.Index, cmd.Insert)
@@ -282,6 +293,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return f.applyCreateToken(l.Index, cmd.CreateToken)
 	case *v1.Command_RevokeToken:
 		return f.applyRevokeToken(l.Index, cmd.RevokeToken)
+	case *v1.Command_AuditOnly:
+		return &Result{Index: l.Index}
 	default:
 		return &Result{Index: l.Index, Err: fmt.Errorf("%w: unknown command %T", ErrBadCommand, c.Cmd)}
 	}
@@ -707,6 +720,7 @@ func (f *FSM) snapshotLocked() (raft.FSMSnapshot, error) {
 		s.header.Tokens = append(s.header.Tokens, f.tokens[id])
 	}
 	s.header.Auth = f.auth
+	s.header.Audit = slices.Clone(f.audit)
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
 		st := snapshotTable{files: slices.Clip(t.files), table: &v1.SnapshotTable{
@@ -772,6 +786,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.members = st.members
 	f.tokens = st.tokens
 	f.auth = st.auth
+	f.audit = st.audit
 	f.generation++
 	// A restore may move applied backwards (raft restores the latest
 	// snapshot on start); waiters only care about progress.

@@ -268,6 +268,9 @@ func fingerprint(f *FSM) string {
 	for _, id := range sortedKeys(f.tokens) {
 		fmt.Fprintf(&b, "token %v\n", f.tokens[id])
 	}
+	for _, a := range f.audit {
+		fmt.Fprintf(&b, "audit %v\n", a)
+	}
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
 		fmt.Fprintf(&b, "table %s created=%d spec=%v files=%v\n", name, t.createdIndex, t.spec, t.files)

@@ -111,6 +111,7 @@ type restored struct {
 	members    map[string]*v1.MemberRecord
 	tokens     map[string]*v1.TokenRecord
 	auth       bool
+	audit      []*v1.AuditRecord
 }
 
 func readSnapshot(r io.Reader) (*restored, error) {
@@ -144,6 +145,7 @@ func readSnapshot(r io.Reader) (*restored, error) {
 		members:  map[string]*v1.MemberRecord{},
 		tokens:   map[string]*v1.TokenRecord{},
 		auth:     h.Auth,
+		audit:    h.Audit,
 	}
 	for _, m := range h.Members {
 		st.members[m.NodeId] = m

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -112,4 +113,25 @@ func (f *FSM) Tokens() []*v1.TokenRecord {
 		out = append(out, f.tokens[id])
 	}
 	return out
+}
+
+// AuditLimit is how many audit records the state machine keeps (and
+// snapshots); older ones are dropped.
+const AuditLimit = 10000
+
+func (f *FSM) recordAudit(index uint64, a *v1.AuditRecord) {
+	rec := proto.Clone(a).(*v1.AuditRecord)
+	rec.Index = index
+	f.audit = append(f.audit, rec)
+	if len(f.audit) > AuditLimit {
+		f.audit = slices.Clone(f.audit[len(f.audit)-AuditLimit:])
+	}
+}
+
+// Audit returns the newest limit audit records, oldest first; callers must
+// not modify them.
+func (f *FSM) Audit(limit int) []*v1.AuditRecord {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return slices.Clone(f.audit[max(0, len(f.audit)-limit):])
 }

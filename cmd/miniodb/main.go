@@ -88,6 +88,7 @@ func commands() []*command {
 		{name: "backup", args: "[flags] [list|verify]", summary: "back up the cluster to an object store; list or verify backups", help: backupHelp, new: func() subcommand { return new(backupCmd) }},
 		{name: "restore", args: "[flags]", summary: "make a new node's data directory from a backup", help: restoreHelp, new: func() subcommand { return new(restoreCmd) }},
 		{name: "token", args: "[flags] create|list|revoke|whoami", summary: "manage API tokens (create, list, revoke, whoami)", help: tokenHelp, new: func() subcommand { return new(tokenCmd) }},
+		{name: "audit", args: "[flags]", summary: "show the admin actions the cluster applied, who did them and when", help: auditHelp, new: func() subcommand { return new(auditCmd) }},
 		{name: "certs", args: "[flags]", summary: "make a test CA and node certificates for TLS", help: certsHelp, new: func() subcommand { return new(certsCmd) }},
 		{name: "version", args: "[flags]", summary: "print version and build information", help: versionHelp, new: func() subcommand { return new(versionCmd) }},
 		{name: "help", args: "[COMMAND]", summary: "show help for the binary or one command"},

@@ -94,6 +94,23 @@ func TestTokens(t *testing.T) {
 	if code, _, errOut := as(reader, "sql", "SELECT 1"); code != exitError || !strings.Contains(errOut, "invalid token") {
 		t.Fatalf("sql with a revoked token: %d %q", code, errOut)
 	}
+	// The audit log has the bootstrap, the creation and the revocation.
+	code, out, errOut = as(admin, "audit")
+	readerID := strings.SplitN(strings.TrimPrefix(reader, "mdb_"), "_", 2)[0]
+	adminID := strings.SplitN(strings.TrimPrefix(admin, "mdb_"), "_", 2)[0]
+	for _, want := range [][]string{{"node n1", "token.bootstrap", adminID}, {"token " + adminID, "token.create", readerID, "ev*"}, {"token " + adminID, "token.revoke", readerID}} {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			all := true
+			for _, w := range want {
+				all = all && strings.Contains(line, w)
+			}
+			found = found || all
+		}
+		if code != exitOK || !found {
+			t.Errorf("audit lacks a line with %q: %d %q %q", want, code, out, errOut)
+		}
+	}
 }
 
 // TestBackupCommands backs up through the CLI, lists and verifies the

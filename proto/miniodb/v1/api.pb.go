@@ -1780,6 +1780,179 @@ func (x *WhoAmIResponse) GetToken() *TokenInfo {
 	return nil
 }
 
+type AuditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many of the newest records (0: 100).
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRequest) Reset() {
+	*x = AuditRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRequest) ProtoMessage() {}
+
+func (x *AuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
+func (*AuditRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AuditRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type AuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditResponse) Reset() {
+	*x = AuditResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditResponse) ProtoMessage() {}
+
+func (x *AuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
+func (*AuditResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AuditResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type AuditEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RaftIndex     uint64                 `protobuf:"varint,1,opt,name=raft_index,json=raftIndex,proto3" json:"raft_index,omitempty"`
+	UnixMicros    int64                  `protobuf:"varint,2,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Target        string                 `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AuditEntry) GetRaftIndex() uint64 {
+	if x != nil {
+		return x.RaftIndex
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetUnixMicros() int64 {
+	if x != nil {
+		return x.UnixMicros
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 type BackupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Destination: s3://bucket/prefix?endpoint=… or file:///dir.
@@ -1793,7 +1966,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1978,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1991,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BackupRequest) GetTo() string {
@@ -1854,7 +2027,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2039,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +2052,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BackupResponse) GetFilesTotal() int64 {
@@ -1955,7 +2128,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2140,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2153,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CompactRequest) GetTable() string {
@@ -2010,7 +2183,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2195,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2208,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CompactResponse) GetMerges() int64 {
@@ -2087,7 +2260,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2272,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2285,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -2154,7 +2327,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2339,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2352,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -2205,7 +2378,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2390,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2403,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -2248,7 +2421,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2433,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2446,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -2291,7 +2464,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2476,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2489,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Member) GetNodeId() string {
@@ -2362,7 +2535,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2547,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2560,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 type StatusResponse struct {
@@ -2421,7 +2594,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2606,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2619,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -2604,7 +2777,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2789,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2802,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TableStatus) GetName() string {
@@ -2718,7 +2891,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[41]
+	mi := &file_miniodb_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2730,7 +2903,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[41]
+	mi := &file_miniodb_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2743,7 +2916,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -2763,7 +2936,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[42]
+	mi := &file_miniodb_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2948,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[42]
+	mi := &file_miniodb_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2961,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -2942,7 +3115,21 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\rWhoAmIRequest\"Q\n" +
 	"\x0eWhoAmIResponse\x12\x12\n" +
 	"\x04auth\x18\x01 \x01(\bR\x04auth\x12+\n" +
-	"\x05token\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x05token\"3\n" +
+	"\x05token\x18\x02 \x01(\v2\x15.miniodb.v1.TokenInfoR\x05token\"$\n" +
+	"\fAuditRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"A\n" +
+	"\rAuditResponse\x120\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.miniodb.v1.AuditEntryR\aentries\"\xaa\x01\n" +
+	"\n" +
+	"AuditEntry\x12\x1d\n" +
+	"\n" +
+	"raft_index\x18\x01 \x01(\x04R\traftIndex\x12\x1f\n" +
+	"\vunix_micros\x18\x02 \x01(\x03R\n" +
+	"unixMicros\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\"3\n" +
 	"\rBackupRequest\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
 	"\x04keep\x18\x02 \x01(\x05R\x04keep\"\xa3\x02\n" +
@@ -3052,14 +3239,15 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"ListTokens\x12\x1d.miniodb.v1.ListTokensRequest\x1a\x1e.miniodb.v1.ListTokensResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\vRevokeToken\x12\x1e.miniodb.v1.RevokeTokenRequest\x1a\x1f.miniodb.v1.RevokeTokenResponse\"\x00\x12D\n" +
-	"\x06WhoAmI\x12\x19.miniodb.v1.WhoAmIRequest\x1a\x1a.miniodb.v1.WhoAmIResponse\"\x03\x90\x02\x012\xa1\x03\n" +
+	"\x06WhoAmI\x12\x19.miniodb.v1.WhoAmIRequest\x1a\x1a.miniodb.v1.WhoAmIResponse\"\x03\x90\x02\x012\xe4\x03\n" +
 	"\x0eClusterService\x12D\n" +
 	"\x06Status\x12\x19.miniodb.v1.StatusRequest\x1a\x1a.miniodb.v1.StatusResponse\"\x03\x90\x02\x01\x12>\n" +
 	"\x05Flush\x12\x18.miniodb.v1.FlushRequest\x1a\x19.miniodb.v1.FlushResponse\"\x00\x12;\n" +
 	"\x04Join\x12\x17.miniodb.v1.JoinRequest\x1a\x18.miniodb.v1.JoinResponse\"\x00\x12A\n" +
 	"\x06Remove\x12\x19.miniodb.v1.RemoveRequest\x1a\x1a.miniodb.v1.RemoveResponse\"\x00\x12D\n" +
 	"\aCompact\x12\x1a.miniodb.v1.CompactRequest\x1a\x1b.miniodb.v1.CompactResponse\"\x00\x12C\n" +
-	"\x06Backup\x12\x19.miniodb.v1.BackupRequest\x1a\x1a.miniodb.v1.BackupResponse\"\x000\x01B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
+	"\x06Backup\x12\x19.miniodb.v1.BackupRequest\x1a\x1a.miniodb.v1.BackupResponse\"\x000\x01\x12A\n" +
+	"\x05Audit\x12\x18.miniodb.v1.AuditRequest\x1a\x19.miniodb.v1.AuditResponse\"\x03\x90\x02\x01B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
 
 var (
 	file_miniodb_v1_api_proto_rawDescOnce sync.Once
@@ -3073,7 +3261,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -3104,96 +3292,102 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*RevokeTokenResponse)(nil), // 26: miniodb.v1.RevokeTokenResponse
 	(*WhoAmIRequest)(nil),       // 27: miniodb.v1.WhoAmIRequest
 	(*WhoAmIResponse)(nil),      // 28: miniodb.v1.WhoAmIResponse
-	(*BackupRequest)(nil),       // 29: miniodb.v1.BackupRequest
-	(*BackupResponse)(nil),      // 30: miniodb.v1.BackupResponse
-	(*CompactRequest)(nil),      // 31: miniodb.v1.CompactRequest
-	(*CompactResponse)(nil),     // 32: miniodb.v1.CompactResponse
-	(*JoinRequest)(nil),         // 33: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 34: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 35: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 36: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 37: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 38: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 39: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 40: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 41: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 42: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 43: miniodb.v1.Column
-	(Partitioning)(0),           // 44: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 45: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),    // 46: miniodb.v1.CompactionPolicy
-	(*structpb.Struct)(nil),     // 47: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 48: google.protobuf.ListValue
+	(*AuditRequest)(nil),        // 29: miniodb.v1.AuditRequest
+	(*AuditResponse)(nil),       // 30: miniodb.v1.AuditResponse
+	(*AuditEntry)(nil),          // 31: miniodb.v1.AuditEntry
+	(*BackupRequest)(nil),       // 32: miniodb.v1.BackupRequest
+	(*BackupResponse)(nil),      // 33: miniodb.v1.BackupResponse
+	(*CompactRequest)(nil),      // 34: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 35: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 36: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 37: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 38: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 39: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 40: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 41: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 42: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 43: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 44: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 45: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 46: miniodb.v1.Column
+	(Partitioning)(0),           // 47: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 48: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 49: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 50: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 51: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	43, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	44, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	45, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	46, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	46, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	47, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	48, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	49, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	46, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	49, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
-	43, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	44, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	45, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	46, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
-	47, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	46, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	47, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	48, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	49, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	50, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
 	14, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	47, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	50, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
 	18, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	48, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	51, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
 	18, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	48, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	51, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
 	22, // 20: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
 	22, // 21: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
 	22, // 22: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
-	40, // 23: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	37, // 24: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
-	0,  // 25: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
-	2,  // 26: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
-	4,  // 27: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
-	6,  // 28: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
-	8,  // 29: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
-	13, // 30: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	11, // 31: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
-	16, // 32: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	16, // 33: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	20, // 34: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
-	23, // 35: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
-	25, // 36: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
-	27, // 37: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
-	38, // 38: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	41, // 39: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	33, // 40: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	35, // 41: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	31, // 42: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
-	29, // 43: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
-	1,  // 44: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 45: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 46: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 47: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	9,  // 48: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
-	15, // 49: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	12, // 50: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
-	17, // 51: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	19, // 52: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	21, // 53: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
-	24, // 54: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
-	26, // 55: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
-	28, // 56: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
-	39, // 57: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	42, // 58: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	34, // 59: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	36, // 60: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	32, // 61: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
-	30, // 62: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
-	44, // [44:63] is the sub-list for method output_type
-	25, // [25:44] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	31, // 23: miniodb.v1.AuditResponse.entries:type_name -> miniodb.v1.AuditEntry
+	43, // 24: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	40, // 25: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	0,  // 26: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
+	2,  // 27: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
+	4,  // 28: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
+	6,  // 29: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
+	8,  // 30: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
+	13, // 31: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	11, // 32: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
+	16, // 33: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	16, // 34: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	20, // 35: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
+	23, // 36: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
+	25, // 37: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
+	27, // 38: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
+	41, // 39: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	44, // 40: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	36, // 41: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	38, // 42: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	34, // 43: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	32, // 44: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
+	29, // 45: miniodb.v1.ClusterService.Audit:input_type -> miniodb.v1.AuditRequest
+	1,  // 46: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 47: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 48: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 49: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 50: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	15, // 51: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	12, // 52: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
+	17, // 53: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	19, // 54: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	21, // 55: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
+	24, // 56: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
+	26, // 57: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
+	28, // 58: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
+	42, // 59: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	45, // 60: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	37, // 61: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	39, // 62: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	35, // 63: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	33, // 64: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
+	30, // 65: miniodb.v1.ClusterService.Audit:output_type -> miniodb.v1.AuditResponse
+	46, // [46:66] is the sub-list for method output_type
+	26, // [26:46] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_api_proto_init() }
@@ -3209,7 +3403,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

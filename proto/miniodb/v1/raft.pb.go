@@ -41,7 +41,11 @@ type Command struct {
 	//	*Command_Delete
 	//	*Command_CreateToken
 	//	*Command_RevokeToken
-	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
+	//	*Command_AuditOnly
+	Cmd isCommand_Cmd `protobuf_oneof:"cmd"`
+	// An admin action's record: kept in the audit log if the command
+	// applies (a rejected command leaves no record).
+	Audit         *AuditRecord `protobuf:"bytes,100,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,6 +213,22 @@ func (x *Command) GetRevokeToken() *RevokeTokenCommand {
 	return nil
 }
 
+func (x *Command) GetAuditOnly() *AuditCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_AuditOnly); ok {
+			return x.AuditOnly
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAudit() *AuditRecord {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -269,6 +289,10 @@ type Command_RevokeToken struct {
 	RevokeToken *RevokeTokenCommand `protobuf:"bytes,14,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
 }
 
+type Command_AuditOnly struct {
+	AuditOnly *AuditCommand `protobuf:"bytes,15,opt,name=audit_only,json=auditOnly,proto3,oneof"`
+}
+
 func (*Command_CreateTable) isCommand_Cmd() {}
 
 func (*Command_DropTable) isCommand_Cmd() {}
@@ -296,6 +320,134 @@ func (*Command_Delete) isCommand_Cmd() {}
 func (*Command_CreateToken) isCommand_Cmd() {}
 
 func (*Command_RevokeToken) isCommand_Cmd() {}
+
+func (*Command_AuditOnly) isCommand_Cmd() {}
+
+// AuditRecord says who did what and when.
+type AuditRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set by Apply: the entry's Raft index.
+	Index      uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	UnixMicros int64  `protobuf:"varint,2,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
+	// The token id, or "anonymous" on a cluster without authentication, or
+	// "node <id>" for a node's own action.
+	Actor         string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Action        string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Target        string `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	Detail        string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRecord) Reset() {
+	*x = AuditRecord{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRecord) ProtoMessage() {}
+
+func (x *AuditRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
+func (*AuditRecord) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AuditRecord) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetUnixMicros() int64 {
+	if x != nil {
+		return x.UnixMicros
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// AuditCommand records an admin action that changes nothing in the state
+// machine (a backup, a restore).
+type AuditCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditCommand) Reset() {
+	*x = AuditCommand{}
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditCommand) ProtoMessage() {}
+
+func (x *AuditCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditCommand.ProtoReflect.Descriptor instead.
+func (*AuditCommand) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+}
 
 // TokenRecord is an API token as the catalog keeps it: its public id and
 // the SHA-256 of its secret, never the secret. The secret is 32 random
@@ -326,7 +478,7 @@ type TokenRecord struct {
 
 func (x *TokenRecord) Reset() {
 	*x = TokenRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +490,7 @@ func (x *TokenRecord) String() string {
 func (*TokenRecord) ProtoMessage() {}
 
 func (x *TokenRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[1]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +503,7 @@ func (x *TokenRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRecord.ProtoReflect.Descriptor instead.
 func (*TokenRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{1}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TokenRecord) GetId() string {
@@ -437,7 +589,7 @@ type CreateTokenCommand struct {
 
 func (x *CreateTokenCommand) Reset() {
 	*x = CreateTokenCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +601,7 @@ func (x *CreateTokenCommand) String() string {
 func (*CreateTokenCommand) ProtoMessage() {}
 
 func (x *CreateTokenCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[2]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +614,7 @@ func (x *CreateTokenCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenCommand.ProtoReflect.Descriptor instead.
 func (*CreateTokenCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{2}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateTokenCommand) GetToken() *TokenRecord {
@@ -489,7 +641,7 @@ type RevokeTokenCommand struct {
 
 func (x *RevokeTokenCommand) Reset() {
 	*x = RevokeTokenCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +653,7 @@ func (x *RevokeTokenCommand) String() string {
 func (*RevokeTokenCommand) ProtoMessage() {}
 
 func (x *RevokeTokenCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[3]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +666,7 @@ func (x *RevokeTokenCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenCommand.ProtoReflect.Descriptor instead.
 func (*RevokeTokenCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{3}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RevokeTokenCommand) GetId() string {
@@ -536,7 +688,7 @@ type InsertBatchCommand struct {
 
 func (x *InsertBatchCommand) Reset() {
 	*x = InsertBatchCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +700,7 @@ func (x *InsertBatchCommand) String() string {
 func (*InsertBatchCommand) ProtoMessage() {}
 
 func (x *InsertBatchCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[4]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +713,7 @@ func (x *InsertBatchCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertBatchCommand.ProtoReflect.Descriptor instead.
 func (*InsertBatchCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{4}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InsertBatchCommand) GetInserts() []*InsertCommand {
@@ -584,7 +736,7 @@ type SetMemberCommand struct {
 
 func (x *SetMemberCommand) Reset() {
 	*x = SetMemberCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +748,7 @@ func (x *SetMemberCommand) String() string {
 func (*SetMemberCommand) ProtoMessage() {}
 
 func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[5]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +761,7 @@ func (x *SetMemberCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberCommand.ProtoReflect.Descriptor instead.
 func (*SetMemberCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{5}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetMemberCommand) GetNodeId() string {
@@ -642,7 +794,7 @@ type RemoveMemberCommand struct {
 
 func (x *RemoveMemberCommand) Reset() {
 	*x = RemoveMemberCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +806,7 @@ func (x *RemoveMemberCommand) String() string {
 func (*RemoveMemberCommand) ProtoMessage() {}
 
 func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[6]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +819,7 @@ func (x *RemoveMemberCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberCommand.ProtoReflect.Descriptor instead.
 func (*RemoveMemberCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{6}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RemoveMemberCommand) GetNodeId() string {
@@ -688,7 +840,7 @@ type MemberRecord struct {
 
 func (x *MemberRecord) Reset() {
 	*x = MemberRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +852,7 @@ func (x *MemberRecord) String() string {
 func (*MemberRecord) ProtoMessage() {}
 
 func (x *MemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[7]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +865,7 @@ func (x *MemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRecord.ProtoReflect.Descriptor instead.
 func (*MemberRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{7}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MemberRecord) GetNodeId() string {
@@ -753,7 +905,7 @@ type TableSpec struct {
 
 func (x *TableSpec) Reset() {
 	*x = TableSpec{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +917,7 @@ func (x *TableSpec) String() string {
 func (*TableSpec) ProtoMessage() {}
 
 func (x *TableSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[8]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +930,7 @@ func (x *TableSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableSpec.ProtoReflect.Descriptor instead.
 func (*TableSpec) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{8}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TableSpec) GetName() string {
@@ -840,7 +992,7 @@ type CreateTableCommand struct {
 
 func (x *CreateTableCommand) Reset() {
 	*x = CreateTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1004,7 @@ func (x *CreateTableCommand) String() string {
 func (*CreateTableCommand) ProtoMessage() {}
 
 func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[9]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1017,7 @@ func (x *CreateTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTableCommand.ProtoReflect.Descriptor instead.
 func (*CreateTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{9}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateTableCommand) GetSpec() *TableSpec {
@@ -894,7 +1046,7 @@ type DropTableCommand struct {
 
 func (x *DropTableCommand) Reset() {
 	*x = DropTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1058,7 @@ func (x *DropTableCommand) String() string {
 func (*DropTableCommand) ProtoMessage() {}
 
 func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[10]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1071,7 @@ func (x *DropTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTableCommand.ProtoReflect.Descriptor instead.
 func (*DropTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{10}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DropTableCommand) GetName() string {
@@ -962,7 +1114,7 @@ type InsertCommand struct {
 
 func (x *InsertCommand) Reset() {
 	*x = InsertCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1126,7 @@ func (x *InsertCommand) String() string {
 func (*InsertCommand) ProtoMessage() {}
 
 func (x *InsertCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[11]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1139,7 @@ func (x *InsertCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InsertCommand.ProtoReflect.Descriptor instead.
 func (*InsertCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InsertCommand) GetTable() string {
@@ -1039,7 +1191,7 @@ type DeleteCommand struct {
 
 func (x *DeleteCommand) Reset() {
 	*x = DeleteCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1203,7 @@ func (x *DeleteCommand) String() string {
 func (*DeleteCommand) ProtoMessage() {}
 
 func (x *DeleteCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[12]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1216,7 @@ func (x *DeleteCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCommand.ProtoReflect.Descriptor instead.
 func (*DeleteCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteCommand) GetTable() string {
@@ -1098,7 +1250,7 @@ type PartitionBatch struct {
 
 func (x *PartitionBatch) Reset() {
 	*x = PartitionBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1262,7 @@ func (x *PartitionBatch) String() string {
 func (*PartitionBatch) ProtoMessage() {}
 
 func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[13]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1275,7 @@ func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionBatch.ProtoReflect.Descriptor instead.
 func (*PartitionBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PartitionBatch) GetPartition() string {
@@ -1156,7 +1308,7 @@ type FlushCommitCommand struct {
 
 func (x *FlushCommitCommand) Reset() {
 	*x = FlushCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1320,7 @@ func (x *FlushCommitCommand) String() string {
 func (*FlushCommitCommand) ProtoMessage() {}
 
 func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[14]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1333,7 @@ func (x *FlushCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushCommitCommand.ProtoReflect.Descriptor instead.
 func (*FlushCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FlushCommitCommand) GetFile() *DataFile {
@@ -1231,7 +1383,7 @@ type CompactionCommitCommand struct {
 
 func (x *CompactionCommitCommand) Reset() {
 	*x = CompactionCommitCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1395,7 @@ func (x *CompactionCommitCommand) String() string {
 func (*CompactionCommitCommand) ProtoMessage() {}
 
 func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[15]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1408,7 @@ func (x *CompactionCommitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactionCommitCommand.ProtoReflect.Descriptor instead.
 func (*CompactionCommitCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CompactionCommitCommand) GetTable() string {
@@ -1329,7 +1481,7 @@ type AlterTableCommand struct {
 
 func (x *AlterTableCommand) Reset() {
 	*x = AlterTableCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1493,7 @@ func (x *AlterTableCommand) String() string {
 func (*AlterTableCommand) ProtoMessage() {}
 
 func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[16]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1506,7 @@ func (x *AlterTableCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlterTableCommand.ProtoReflect.Descriptor instead.
 func (*AlterTableCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AlterTableCommand) GetName() string {
@@ -1404,7 +1556,7 @@ type ExpireCommand struct {
 
 func (x *ExpireCommand) Reset() {
 	*x = ExpireCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1568,7 @@ func (x *ExpireCommand) String() string {
 func (*ExpireCommand) ProtoMessage() {}
 
 func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[17]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1581,7 @@ func (x *ExpireCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireCommand.ProtoReflect.Descriptor instead.
 func (*ExpireCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExpireCommand) GetTable() string {
@@ -1477,7 +1629,7 @@ type ForgetObjectsCommand struct {
 
 func (x *ForgetObjectsCommand) Reset() {
 	*x = ForgetObjectsCommand{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1641,7 @@ func (x *ForgetObjectsCommand) String() string {
 func (*ForgetObjectsCommand) ProtoMessage() {}
 
 func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[18]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1654,7 @@ func (x *ForgetObjectsCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetObjectsCommand.ProtoReflect.Descriptor instead.
 func (*ForgetObjectsCommand) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ForgetObjectsCommand) GetKeys() []string {
@@ -1529,15 +1681,17 @@ type SnapshotHeader struct {
 	Members        []*MemberRecord  `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
 	PendingChunks  uint32           `protobuf:"varint,7,opt,name=pending_chunks,json=pendingChunks,proto3" json:"pending_chunks,omitempty"`
 	// API tokens, and whether a bootstrap token turned authentication on.
-	Tokens        []*TokenRecord `protobuf:"bytes,8,rep,name=tokens,proto3" json:"tokens,omitempty"`
-	Auth          bool           `protobuf:"varint,9,opt,name=auth,proto3" json:"auth,omitempty"`
+	Tokens []*TokenRecord `protobuf:"bytes,8,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	Auth   bool           `protobuf:"varint,9,opt,name=auth,proto3" json:"auth,omitempty"`
+	// The newest audit records (at most raftfsm.AuditLimit), oldest first.
+	Audit         []*AuditRecord `protobuf:"bytes,10,rep,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1703,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[19]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1716,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SnapshotHeader) GetVersion() uint32 {
@@ -1628,6 +1782,13 @@ func (x *SnapshotHeader) GetAuth() bool {
 	return false
 }
 
+func (x *SnapshotHeader) GetAudit() []*AuditRecord {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 type SnapshotPending struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	PendingDeletes []*PendingDelete       `protobuf:"bytes,1,rep,name=pending_deletes,json=pendingDeletes,proto3" json:"pending_deletes,omitempty"`
@@ -1637,7 +1798,7 @@ type SnapshotPending struct {
 
 func (x *SnapshotPending) Reset() {
 	*x = SnapshotPending{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1810,7 @@ func (x *SnapshotPending) String() string {
 func (*SnapshotPending) ProtoMessage() {}
 
 func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[20]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1823,7 @@ func (x *SnapshotPending) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotPending.ProtoReflect.Descriptor instead.
 func (*SnapshotPending) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SnapshotPending) GetPendingDeletes() []*PendingDelete {
@@ -1681,7 +1842,7 @@ type SnapshotFiles struct {
 
 func (x *SnapshotFiles) Reset() {
 	*x = SnapshotFiles{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1854,7 @@ func (x *SnapshotFiles) String() string {
 func (*SnapshotFiles) ProtoMessage() {}
 
 func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[21]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1867,7 @@ func (x *SnapshotFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFiles.ProtoReflect.Descriptor instead.
 func (*SnapshotFiles) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SnapshotFiles) GetFiles() []*DataFile {
@@ -1727,7 +1888,7 @@ type RequestRecord struct {
 
 func (x *RequestRecord) Reset() {
 	*x = RequestRecord{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1900,7 @@ func (x *RequestRecord) String() string {
 func (*RequestRecord) ProtoMessage() {}
 
 func (x *RequestRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[22]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1913,7 @@ func (x *RequestRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestRecord.ProtoReflect.Descriptor instead.
 func (*RequestRecord) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RequestRecord) GetRequestId() string {
@@ -1786,7 +1947,7 @@ type PendingDelete struct {
 
 func (x *PendingDelete) Reset() {
 	*x = PendingDelete{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +1959,7 @@ func (x *PendingDelete) String() string {
 func (*PendingDelete) ProtoMessage() {}
 
 func (x *PendingDelete) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[23]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +1972,7 @@ func (x *PendingDelete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDelete.ProtoReflect.Descriptor instead.
 func (*PendingDelete) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PendingDelete) GetKey() string {
@@ -1845,7 +2006,7 @@ type Tombstone struct {
 
 func (x *Tombstone) Reset() {
 	*x = Tombstone{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +2018,7 @@ func (x *Tombstone) String() string {
 func (*Tombstone) ProtoMessage() {}
 
 func (x *Tombstone) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[24]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1870,7 +2031,7 @@ func (x *Tombstone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tombstone.ProtoReflect.Descriptor instead.
 func (*Tombstone) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Tombstone) GetIndex() uint64 {
@@ -1924,7 +2085,7 @@ type SnapshotTable struct {
 
 func (x *SnapshotTable) Reset() {
 	*x = SnapshotTable{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[25]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2097,7 @@ func (x *SnapshotTable) String() string {
 func (*SnapshotTable) ProtoMessage() {}
 
 func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[25]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2110,7 @@ func (x *SnapshotTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTable.ProtoReflect.Descriptor instead.
 func (*SnapshotTable) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{25}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotTable) GetSpec() *TableSpec {
@@ -2012,7 +2173,7 @@ type SnapshotBatch struct {
 
 func (x *SnapshotBatch) Reset() {
 	*x = SnapshotBatch{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[26]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2185,7 @@ func (x *SnapshotBatch) String() string {
 func (*SnapshotBatch) ProtoMessage() {}
 
 func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[26]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2198,7 @@ func (x *SnapshotBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotBatch.ProtoReflect.Descriptor instead.
 func (*SnapshotBatch) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{26}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SnapshotBatch) GetIndex() uint64 {
@@ -2070,7 +2231,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_miniodb_v1_raft_proto_msgTypes[27]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2082,7 +2243,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_raft_proto_msgTypes[27]
+	mi := &file_miniodb_v1_raft_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2095,7 +2256,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{27}
+	return file_miniodb_v1_raft_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SnapshotTrailer) GetTableCount() uint32 {
@@ -2110,7 +2271,7 @@ var File_miniodb_v1_raft_proto protoreflect.FileDescriptor
 const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/raft.proto\x12\n" +
-	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\xaf\a\n" +
+	"miniodb.v1\x1a\x16miniodb/v1/types.proto\"\x99\b\n" +
 	"\aCommand\x12C\n" +
 	"\fcreate_table\x18\x01 \x01(\v2\x1e.miniodb.v1.CreateTableCommandH\x00R\vcreateTable\x12=\n" +
 	"\n" +
@@ -2129,8 +2290,20 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\x06expire\x18\v \x01(\v2\x19.miniodb.v1.ExpireCommandH\x00R\x06expire\x123\n" +
 	"\x06delete\x18\f \x01(\v2\x19.miniodb.v1.DeleteCommandH\x00R\x06delete\x12C\n" +
 	"\fcreate_token\x18\r \x01(\v2\x1e.miniodb.v1.CreateTokenCommandH\x00R\vcreateToken\x12C\n" +
-	"\frevoke_token\x18\x0e \x01(\v2\x1e.miniodb.v1.RevokeTokenCommandH\x00R\vrevokeTokenB\x05\n" +
-	"\x03cmd\"\xfa\x02\n" +
+	"\frevoke_token\x18\x0e \x01(\v2\x1e.miniodb.v1.RevokeTokenCommandH\x00R\vrevokeToken\x129\n" +
+	"\n" +
+	"audit_only\x18\x0f \x01(\v2\x18.miniodb.v1.AuditCommandH\x00R\tauditOnly\x12-\n" +
+	"\x05audit\x18d \x01(\v2\x17.miniodb.v1.AuditRecordR\x05auditB\x05\n" +
+	"\x03cmd\"\xa2\x01\n" +
+	"\vAuditRecord\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x1f\n" +
+	"\vunix_micros\x18\x02 \x01(\x03R\n" +
+	"unixMicros\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\"\x0e\n" +
+	"\fAuditCommand\"\xfa\x02\n" +
 	"\vTokenRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\fR\fsecretSha256\x12\x12\n" +
@@ -2223,7 +2396,7 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\vunix_micros\x18\x05 \x01(\x03R\n" +
 	"unixMicros\"*\n" +
 	"\x14ForgetObjectsCommand\x12\x12\n" +
-	"\x04keys\x18\x01 \x03(\tR\x04keys\"\x87\x03\n" +
+	"\x04keys\x18\x01 \x03(\tR\x04keys\"\xb6\x03\n" +
 	"\x0eSnapshotHeader\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12#\n" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12\x1f\n" +
@@ -2234,7 +2407,9 @@ const file_miniodb_v1_raft_proto_rawDesc = "" +
 	"\amembers\x18\x06 \x03(\v2\x18.miniodb.v1.MemberRecordR\amembers\x12%\n" +
 	"\x0epending_chunks\x18\a \x01(\rR\rpendingChunks\x12/\n" +
 	"\x06tokens\x18\b \x03(\v2\x17.miniodb.v1.TokenRecordR\x06tokens\x12\x12\n" +
-	"\x04auth\x18\t \x01(\bR\x04auth\"U\n" +
+	"\x04auth\x18\t \x01(\bR\x04auth\x12-\n" +
+	"\x05audit\x18\n" +
+	" \x03(\v2\x17.miniodb.v1.AuditRecordR\x05audit\"U\n" +
 	"\x0fSnapshotPending\x12B\n" +
 	"\x0fpending_deletes\x18\x01 \x03(\v2\x19.miniodb.v1.PendingDeleteR\x0ependingDeletes\";\n" +
 	"\rSnapshotFiles\x12*\n" +
@@ -2290,89 +2465,94 @@ func file_miniodb_v1_raft_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_raft_proto_rawDescData
 }
 
-var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_miniodb_v1_raft_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_miniodb_v1_raft_proto_goTypes = []any{
 	(*Command)(nil),                 // 0: miniodb.v1.Command
-	(*TokenRecord)(nil),             // 1: miniodb.v1.TokenRecord
-	(*CreateTokenCommand)(nil),      // 2: miniodb.v1.CreateTokenCommand
-	(*RevokeTokenCommand)(nil),      // 3: miniodb.v1.RevokeTokenCommand
-	(*InsertBatchCommand)(nil),      // 4: miniodb.v1.InsertBatchCommand
-	(*SetMemberCommand)(nil),        // 5: miniodb.v1.SetMemberCommand
-	(*RemoveMemberCommand)(nil),     // 6: miniodb.v1.RemoveMemberCommand
-	(*MemberRecord)(nil),            // 7: miniodb.v1.MemberRecord
-	(*TableSpec)(nil),               // 8: miniodb.v1.TableSpec
-	(*CreateTableCommand)(nil),      // 9: miniodb.v1.CreateTableCommand
-	(*DropTableCommand)(nil),        // 10: miniodb.v1.DropTableCommand
-	(*InsertCommand)(nil),           // 11: miniodb.v1.InsertCommand
-	(*DeleteCommand)(nil),           // 12: miniodb.v1.DeleteCommand
-	(*PartitionBatch)(nil),          // 13: miniodb.v1.PartitionBatch
-	(*FlushCommitCommand)(nil),      // 14: miniodb.v1.FlushCommitCommand
-	(*CompactionCommitCommand)(nil), // 15: miniodb.v1.CompactionCommitCommand
-	(*AlterTableCommand)(nil),       // 16: miniodb.v1.AlterTableCommand
-	(*ExpireCommand)(nil),           // 17: miniodb.v1.ExpireCommand
-	(*ForgetObjectsCommand)(nil),    // 18: miniodb.v1.ForgetObjectsCommand
-	(*SnapshotHeader)(nil),          // 19: miniodb.v1.SnapshotHeader
-	(*SnapshotPending)(nil),         // 20: miniodb.v1.SnapshotPending
-	(*SnapshotFiles)(nil),           // 21: miniodb.v1.SnapshotFiles
-	(*RequestRecord)(nil),           // 22: miniodb.v1.RequestRecord
-	(*PendingDelete)(nil),           // 23: miniodb.v1.PendingDelete
-	(*Tombstone)(nil),               // 24: miniodb.v1.Tombstone
-	(*SnapshotTable)(nil),           // 25: miniodb.v1.SnapshotTable
-	(*SnapshotBatch)(nil),           // 26: miniodb.v1.SnapshotBatch
-	(*SnapshotTrailer)(nil),         // 27: miniodb.v1.SnapshotTrailer
-	nil,                             // 28: miniodb.v1.SnapshotTable.FlushedUptoEntry
-	(*Column)(nil),                  // 29: miniodb.v1.Column
-	(Partitioning)(0),               // 30: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),             // 31: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),        // 32: miniodb.v1.CompactionPolicy
-	(*RowBatch)(nil),                // 33: miniodb.v1.RowBatch
-	(*DataFile)(nil),                // 34: miniodb.v1.DataFile
+	(*AuditRecord)(nil),             // 1: miniodb.v1.AuditRecord
+	(*AuditCommand)(nil),            // 2: miniodb.v1.AuditCommand
+	(*TokenRecord)(nil),             // 3: miniodb.v1.TokenRecord
+	(*CreateTokenCommand)(nil),      // 4: miniodb.v1.CreateTokenCommand
+	(*RevokeTokenCommand)(nil),      // 5: miniodb.v1.RevokeTokenCommand
+	(*InsertBatchCommand)(nil),      // 6: miniodb.v1.InsertBatchCommand
+	(*SetMemberCommand)(nil),        // 7: miniodb.v1.SetMemberCommand
+	(*RemoveMemberCommand)(nil),     // 8: miniodb.v1.RemoveMemberCommand
+	(*MemberRecord)(nil),            // 9: miniodb.v1.MemberRecord
+	(*TableSpec)(nil),               // 10: miniodb.v1.TableSpec
+	(*CreateTableCommand)(nil),      // 11: miniodb.v1.CreateTableCommand
+	(*DropTableCommand)(nil),        // 12: miniodb.v1.DropTableCommand
+	(*InsertCommand)(nil),           // 13: miniodb.v1.InsertCommand
+	(*DeleteCommand)(nil),           // 14: miniodb.v1.DeleteCommand
+	(*PartitionBatch)(nil),          // 15: miniodb.v1.PartitionBatch
+	(*FlushCommitCommand)(nil),      // 16: miniodb.v1.FlushCommitCommand
+	(*CompactionCommitCommand)(nil), // 17: miniodb.v1.CompactionCommitCommand
+	(*AlterTableCommand)(nil),       // 18: miniodb.v1.AlterTableCommand
+	(*ExpireCommand)(nil),           // 19: miniodb.v1.ExpireCommand
+	(*ForgetObjectsCommand)(nil),    // 20: miniodb.v1.ForgetObjectsCommand
+	(*SnapshotHeader)(nil),          // 21: miniodb.v1.SnapshotHeader
+	(*SnapshotPending)(nil),         // 22: miniodb.v1.SnapshotPending
+	(*SnapshotFiles)(nil),           // 23: miniodb.v1.SnapshotFiles
+	(*RequestRecord)(nil),           // 24: miniodb.v1.RequestRecord
+	(*PendingDelete)(nil),           // 25: miniodb.v1.PendingDelete
+	(*Tombstone)(nil),               // 26: miniodb.v1.Tombstone
+	(*SnapshotTable)(nil),           // 27: miniodb.v1.SnapshotTable
+	(*SnapshotBatch)(nil),           // 28: miniodb.v1.SnapshotBatch
+	(*SnapshotTrailer)(nil),         // 29: miniodb.v1.SnapshotTrailer
+	nil,                             // 30: miniodb.v1.SnapshotTable.FlushedUptoEntry
+	(*Column)(nil),                  // 31: miniodb.v1.Column
+	(Partitioning)(0),               // 32: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),             // 33: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),        // 34: miniodb.v1.CompactionPolicy
+	(*RowBatch)(nil),                // 35: miniodb.v1.RowBatch
+	(*DataFile)(nil),                // 36: miniodb.v1.DataFile
 }
 var file_miniodb_v1_raft_proto_depIdxs = []int32{
-	9,  // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
-	10, // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
-	11, // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
-	14, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
-	18, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
-	5,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
-	6,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
-	4,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
-	15, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
-	16, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
-	17, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
-	12, // 11: miniodb.v1.Command.delete:type_name -> miniodb.v1.DeleteCommand
-	2,  // 12: miniodb.v1.Command.create_token:type_name -> miniodb.v1.CreateTokenCommand
-	3,  // 13: miniodb.v1.Command.revoke_token:type_name -> miniodb.v1.RevokeTokenCommand
-	1,  // 14: miniodb.v1.CreateTokenCommand.token:type_name -> miniodb.v1.TokenRecord
-	11, // 15: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
-	29, // 16: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
-	30, // 17: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
-	31, // 18: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
-	32, // 19: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
-	8,  // 20: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
-	13, // 21: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
-	8,  // 22: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
-	24, // 23: miniodb.v1.DeleteCommand.match:type_name -> miniodb.v1.Tombstone
-	33, // 24: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
-	34, // 25: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
-	34, // 26: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
-	32, // 27: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
-	22, // 28: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
-	23, // 29: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	7,  // 30: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
-	1,  // 31: miniodb.v1.SnapshotHeader.tokens:type_name -> miniodb.v1.TokenRecord
-	23, // 32: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
-	34, // 33: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
-	8,  // 34: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
-	34, // 35: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
-	28, // 36: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
-	24, // 37: miniodb.v1.SnapshotTable.tombstones:type_name -> miniodb.v1.Tombstone
-	33, // 38: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	11, // 0: miniodb.v1.Command.create_table:type_name -> miniodb.v1.CreateTableCommand
+	12, // 1: miniodb.v1.Command.drop_table:type_name -> miniodb.v1.DropTableCommand
+	13, // 2: miniodb.v1.Command.insert:type_name -> miniodb.v1.InsertCommand
+	16, // 3: miniodb.v1.Command.flush_commit:type_name -> miniodb.v1.FlushCommitCommand
+	20, // 4: miniodb.v1.Command.forget_objects:type_name -> miniodb.v1.ForgetObjectsCommand
+	7,  // 5: miniodb.v1.Command.set_member:type_name -> miniodb.v1.SetMemberCommand
+	8,  // 6: miniodb.v1.Command.remove_member:type_name -> miniodb.v1.RemoveMemberCommand
+	6,  // 7: miniodb.v1.Command.insert_batch:type_name -> miniodb.v1.InsertBatchCommand
+	17, // 8: miniodb.v1.Command.compaction_commit:type_name -> miniodb.v1.CompactionCommitCommand
+	18, // 9: miniodb.v1.Command.alter_table:type_name -> miniodb.v1.AlterTableCommand
+	19, // 10: miniodb.v1.Command.expire:type_name -> miniodb.v1.ExpireCommand
+	14, // 11: miniodb.v1.Command.delete:type_name -> miniodb.v1.DeleteCommand
+	4,  // 12: miniodb.v1.Command.create_token:type_name -> miniodb.v1.CreateTokenCommand
+	5,  // 13: miniodb.v1.Command.revoke_token:type_name -> miniodb.v1.RevokeTokenCommand
+	2,  // 14: miniodb.v1.Command.audit_only:type_name -> miniodb.v1.AuditCommand
+	1,  // 15: miniodb.v1.Command.audit:type_name -> miniodb.v1.AuditRecord
+	3,  // 16: miniodb.v1.CreateTokenCommand.token:type_name -> miniodb.v1.TokenRecord
+	13, // 17: miniodb.v1.InsertBatchCommand.inserts:type_name -> miniodb.v1.InsertCommand
+	31, // 18: miniodb.v1.TableSpec.columns:type_name -> miniodb.v1.Column
+	32, // 19: miniodb.v1.TableSpec.partitioning:type_name -> miniodb.v1.Partitioning
+	33, // 20: miniodb.v1.TableSpec.flush:type_name -> miniodb.v1.FlushPolicy
+	34, // 21: miniodb.v1.TableSpec.compaction:type_name -> miniodb.v1.CompactionPolicy
+	10, // 22: miniodb.v1.CreateTableCommand.spec:type_name -> miniodb.v1.TableSpec
+	15, // 23: miniodb.v1.InsertCommand.batches:type_name -> miniodb.v1.PartitionBatch
+	10, // 24: miniodb.v1.InsertCommand.create:type_name -> miniodb.v1.TableSpec
+	26, // 25: miniodb.v1.DeleteCommand.match:type_name -> miniodb.v1.Tombstone
+	35, // 26: miniodb.v1.PartitionBatch.rows:type_name -> miniodb.v1.RowBatch
+	36, // 27: miniodb.v1.FlushCommitCommand.file:type_name -> miniodb.v1.DataFile
+	36, // 28: miniodb.v1.CompactionCommitCommand.output:type_name -> miniodb.v1.DataFile
+	34, // 29: miniodb.v1.AlterTableCommand.compaction:type_name -> miniodb.v1.CompactionPolicy
+	24, // 30: miniodb.v1.SnapshotHeader.dedupe:type_name -> miniodb.v1.RequestRecord
+	25, // 31: miniodb.v1.SnapshotHeader.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	9,  // 32: miniodb.v1.SnapshotHeader.members:type_name -> miniodb.v1.MemberRecord
+	3,  // 33: miniodb.v1.SnapshotHeader.tokens:type_name -> miniodb.v1.TokenRecord
+	1,  // 34: miniodb.v1.SnapshotHeader.audit:type_name -> miniodb.v1.AuditRecord
+	25, // 35: miniodb.v1.SnapshotPending.pending_deletes:type_name -> miniodb.v1.PendingDelete
+	36, // 36: miniodb.v1.SnapshotFiles.files:type_name -> miniodb.v1.DataFile
+	10, // 37: miniodb.v1.SnapshotTable.spec:type_name -> miniodb.v1.TableSpec
+	36, // 38: miniodb.v1.SnapshotTable.files:type_name -> miniodb.v1.DataFile
+	30, // 39: miniodb.v1.SnapshotTable.flushed_upto:type_name -> miniodb.v1.SnapshotTable.FlushedUptoEntry
+	26, // 40: miniodb.v1.SnapshotTable.tombstones:type_name -> miniodb.v1.Tombstone
+	35, // 41: miniodb.v1.SnapshotBatch.rows:type_name -> miniodb.v1.RowBatch
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_raft_proto_init() }
@@ -2396,15 +2576,16 @@ func file_miniodb_v1_raft_proto_init() {
 		(*Command_Delete)(nil),
 		(*Command_CreateToken)(nil),
 		(*Command_RevokeToken)(nil),
+		(*Command_AuditOnly)(nil),
 	}
-	file_miniodb_v1_raft_proto_msgTypes[16].OneofWrappers = []any{}
+	file_miniodb_v1_raft_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_raft_proto_rawDesc), len(file_miniodb_v1_raft_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

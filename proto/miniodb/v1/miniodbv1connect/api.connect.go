@@ -81,6 +81,8 @@ const (
 	ClusterServiceCompactProcedure = "/miniodb.v1.ClusterService/Compact"
 	// ClusterServiceBackupProcedure is the fully-qualified name of the ClusterService's Backup RPC.
 	ClusterServiceBackupProcedure = "/miniodb.v1.ClusterService/Backup"
+	// ClusterServiceAuditProcedure is the fully-qualified name of the ClusterService's Audit RPC.
+	ClusterServiceAuditProcedure = "/miniodb.v1.ClusterService/Audit"
 )
 
 // TableServiceClient is a client for the miniodb.v1.TableService service.
@@ -656,6 +658,9 @@ type ClusterServiceClient interface {
 	// destination hold are not copied again) and streams its progress; the
 	// last message has done set. Admin only.
 	Backup(context.Context, *connect.Request[v1.BackupRequest]) (*connect.ServerStreamForClient[v1.BackupResponse], error)
+	// Audit lists admin actions (token changes, drops, alters, joins,
+	// removes, backups, restores), newest last. Admin only.
+	Audit(context.Context, *connect.Request[v1.AuditRequest]) (*connect.Response[v1.AuditResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the miniodb.v1.ClusterService service. By
@@ -706,6 +711,13 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("Backup")),
 			connect.WithClientOptions(opts...),
 		),
+		audit: connect.NewClient[v1.AuditRequest, v1.AuditResponse](
+			httpClient,
+			baseURL+ClusterServiceAuditProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Audit")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -717,6 +729,7 @@ type clusterServiceClient struct {
 	remove  *connect.Client[v1.RemoveRequest, v1.RemoveResponse]
 	compact *connect.Client[v1.CompactRequest, v1.CompactResponse]
 	backup  *connect.Client[v1.BackupRequest, v1.BackupResponse]
+	audit   *connect.Client[v1.AuditRequest, v1.AuditResponse]
 }
 
 // Status calls miniodb.v1.ClusterService.Status.
@@ -749,6 +762,11 @@ func (c *clusterServiceClient) Backup(ctx context.Context, req *connect.Request[
 	return c.backup.CallServerStream(ctx, req)
 }
 
+// Audit calls miniodb.v1.ClusterService.Audit.
+func (c *clusterServiceClient) Audit(ctx context.Context, req *connect.Request[v1.AuditRequest]) (*connect.Response[v1.AuditResponse], error) {
+	return c.audit.CallUnary(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the miniodb.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
@@ -770,6 +788,9 @@ type ClusterServiceHandler interface {
 	// destination hold are not copied again) and streams its progress; the
 	// last message has done set. Admin only.
 	Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error
+	// Audit lists admin actions (token changes, drops, alters, joins,
+	// removes, backups, restores), newest last. Admin only.
+	Audit(context.Context, *connect.Request[v1.AuditRequest]) (*connect.Response[v1.AuditResponse], error)
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -816,6 +837,13 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("Backup")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceAuditHandler := connect.NewUnaryHandler(
+		ClusterServiceAuditProcedure,
+		svc.Audit,
+		connect.WithSchema(clusterServiceMethods.ByName("Audit")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceStatusProcedure:
@@ -830,6 +858,8 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 			clusterServiceCompactHandler.ServeHTTP(w, r)
 		case ClusterServiceBackupProcedure:
 			clusterServiceBackupHandler.ServeHTTP(w, r)
+		case ClusterServiceAuditProcedure:
+			clusterServiceAuditHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -861,4 +891,8 @@ func (UnimplementedClusterServiceHandler) Compact(context.Context, *connect.Requ
 
 func (UnimplementedClusterServiceHandler) Backup(context.Context, *connect.Request[v1.BackupRequest], *connect.ServerStream[v1.BackupResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Backup is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Audit(context.Context, *connect.Request[v1.AuditRequest]) (*connect.Response[v1.AuditResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.ClusterService.Audit is not implemented"))
 }
