@@ -20,6 +20,9 @@ func (n *Node) auditRecord(ctx context.Context, action, target, detail string) *
 	actor := "anonymous"
 	if p := authOf(ctx).p; p != nil {
 		actor = "token " + p.rec.Id
+		if p.peer {
+			actor = "node certificate " + p.rec.Id
+		}
 	}
 	return &v1.AuditRecord{UnixMicros: n.now().UnixMicro(), Actor: actor, Action: action, Target: target, Detail: detail}
 }

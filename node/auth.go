@@ -72,11 +72,17 @@ func tokenID(s string) string {
 type principal struct {
 	rec   *v1.TokenRecord
 	token string // the bearer token, passed on when the request is forwarded
+	// peer: a node with a certificate of the cluster CA and no token; it
+	// may only join (rec.Id names it, rec.Role is empty).
+	peer bool
 }
 
 func (p *principal) String() string {
 	if p == nil {
 		return "anonymous"
+	}
+	if p.peer {
+		return "node certificate " + p.rec.Id
 	}
 	s := fmt.Sprintf("token %s (%s", p.rec.Id, p.rec.Role)
 	if len(p.rec.Tables) > 0 {
@@ -337,6 +343,11 @@ func (n *Node) authenticate(r *http.Request) authResult {
 		return authResult{err: connect.NewError(connect.CodeUnavailable, errors.New("this node requires a token, and the cluster has none yet: the node that created it writes the first admin token to its --bootstrap-token-file (default <data-dir>/bootstrap-token) and applies it once it leads"))}
 	}
 	h := r.Header.Get("Authorization")
+	if h == "" && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && n.cfg.PeerCAFile != "" {
+		// Verified against the cluster CA by the handshake (apiTLS).
+		cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
+		return authResult{p: &principal{peer: true, rec: &v1.TokenRecord{Id: cn}}}
+	}
 	if h == "" {
 		return fail("missing", "", "this node requires a token: pass --token or set MINIODB_TOKEN (the header is Authorization: Bearer <token>)")
 	}
@@ -431,6 +442,12 @@ func (n *Node) authorize(ctx context.Context, procedure string, msg any) error {
 	nd, ok := needOf(procedure)
 	if !ok {
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s has no access rule", procedure))
+	}
+	if res.p != nil && res.p.peer {
+		if procedure == miniodbv1connect.ClusterServiceJoinProcedure {
+			return nil
+		}
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s may only join the cluster; other requests need a token", res.p))
 	}
 	if res.p == nil || nd.query || nd.table == nil {
 		return nil

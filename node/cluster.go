@@ -321,7 +321,8 @@ func (n *Node) joinCluster(ctx context.Context) error {
 }
 
 // joinHTTPClient calls members' public APIs to join: https:// addresses
-// are verified against the system's roots and the cluster CA.
+// are verified against the system's roots and the cluster CA, and the
+// node presents its cluster certificate, if it has one.
 func (n *Node) joinHTTPClient() (*http.Client, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil {
@@ -334,9 +335,15 @@ func (n *Node) joinHTTPClient() (*http.Client, error) {
 		}
 		roots.AppendCertsFromPEM(b)
 	}
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if n.peer.clientTLS != nil {
+		// The node's cluster certificate: a member whose API checks
+		// client certificates lets it join without a token.
+		tc.GetClientCertificate = n.peer.clientTLS.GetClientCertificate
+	}
 	return &http.Client{Transport: &http.Transport{
 		DialContext:     sourceDialer(n.cfg.RaftAddr).DialContext,
-		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSClientConfig: tc,
 	}}, nil
 }
 

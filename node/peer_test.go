@@ -235,3 +235,50 @@ func TestAPITLS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// With peer TLS on the API too, a node with a cluster certificate joins a
+// cluster that checks tokens without one; the certificate allows nothing
+// else.
+func TestJoinWithPeerCertificate(t *testing.T) {
+	g := makeCerts(t, "n1", "n2")
+	root := t.TempDir()
+	tlsFor := func(cfg *Config) {
+		files := g.Nodes[cfg.NodeID]
+		cfg.PeerCertFile, cfg.PeerKeyFile, cfg.PeerCAFile = files[0], files[1], g.CACert
+		cfg.TLSCertFile, cfg.TLSKeyFile = files[0], files[1]
+		cfg.Auth = "on"
+		cfg.ObjectStore, cfg.ObjectStoreShared = "file://"+filepath.Join(root, "objects"), true
+	}
+	cfg1 := testConfig(t, t.TempDir())
+	tlsFor(&cfg1)
+	first := mustStartNode(t, cfg1)
+	defer first.Close()
+	waitFor(t, 10*time.Second, "the bootstrap token", first.fsm.Auth)
+
+	cfg2 := testConfig(t, t.TempDir())
+	cfg2.NodeID = "n2"
+	tlsFor(&cfg2)
+	cfg2.JoinAddrs = []string{"https://" + first.HTTPAddr()}
+	second, err := New(context.Background(), cfg2)
+	if err != nil {
+		t.Fatalf("join with the cluster certificate: %v", err)
+	}
+	defer second.Close()
+	waitFor(t, 10*time.Second, "n2 to become a member", func() bool { return len(first.members()) == 2 })
+	audit := first.fsm.Audit(10)
+	if last := audit[len(audit)-1]; last.Action != "member.join" || last.Actor != "node certificate n2" {
+		t.Errorf("audit of the join: %v", last)
+	}
+	// The certificate is no token: a query with it alone is refused.
+	pair, err := tls.LoadX509KeyPair(g.Nodes["n2"][0], g.Nodes["n2"][1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := certs.LoadPool(g.CACert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}}
+	defer hc.CloseIdleConnections()
+	_, err = miniodbv1connect.NewQueryServiceClient(hc, "https://"+first.HTTPAddr()).Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "SELECT 1"}))
+	if connect.CodeOf(err) != connect.CodePermissionDenied || !strings.Contains(err.Error(), "may only join") {
+		t.Errorf("a query with a node certificate and no token: %v", err)
+	}
+}

@@ -18,7 +18,9 @@ func peerTLS(cfg Config, logger *slog.Logger) (server, client *tls.Config, err e
 
 // apiTLS returns the API's TLS configuration, or nil without TLS. The
 // certificate is reloaded when its files change. HTTP/2 is offered for
-// gRPC; HTTP/1.1 for curl and Connect.
+// gRPC; HTTP/1.1 for curl and Connect. With peer TLS, a client
+// certificate of the cluster CA is checked if one is sent: it lets a
+// joining node join without an admin token.
 func apiTLS(cfg Config, logger *slog.Logger) (*tls.Config, error) {
 	if cfg.TLSCertFile == "" {
 		return nil, nil
@@ -27,9 +29,19 @@ func apiTLS(cfg Config, logger *slog.Logger) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: r.GetCertificate,
 		NextProtos:     []string{"h2", "http/1.1"},
-	}, nil
+	}
+	if cfg.PeerCAFile != "" {
+		// A node may present its cluster certificate to join without a
+		// token (authenticate); clients need none.
+		pool, err := certs.LoadPool(cfg.PeerCAFile)
+		if err != nil {
+			return nil, err
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return c, nil
 }
