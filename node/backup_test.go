@@ -235,7 +235,17 @@ func TestBackupDuringWrites(t *testing.T) {
 	})
 	dest := "file://" + t.TempDir()
 	last := runBackup(t, newClient(t, n), dest, 0)
-	time.Sleep(100 * time.Millisecond) // writes go on after the backup too
+	// Writes go on after the backup too.
+	waitFor(t, 10*time.Second, "writes after the backup", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, idx := range acked {
+			if idx > last.RaftIndex {
+				return true
+			}
+		}
+		return false
+	})
 	close(stop)
 	wg.Wait()
 

@@ -253,8 +253,13 @@ func TestLocalReadStalenessBound(t *testing.T) {
 	// The other two stop: the follower hears from no leader any more.
 	nodes[0].Close()
 	nodes[2].Close()
-	time.Sleep(600 * time.Millisecond)
-	if _, err := fc.query.Query(ctx, connect.NewRequest(q)); connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "max_staleness_ms") {
+	// Once the last contact is older than the bound, reads are refused.
+	var err error
+	waitFor(t, 10*time.Second, "local reads to be refused as stale", func() bool {
+		_, err = fc.query.Query(ctx, connect.NewRequest(q))
+		return err != nil
+	})
+	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "max_staleness_ms") {
 		t.Fatalf("stale local read: %v", err)
 	}
 	// Without a bound the follower still answers from its own state.

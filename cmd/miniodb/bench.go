@@ -22,6 +22,7 @@ import (
 	"connectrpc.com/connect"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/miniodb/miniodb/backup"
 	"github.com/miniodb/miniodb/node"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/proto/miniodb/v1/miniodbv1connect"
@@ -76,6 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Int("rate", 0, "with --ingest-compaction: send at most this many rows/s (0: as fast as the node takes them)")
 	ingestCompaction := fs.Int64("ingest-compaction", 0, "ingest twice, flushing every this many rows, with background compaction off and on")
 	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
+	backupFiles := fs.Int("backup", 0, "ingest the rows as this many files, then measure ingest with and without a backup running, and a second backup after 1% more rows")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -108,6 +110,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DataDir = filepath.Join(dir, "n1")
 		return benchSmallFiles(ctx, cfg, *rows, *smallFiles, *days, *repeat, stdout)
+	}
+	if *backupFiles > 0 {
+		cfg.DataDir = filepath.Join(dir, "n1")
+		return benchBackup(ctx, cfg, dir, *rows, *backupFiles, *batch, *clients, *days, stdout)
 	}
 	if *ingestCompaction > 0 {
 		return benchIngestCompaction(ctx, cfg, dir, benchBodies(*rows, *batch, *days), *rows, *clients, *rate, *ingestCompaction, stdout)
@@ -556,3 +562,84 @@ func pct(d []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// benchBackup measures a backup of rows rows in files files: ingest with
+// and without the backup running (the same number of rows each time, in
+// one run), the backup's speed, and a second backup after 1% more rows.
+func benchBackup(ctx context.Context, cfg node.Config, dir string, rows, files, batch, clients, days int, stdout io.Writer) error {
+	cfg.FlushRows = int64(max(rows/files, 1))
+	cfg.FlushCheck = 50 * time.Millisecond
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.WaitLeader(ctx); err != nil {
+		return err
+	}
+	base := "http://" + n.HTTPAddr()
+	span := int64(days) * 24 * 3600 * 1e6
+	bodies := func(first, count int) [][]byte {
+		var out [][]byte
+		for f := int64(first); f < int64(first+count); f += int64(batch) {
+			out = append(out, benchBody(nil, f, min(int64(batch), int64(first+count)-f), span))
+		}
+		return out
+	}
+	if _, _, err := benchIngest(base, bodies(0, rows), clients, 0); err != nil {
+		return err
+	}
+	if _, err := n.Flush(ctx, "", true); err != nil {
+		return err
+	}
+	view, _ := n.FSM().Table("events")
+	nfiles, _, fileBytes := view.FileTotals()
+	fmt.Fprintf(stdout, "## Backup of %d rows in %d files (%.1f MB), to a local directory\n\n", rows, nfiles, float64(fileBytes)/1e6)
+	// Ingest without and with a backup running: the same rows count.
+	extra := max(rows/10, batch)
+	quiet, _, err := benchIngest(base, bodies(rows, extra), clients, 0)
+	if err != nil {
+		return err
+	}
+	dest := "file://" + filepath.Join(dir, "backups")
+	type result struct {
+		m       *backup.Manifest
+		elapsed time.Duration
+		err     error
+	}
+	done := make(chan result, 1)
+	t0 := time.Now()
+	go func() {
+		m, err := n.Backup(ctx, dest, nil)
+		done <- result{m, time.Since(t0), err}
+	}()
+	busy, _, err := benchIngest(base, bodies(rows+extra, extra), clients, 0)
+	if err != nil {
+		return err
+	}
+	first := <-done
+	if first.err != nil {
+		return first.err
+	}
+	// A second backup after 1% more rows (flushed to new files).
+	if _, _, err := benchIngest(base, bodies(rows+2*extra, max(rows/100, 1)), clients, 0); err != nil {
+		return err
+	}
+	if _, err := n.Flush(ctx, "", true); err != nil {
+		return err
+	}
+	t1 := time.Now()
+	second, err := n.Backup(ctx, dest, nil)
+	if err != nil {
+		return err
+	}
+	secondTime := time.Since(t1)
+	fmt.Fprintf(stdout, "| measure | value |\n|---|---|\n")
+	fmt.Fprintf(stdout, "| ingest of %d rows, no backup | %.0f rows/s |\n", extra, float64(extra)/quiet.Seconds())
+	fmt.Fprintf(stdout, "| ingest of %d rows, backup running | %.0f rows/s (%.0f%%) |\n", extra, float64(extra)/busy.Seconds(), 100*quiet.Seconds()/busy.Seconds())
+	fmt.Fprintf(stdout, "| first backup | %d files, %.1f MB copied in %.2f s (%.0f MB/s), raft index %d |\n", len(first.m.Files), float64(first.m.BytesCopied)/1e6,
+		first.elapsed.Seconds(), float64(first.m.BytesCopied)/1e6/first.elapsed.Seconds(), first.m.RaftIndex)
+	fmt.Fprintf(stdout, "| second backup after 1%% more rows | %d files, %.2f MB copied of %.1f MB (%.2f%%), %.2f s |\n\n", len(second.Files),
+		float64(second.BytesCopied)/1e6, float64(second.FileBytes())/1e6, 100*float64(second.BytesCopied)/float64(second.FileBytes()), secondTime.Seconds())
+	return nil
+}

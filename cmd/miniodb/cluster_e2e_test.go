@@ -62,39 +62,32 @@ func (c *cluster) status(s *server) (*miniodbv1.StatusResponse, error) {
 // addresses and one leader.
 func (c *cluster) waitMembers(size int) {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	for _, s := range c.nodes {
-		for {
+		waitUntil(c.t, 30*time.Second, fmt.Sprintf("node %s to see %d members", s.httpAddr, size), func() (bool, string) {
 			st, err := c.status(s)
 			ok := err == nil && len(st.Members) == size && st.LeaderId != ""
 			for _, m := range st.GetMembers() {
 				ok = ok && m.HttpAddr != ""
 			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.t.Fatalf("node %s: want %d members, status %v, err %v", s.httpAddr, size, st, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return ok, fmt.Sprintf("status %v, err %v", st, err)
+		})
 	}
 }
 
 // leader returns the node that leads, as the running nodes see it.
 func (c *cluster) leader() *server {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var leader *server
+	waitUntil(c.t, 30*time.Second, "a leader", func() (bool, string) {
 		for _, s := range c.nodes {
 			if st, err := c.status(s); err == nil && st.RaftState == "Leader" {
-				return s
+				leader = s
+				return true, ""
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	c.t.Fatal("no leader")
-	return nil
+		return false, "no node leads"
+	})
+	return leader
 }
 
 // ids runs SELECT id FROM events through s and counts each id.
@@ -190,6 +183,21 @@ func startWriters(nodes []*server, n int) *writers {
 	return w
 }
 
+func (w *writers) ackedCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// waitAcked waits until at least n rows are acknowledged.
+func (w *writers) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	waitUntil(t, 60*time.Second, fmt.Sprintf("%d acknowledged rows", n), func() (bool, string) {
+		got := w.ackedCount()
+		return got >= n, fmt.Sprintf("%d acknowledged", got)
+	})
+}
+
 func (w *writers) halt() {
 	close(w.stop)
 	w.wg.Wait()
@@ -224,7 +232,7 @@ func TestClusterLeaderKill(t *testing.T) {
 	}
 	c := startProcessCluster(t, 3, "--flush-age", "1s")
 	w := startWriters(c.nodes, 3)
-	time.Sleep(1500 * time.Millisecond)
+	w.waitAcked(t, 300)
 	old := c.leader()
 	w.mu.Lock()
 	w.mark = time.Now()
@@ -238,19 +246,11 @@ func TestClusterLeaderKill(t *testing.T) {
 		}
 	}
 	// A new leader within seconds, writes resume.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	waitUntil(t, 15*time.Second, "a write to succeed after the leader kill", func() (bool, string) {
 		w.mu.Lock()
-		resumed := len(w.firstOK) > 0
-		w.mu.Unlock()
-		if resumed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no write succeeded within 15s of the leader kill")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer w.mu.Unlock()
+		return len(w.firstOK) > 0, "none yet"
+	})
 	w.mu.Lock()
 	var first time.Time
 	for _, at := range w.firstOK {
@@ -260,25 +260,18 @@ func TestClusterLeaderKill(t *testing.T) {
 	}
 	w.mu.Unlock()
 	t.Logf("write unavailability after the leader kill: %.2fs", first.Sub(killedAt).Seconds())
-	time.Sleep(time.Second)
+	w.waitAcked(t, w.ackedCount()+300) // writes go on under the new leader
 	w.halt()
 	// The new leader flushes what the old one left hot.
-	deadline = time.Now().Add(20 * time.Second)
-	for {
+	waitUntil(t, 20*time.Second, "the new leader to flush the hot rows", func() (bool, string) {
 		st, err := c.status(rest[0])
 		var hot, files int64
 		for _, tb := range st.GetTables() {
 			hot += tb.HotRows
 			files += tb.Files
 		}
-		if err == nil && hot == 0 && files > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hot rows were not flushed after the leader change: %v %v", err, st)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && hot == 0 && files > 0, fmt.Sprintf("%d hot rows, %d files, err %v", hot, files, err)
+	})
 	// Every acknowledged row, exactly once, through each surviving node.
 	for _, s := range rest {
 		w.check(t, ids(t, s, "strong"))
@@ -286,17 +279,10 @@ func TestClusterLeaderKill(t *testing.T) {
 	// The old leader comes back as a follower and catches up.
 	old.start(true)
 	want := len(ids(t, rest[0], "strong"))
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	waitUntil(t, 30*time.Second, "the restarted node to catch up", func() (bool, string) {
 		got, err := tryIDs(old, "local")
-		if err == nil && len(got) == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restarted node has %d rows (%v), want %d", len(got), err, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && len(got) == want, fmt.Sprintf("%d rows (%v), want %d", len(got), err, want)
+	})
 }
 
 func TestClusterFollowerCatchUpBySnapshot(t *testing.T) {
@@ -322,27 +308,21 @@ func TestClusterFollowerCatchUpBySnapshot(t *testing.T) {
 			t.Fatalf("write %d: %d %v %s", b, status, err, resp)
 		}
 		if b == 50 {
-			time.Sleep(1500 * time.Millisecond) // a snapshot truncates the log (checked every 200-400ms)
+			leader.waitSnapshot(t) // a snapshot truncates the log
 			if out, err := leader.cli("flush"); err != nil {
 				t.Fatalf("flush: %v %s", err, out)
 			}
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // and another one after the last writes
+	leader.waitSnapshot(t) // and another one after the last writes
 	start := time.Now()
 	follower.start(true)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	waitUntil(t, 60*time.Second, "the follower to catch up", func() (bool, string) {
 		form := url.Values{"sql": {"SELECT count(*) AS n FROM events"}, "consistency": {"local"}}
 		status, body, err := follower.post("/v1/query?format=json", "application/x-www-form-urlencoded", form.Encode())
-		if err == nil && status == 200 && strings.Contains(string(body), `"n":100000`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("follower did not catch up: %d %v %s\nlog:\n%s", status, err, body, follower.logTail())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && status == 200 && strings.Contains(string(body), `"n":100000`),
+			fmt.Sprintf("%d %v %s\nlog:\n%s", status, err, body, follower.logTail())
+	})
 	t.Logf("follower caught up with 100k rows in %.2fs", time.Since(start).Seconds())
 	if log, _ := os.ReadFile(follower.log.Name()); !strings.Contains(string(log), "Installed remote snapshot") {
 		t.Fatalf("the follower caught up without installing a snapshot; log %s:\n%s", follower.log.Name(), log)
@@ -356,7 +336,7 @@ func TestClusterObjectStoreOutage(t *testing.T) {
 	c := startProcessCluster(t, 3, "--flush-age", "300ms", "--hot-bytes-limit", "4MiB")
 	leader := c.leader()
 	w := startWriters(c.nodes, 2)
-	time.Sleep(time.Second)
+	w.waitAcked(t, 200)
 	c.minio.Stop()
 	// Writes go on while hot memory lasts, then are refused with a reason.
 	deadline := time.Now().Add(20 * time.Second)
@@ -381,28 +361,47 @@ func TestClusterObjectStoreOutage(t *testing.T) {
 	if err != nil || st.ObjectStoreOk {
 		t.Fatalf("status during the outage: %v %v", err, st)
 	}
-	time.Sleep(time.Until(deadline))
+	// The outage lasts a while longer (fault timing, not synchronisation).
+	time.Sleep(time.Second)
 	c.minio.Restart()
 	// Flushes resume: hot rows drain, writes are accepted again.
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	waitUntil(t, 60*time.Second, "flushes to resume", func() (bool, string) {
 		st, err := c.status(leader)
-		if err == nil && st.ObjectStoreOk {
-			var hot int64
-			for _, tb := range st.Tables {
-				hot += tb.HotRows
-			}
-			if hot < 1000 {
-				break
-			}
+		var hot int64
+		for _, tb := range st.GetTables() {
+			hot += tb.HotRows
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("flushes did not resume: %v %v", err, st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err == nil && st.ObjectStoreOk && hot < 1000, fmt.Sprintf("%d hot rows, err %v, status %v", hot, err, st)
+	})
 	w.halt()
 	for _, s := range c.nodes {
 		w.check(t, ids(t, s, "strong"))
 	}
+}
+
+// waitSnapshot waits until the server's newest Raft snapshot is within 50
+// entries (the tests' --snapshot-threshold) of its applied index: the log
+// before it is truncated, so a follower that was down must install it.
+func (s *server) waitSnapshot(t *testing.T) {
+	t.Helper()
+	st, err := (&cluster{t: t}).status(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.AppliedIndex
+	if want > 50 {
+		want -= 50
+	}
+	waitUntil(t, 30*time.Second, fmt.Sprintf("a snapshot at index %d or later", want), func() (bool, string) {
+		metas, _ := filepath.Glob(filepath.Join(s.dataDir, "raft", "snapshots", "*", "meta.json"))
+		var newest uint64
+		for _, m := range metas {
+			b, err := os.ReadFile(m)
+			var meta struct{ Index uint64 }
+			if err == nil && json.Unmarshal(b, &meta) == nil {
+				newest = max(newest, meta.Index)
+			}
+		}
+		return newest >= want, fmt.Sprintf("newest snapshot at %d", newest)
+	})
 }

@@ -29,6 +29,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// waitUntil polls cond every 20 ms until it holds, or fails the test after
+// d with what and cond's last explanation. Tests synchronise with it,
+// never with a fixed sleep.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %s", d, what, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -168,11 +186,11 @@ func TestKillRestartLosesNoAcknowledgedRow(t *testing.T) {
 			dataDir := filepath.Join(t.TempDir(), "data")
 			s := startServer(t, dataDir, "--raft-log", raftLog)
 			w := startWriters([]*server{s}, 4)
-			time.Sleep(700 * time.Millisecond)
+			w.waitAcked(t, 200)
 			if out, err := s.cli("flush"); err != nil {
 				t.Fatalf("flush: %v (%s)", err, out)
 			}
-			time.Sleep(700 * time.Millisecond)
+			w.waitAcked(t, w.ackedCount()+200) // rows after the flush, hot at the kill
 			s.kill()
 			w.halt()
 			if len(w.acked) < 200 {
