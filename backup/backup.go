@@ -56,6 +56,10 @@ type Manifest struct {
 	// and found in the destination already (from earlier backups).
 	BytesCopied int64 `json:"bytes_copied"`
 	BytesReused int64 `json:"bytes_reused"`
+	// BytesCopiedInStore is the part of BytesCopied the object store
+	// copied itself (S3 server-side copy), without the bytes passing
+	// through the node.
+	BytesCopiedInStore int64 `json:"bytes_copied_in_store"`
 }
 
 // FileBytes is the size of the backup's files.
@@ -71,6 +75,7 @@ func (m *Manifest) FileBytes() int64 {
 type Progress struct {
 	FilesTotal, FilesDone    int
 	BytesCopied, BytesReused int64
+	BytesCopiedInStore       int64
 }
 
 // Source is what a backup copies: the catalog snapshot at RaftIndex
@@ -132,12 +137,15 @@ func Write(ctx context.Context, dest objstore.ObjectStore, src Source, opts Opti
 	m.Files = make([]File, len(files))
 	var mu sync.Mutex
 	p := Progress{FilesTotal: len(files)}
-	report := func(copied, reused int64) {
+	report := func(copied, reused int64, inStore bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		p.FilesDone++
 		p.BytesCopied += copied
 		p.BytesReused += reused
+		if inStore {
+			p.BytesCopiedInStore += copied
+		}
 		if opts.Progress != nil {
 			opts.Progress(p)
 		}
@@ -147,23 +155,23 @@ func Write(ctx context.Context, dest objstore.ObjectStore, src Source, opts Opti
 	for i, f := range files {
 		if k, ok := known[f.Key]; ok && sameFile(k, f.Size) {
 			m.Files[i] = k
-			report(0, f.Size)
+			report(0, f.Size, false)
 			continue
 		}
 		g.Go(func() error {
-			sum, err := copyObject(gctx, src.Store, f.Key, dest, fileKey(f.Key), f.Size)
+			sum, inStore, err := copyObject(gctx, src.Store, f.Key, dest, fileKey(f.Key), f.Size)
 			if err != nil {
 				return fmt.Errorf("backup: copy %s: %w", f.Key, err)
 			}
 			m.Files[i] = File{Key: f.Key, Size: f.Size, SHA256: sum}
-			report(f.Size, 0)
+			report(f.Size, 0, inStore)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	m.BytesCopied, m.BytesReused = p.BytesCopied, p.BytesReused
+	m.BytesCopied, m.BytesReused, m.BytesCopiedInStore = p.BytesCopied, p.BytesReused, p.BytesCopiedInStore
 	// The catalog: spooled to a temporary file, so its size is known and
 	// its checksum computed before it is uploaded.
 	cat, err := spool(src.WriteCatalog)
@@ -225,16 +233,46 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// copyObject streams one object from src to dst and returns its SHA-256.
-func copyObject(ctx context.Context, src objstore.ObjectStore, srcKey string, dst objstore.ObjectStore, dstKey string, size int64) (string, error) {
+// copyObject copies one object from src to dst and returns its SHA-256:
+// server-side when dst can copy from src (the checksum is then read from
+// the copy), else streamed through this process.
+func copyObject(ctx context.Context, src objstore.ObjectStore, srcKey string, dst objstore.ObjectStore, dstKey string, size int64) (sum string, inStore bool, err error) {
+	if c, ok := dst.(objstore.Copier); ok {
+		copied, err := c.Copy(ctx, src, srcKey, dstKey, size)
+		if err != nil {
+			return "", false, err
+		}
+		if copied {
+			sum, err := readSum(ctx, dst, dstKey, size)
+			return sum, true, err
+		}
+	}
 	rc, err := src.Get(ctx, srcKey)
+	if err != nil {
+		return "", false, err
+	}
+	defer rc.Close()
+	h := newHash()
+	if err := dst.Put(ctx, dstKey, io.TeeReader(rc, h), size); err != nil {
+		return "", false, err
+	}
+	return hexSum(h), false, nil
+}
+
+// readSum reads an object and returns its SHA-256, checking its size.
+func readSum(ctx context.Context, store objstore.ObjectStore, key string, size int64) (string, error) {
+	rc, err := store.Get(ctx, key)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
 	h := newHash()
-	if err := dst.Put(ctx, dstKey, io.TeeReader(rc, h), size); err != nil {
+	n, err := io.Copy(h, rc)
+	if err != nil {
 		return "", err
+	}
+	if n != size {
+		return "", fmt.Errorf("%s holds %d bytes after the copy, want %d", key, n, size)
 	}
 	return hexSum(h), nil
 }
@@ -380,7 +418,7 @@ func Restore(ctx context.Context, dest objstore.ObjectStore, m *Manifest, target
 	p := Progress{FilesTotal: len(m.Files)}
 	for _, f := range m.Files {
 		g.Go(func() error {
-			sum, err := copyObject(gctx, dest, fileKey(f.Key), target, f.Key, f.Size)
+			sum, inStore, err := copyObject(gctx, dest, fileKey(f.Key), target, f.Key, f.Size)
 			if err != nil {
 				return fmt.Errorf("backup: restore %s: %w", f.Key, err)
 			}
@@ -392,6 +430,9 @@ func Restore(ctx context.Context, dest objstore.ObjectStore, m *Manifest, target
 			defer mu.Unlock()
 			p.FilesDone++
 			p.BytesCopied += f.Size
+			if inStore {
+				p.BytesCopiedInStore += f.Size
+			}
 			if opts.Progress != nil {
 				opts.Progress(p)
 			}

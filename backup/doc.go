@@ -20,6 +20,10 @@
 // copying; Verify and Restore check them, and Restore refuses a backup
 // whose bytes changed.
 //
+// A file is copied server-side when the destination can copy from the
+// source (objstore.Copier: two buckets of one S3 service) and then read
+// back once for its checksum; otherwise it streams through this process.
+//
 // Prune keeps the newest N backups and deletes the files no kept backup
 // names. Backups of one destination should come from one cluster.
 package backup

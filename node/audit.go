@@ -17,6 +17,10 @@ import (
 // field: the FSM keeps it if the command applies, so the audit log holds
 // what happened, in log order, on every node.
 func (n *Node) auditRecord(ctx context.Context, action, target, detail string) *v1.AuditRecord {
+	if _, ok := ctx.Value(authKey{}).(authResult); !ok {
+		// Not a request: the node's own action (a scheduled backup).
+		return n.nodeAudit(action, target, detail)
+	}
 	actor := "anonymous"
 	if p := authOf(ctx).p; p != nil {
 		actor = "token " + p.rec.Id

@@ -322,3 +322,33 @@ func TestCollectorSparesBackupPins(t *testing.T) {
 		}
 	}
 }
+
+// Scheduled backups: the leader backs up every BackupEvery and keeps the
+// newest BackupKeep.
+func TestScheduledBackups(t *testing.T) {
+	dest := "file://" + t.TempDir()
+	cfg := testConfig(t, t.TempDir())
+	cfg.BackupTo, cfg.BackupEvery, cfg.BackupKeep = dest, 200*time.Millisecond, 2
+	n := mustStartNode(t, cfg)
+	defer n.Close()
+	if _, err := n.Write(context.Background(), WriteInput{Table: "events", Input: ndjson(`{"id":"a"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := objstore.OpenStore(context.Background(), dest, objstore.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "three scheduled backups", func() bool {
+		backups := 0
+		for _, a := range n.fsm.Audit(100) {
+			if a.Action == "backup" && a.Actor == "node n1" {
+				backups++
+			}
+		}
+		return backups >= 3
+	})
+	ms, err := backup.List(context.Background(), store)
+	if err != nil || len(ms) < 2 || len(ms) > 3 {
+		t.Fatalf("%d backups kept (%v), want the newest 2 (and one just written, before its prune)", len(ms), err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -97,8 +98,17 @@ func TestPeerTLS(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "no certificate of this cluster's CA") {
 		t.Fatalf("join with another CA's certificate: %v", err)
 	}
+	// Nor can one without peer TLS at all.
+	cfg.NodeID, cfg.DataDir = "n5", t.TempDir()
+	cfg.PeerCertFile, cfg.PeerKeyFile, cfg.PeerCAFile = "", "", ""
+	if n, err := New(context.Background(), cfg); err == nil {
+		n.Close()
+		t.Fatal("a node without peer TLS joined")
+	} else if !strings.Contains(err.Error(), "no certificate of this cluster's CA") {
+		t.Fatalf("join without peer TLS: %v", err)
+	}
 	if m := nodes[0].members(); len(m) != 3 {
-		t.Fatalf("members after the refused join: %v", m)
+		t.Fatalf("members after the refused joins: %v", m)
 	}
 
 	leaderRaft, err := nodes[0].leaderRaft(context.Background())
@@ -280,5 +290,40 @@ func TestJoinWithPeerCertificate(t *testing.T) {
 	_, err = miniodbv1connect.NewQueryServiceClient(hc, "https://"+first.HTTPAddr()).Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "SELECT 1"}))
 	if connect.CodeOf(err) != connect.CodePermissionDenied || !strings.Contains(err.Error(), "may only join") {
 		t.Errorf("a query with a node certificate and no token: %v", err)
+	}
+}
+
+// Requests on the Raft address (node-to-node calls) are checked like any
+// other: the address marks a request as forwarded, it grants nothing.
+func TestPeerPortChecksTokens(t *testing.T) {
+	n, admin := startAuthNode(t)
+	post := func(token string) int {
+		c, err := n.peer.dialAPI(context.Background(), "tcp", string(n.transport.LocalAddr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		body := `{"table":"events","rows":[{"id":"a"}]}`
+		req := "POST /miniodb.v1.WriteService/Write HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+		if token != "" {
+			req += "Authorization: Bearer " + token + "\r\n"
+		}
+		req += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != 401 {
+		t.Errorf("a write on the raft address without a token: HTTP %d", code)
+	}
+	if code := post(admin); code != 200 {
+		t.Errorf("a write on the raft address with the admin token: HTTP %d", code)
 	}
 }

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,9 @@ type S3Store struct {
 	prefix string
 	desc   string
 	region string
+	// service identifies the endpoint and credentials: stores with the
+	// same one can copy between each other server-side.
+	service string
 
 	// bucketMu guards bucketOK: whether the bucket is known to exist. A
 	// store opened while the service was unreachable checks (and creates)
@@ -79,6 +83,35 @@ type S3Store struct {
 
 var _ ObjectStore = (*S3Store)(nil)
 var _ RangeGetter = (*S3Store)(nil)
+var _ Copier = (*S3Store)(nil)
+
+// maxServerSideCopy is the largest object one CopyObject request copies.
+const maxServerSideCopy = 5 << 30
+
+// Copy implements Copier: a server-side copy from another S3Store of the
+// same service and credentials.
+func (s *S3Store) Copy(ctx context.Context, src ObjectStore, srcKey, dstKey string, size int64) (bool, error) {
+	from, ok := src.(*S3Store)
+	if !ok || from.service != s.service || size > maxServerSideCopy {
+		return false, nil
+	}
+	srcObj, err := from.object(srcKey)
+	if err != nil {
+		return false, err
+	}
+	dstObj, err := s.object(dstKey)
+	if err != nil {
+		return false, err
+	}
+	if err := s.checkBucket(ctx); err != nil {
+		return false, err
+	}
+	if _, err := s.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: dstObj},
+		minio.CopySrcOptions{Bucket: from.bucket, Object: srcObj}); err != nil {
+		return false, from.mapErr("copy", srcKey, err)
+	}
+	return true, nil
+}
 
 // NewS3Store connects to the service and creates the bucket if it does not
 // exist. It fails when the service answers with an error (wrong
@@ -112,6 +145,8 @@ func NewS3Store(ctx context.Context, cfg S3Config) (*S3Store, error) {
 		prefix: prefix,
 		desc:   fmt.Sprintf("s3://%s/%s at %s://%s", cfg.Bucket, prefix, scheme, cfg.Endpoint),
 		region: cfg.Region,
+		// The secret key is part of the identity only as a hash.
+		service: fmt.Sprintf("%s://%s %s %x", scheme, cfg.Endpoint, cfg.AccessKey, sha256.Sum256([]byte(cfg.SecretKey))),
 	}
 	if err := s.checkBucket(ctx); err != nil && answered(err) {
 		return nil, err // the service answered: a real refusal

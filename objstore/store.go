@@ -70,6 +70,15 @@ type ObjectStore interface {
 	String() string
 }
 
+// Copier is implemented by stores that can copy an object from another
+// store without the bytes passing through this process (S3 server-side
+// copy). Copy reports false, with nothing copied, when it cannot copy from
+// that store (another service, other credentials, a file too large for
+// one copy request); the caller then streams the object.
+type Copier interface {
+	Copy(ctx context.Context, src ObjectStore, srcKey, dstKey string, size int64) (bool, error)
+}
+
 // RangeGetter is implemented by stores that can read part of an object.
 // Both stores of this package implement it; callers detect it at run time.
 type RangeGetter interface {
