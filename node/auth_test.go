@@ -175,6 +175,7 @@ func TestRoles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	backupDest := "file://" + t.TempDir()
 	type call func(c *authClient) error
 	unary := func(f func(ctx context.Context, c *authClient) error) call {
 		return func(c *authClient) error { return f(ctx, c) }
@@ -321,6 +322,19 @@ func TestRoles(t *testing.T) {
 			if connect.CodeOf(err) == connect.CodeNotFound {
 				return nil // past the access check
 			}
+			return err
+		}), [3]connect.Code{ok, deny, deny}},
+		{"Backup", unary(func(ctx context.Context, c *authClient) error {
+			s, err := c.clus.Backup(ctx, connect.NewRequest(&v1.BackupRequest{To: backupDest}))
+			if err != nil {
+				return err
+			}
+			for s.Receive() {
+			}
+			return s.Err()
+		}), [3]connect.Code{ok, deny, deny}},
+		{"Audit", unary(func(ctx context.Context, c *authClient) error {
+			_, err := c.clus.Audit(ctx, connect.NewRequest(&v1.AuditRequest{}))
 			return err
 		}), [3]connect.Code{ok, deny, deny}},
 		{"WhoAmI", unary(func(ctx context.Context, c *authClient) error {
