@@ -44,16 +44,16 @@ func ObjectKey(k KeyInfo) string {
 	return formatKey(k)
 }
 
-// TablePrefix returns the key prefix of all files of one incarnation of a
+// tablePrefix returns the key prefix of all files of one incarnation of a
 // table, ending in "/".
-func TablePrefix(table string, tableCreatedIndex uint64) string {
+func tablePrefix(table string, tableCreatedIndex uint64) string {
 	return DataPrefix + escapeSegment(table) + "/" + strconv.FormatUint(tableCreatedIndex, 10) + "/"
 }
 
 // PartitionPrefix returns the key prefix of all files of one partition,
 // ending in "/".
 func PartitionPrefix(table string, tableCreatedIndex uint64, partition string) string {
-	return TablePrefix(table, tableCreatedIndex) + escapeSegment(partition) + "/"
+	return tablePrefix(table, tableCreatedIndex) + escapeSegment(partition) + "/"
 }
 
 func formatKey(k KeyInfo) string {

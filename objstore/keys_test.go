@@ -46,7 +46,7 @@ func TestObjectKey(t *testing.T) {
 				t.Fatalf("ParseObjectKey = %+v, want %+v", back, tc.in)
 			}
 			if !strings.HasPrefix(got, PartitionPrefix(tc.in.Table, tc.in.TableCreatedIndex, tc.in.Partition)) ||
-				!strings.HasPrefix(got, TablePrefix(tc.in.Table, tc.in.TableCreatedIndex)) ||
+				!strings.HasPrefix(got, tablePrefix(tc.in.Table, tc.in.TableCreatedIndex)) ||
 				!strings.HasPrefix(got, DataPrefix) {
 				t.Fatal("key does not start with its prefixes")
 			}
@@ -70,7 +70,7 @@ func TestObjectKeyOrder(t *testing.T) {
 		t.Fatal("two uploads share a key")
 	}
 	// Different incarnations of a table never share a prefix.
-	if strings.HasPrefix(TablePrefix("t", 12), TablePrefix("t", 1)) {
+	if strings.HasPrefix(tablePrefix("t", 12), tablePrefix("t", 1)) {
 		t.Fatal("table prefix of incarnation 1 is a prefix of incarnation 12")
 	}
 }

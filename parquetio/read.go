@@ -313,12 +313,3 @@ func ReadBatches(r io.ReaderAt, size int64) ([]*miniodbv1.RowBatch, error) {
 		batches = append(batches, b)
 	}
 }
-
-// ReadSchema returns the schema of a file from its footer.
-func ReadSchema(r io.ReaderAt, size int64) ([]*miniodbv1.Column, error) {
-	_, cols, err := openFile(r, size, false)
-	if err != nil {
-		return nil, err
-	}
-	return schemaOf(cols), nil
-}

@@ -43,9 +43,9 @@ type cacheEntry struct {
 	dropped bool
 }
 
-// NewCache returns a cache in dir (created if needed, emptied of earlier
+// newCache returns a cache in dir (created if needed, emptied of earlier
 // contents) holding at most limit bytes of unpinned objects.
-func NewCache(dir string, limit int64, store objstore.ObjectStore) (*Cache, error) {
+func newCache(dir string, limit int64, store objstore.ObjectStore) (*Cache, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("query: clear cache dir: %w", err)
 	}

@@ -23,7 +23,7 @@ func TestCacheDrop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := NewCache(t.TempDir(), 1<<20, store)
+	c, err := newCache(t.TempDir(), 1<<20, store)
 	if err != nil {
 		t.Fatal(err)
 	}

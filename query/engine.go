@@ -144,7 +144,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
-	cache, err := NewCache(filepath.Join(dir, "cache"), cfg.CacheBytes, cfg.Store)
+	cache, err := newCache(filepath.Join(dir, "cache"), cfg.CacheBytes, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
