@@ -352,3 +352,41 @@ func TestScheduledBackups(t *testing.T) {
 		t.Fatalf("%d backups kept (%v), want the newest 2 (and one just written, before its prune)", len(ms), err)
 	}
 }
+
+// A restored node is a cluster of its own that other nodes join as usual.
+func TestJoinRestoredNode(t *testing.T) {
+	src := mustStartNode(t, testConfig(t, t.TempDir()))
+	defer src.Close()
+	writeFiles(t, src, newClient(t, src), 2, 100)
+	if _, err := src.Write(context.Background(), WriteInput{Table: "events", Input: ndjson(`{"id":"hot","ts":"2026-01-01T00:00:00Z"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	dest := "file://" + t.TempDir()
+	if _, err := src.Backup(context.Background(), dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	shared := "file://" + filepath.Join(t.TempDir(), "objects")
+	dir := filepath.Join(t.TempDir(), "r1")
+	raftAddr := freeTCPAddr(t)
+	if _, err := RestoreDataDir(context.Background(), RestoreOptions{From: dest, DataDir: dir, NodeID: "r1", RaftAddr: raftAddr, ObjectStore: shared}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dir)
+	cfg.NodeID, cfg.RaftAddr, cfg.ObjectStore, cfg.ObjectStoreShared = "r1", raftAddr, shared, true
+	r := mustStartNode(t, cfg)
+	defer r.Close()
+	jcfg := testConfig(t, t.TempDir())
+	jcfg.NodeID, jcfg.ObjectStore, jcfg.ObjectStoreShared = "r2", shared, true
+	jcfg.JoinAddrs = []string{r.HTTPAddr()}
+	j, err := New(context.Background(), jcfg)
+	if err != nil {
+		t.Fatalf("join the restored node: %v", err)
+	}
+	defer j.Close()
+	if got := newClient(t, j).sql("SELECT count(*) FROM events"); got != "[201]\n" {
+		t.Fatalf("a strong read through the joined node: %s", got)
+	}
+	waitFor(t, 10*time.Second, "the joined node to apply the restored state", func() bool {
+		return j.fsm.AppliedIndex() >= r.fsm.AppliedIndex() && len(j.fsm.Tables()) == 1
+	})
+}
