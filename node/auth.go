@@ -389,12 +389,12 @@ func (n *Node) withAuth(next http.Handler) http.Handler {
 }
 
 // need is what a procedure requires: a role, on the table the request
-// names (table), or checked later (query: the query path checks every
-// table the statement reads).
+// names (table), or checked later (later: the query path checks every
+// table a statement reads, WriteStream every batch's table).
 type need struct {
 	role  string
 	table func(msg any) string
-	query bool
+	later bool
 }
 
 func anyTable(any) string { return "" }
@@ -409,7 +409,9 @@ func needOf(procedure string) (need, bool) {
 	case miniodbv1connect.WriteServiceDeleteProcedure:
 		return need{role: writer, table: func(m any) string { return m.(*v1.DeleteRequest).GetTable() }}, true
 	case miniodbv1connect.QueryServiceQueryProcedure, miniodbv1connect.QueryServiceQueryStreamProcedure:
-		return need{role: reader, query: true}, true
+		return need{role: reader, later: true}, true
+	case miniodbv1connect.WriteServiceWriteStreamProcedure:
+		return need{role: writer, later: true}, true
 	case miniodbv1connect.TableServiceCreateTableProcedure:
 		return need{role: writer, table: func(m any) string { return m.(*v1.CreateTableRequest).GetName() }}, true
 	case miniodbv1connect.TableServiceGetTableProcedure:
@@ -449,7 +451,7 @@ func (n *Node) authorize(ctx context.Context, procedure string, msg any) error {
 		}
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s may only join the cluster; other requests need a token", res.p))
 	}
-	if res.p == nil || nd.query || nd.table == nil {
+	if res.p == nil || nd.later || nd.table == nil {
 		return nil
 	}
 	table := "" // a streaming request: its messages come later

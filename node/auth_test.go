@@ -324,6 +324,12 @@ func TestRoles(t *testing.T) {
 			}
 			return err
 		}), [3]connect.Code{ok, deny, deny}},
+		{"WriteStream sensor_a", unary(func(ctx context.Context, c *authClient) error {
+			return writeStreamAs(t, n, c.token, "sensor_a")
+		}), [3]connect.Code{ok, ok, deny}},
+		{"WriteStream other", unary(func(ctx context.Context, c *authClient) error {
+			return writeStreamAs(t, n, c.token, "other")
+		}), [3]connect.Code{ok, deny, deny}},
 		{"Backup", unary(func(ctx context.Context, c *authClient) error {
 			s, err := c.clus.Backup(ctx, connect.NewRequest(&v1.BackupRequest{To: backupDest}))
 			if err != nil {
@@ -689,5 +695,26 @@ func TestAudit(t *testing.T) {
 	defer n2.Close()
 	if got := auditActions(t, newAuthClient(t, n2, rootTok)); len(got) != len(want) {
 		t.Errorf("after a restart: %v", got)
+	}
+}
+
+// writeStreamAs writes one batch to table on a stream with the token.
+func writeStreamAs(t *testing.T, n *Node, token, table string) error {
+	hc := &http.Client{Transport: bearerTransport{token, h2cClient(t).Transport}}
+	s := miniodbv1connect.NewWriteServiceClient(hc, "http://"+n.HTTPAddr()).WriteStream(context.Background())
+	s.Send(&v1.WriteStreamRequest{Sequence: 1, Batch: &v1.WriteRequest{Table: table, RowsNdjson: []byte(`{"id":"s"}`)}})
+	s.CloseRequest()
+	defer s.CloseResponse()
+	for {
+		r, err := s.Receive()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if len(r.Rejected) > 0 {
+			return fmt.Errorf("rejected: %v", r.Rejected)
+		}
 	}
 }

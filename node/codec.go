@@ -35,7 +35,50 @@ func (c jsonCodec) Unmarshal(data []byte, m any) error {
 	if w, ok := m.(*v1.WriteRequest); ok {
 		return unmarshalWriteRequest(data, w)
 	}
+	if w, ok := m.(*v1.WriteStreamRequest); ok {
+		return unmarshalWriteStreamRequest(data, w)
+	}
 	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, msg)
+}
+
+// unmarshalWriteStreamRequest decodes a stream message whose batch keeps
+// its rows exact, as a WriteRequest's do.
+func unmarshalWriteStreamRequest(data []byte, w *v1.WriteStreamRequest) error {
+	fields, err := splitObject(data)
+	if err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	var rest bytes.Buffer
+	rest.WriteByte('{')
+	for _, f := range fields {
+		var key string
+		if err := json.Unmarshal(f.key, &key); err != nil {
+			return fmt.Errorf("request body: field name %s: %w", f.key, err)
+		}
+		if key == "batch" {
+			if w.Batch != nil {
+				return fmt.Errorf(`request body: duplicate field "batch"`)
+			}
+			w.Batch = &v1.WriteRequest{}
+			if err := unmarshalWriteRequest(f.value, w.Batch); err != nil {
+				return fmt.Errorf("batch: %w", err)
+			}
+			continue
+		}
+		if rest.Len() > 1 {
+			rest.WriteByte(',')
+		}
+		rest.Write(f.key)
+		rest.WriteByte(':')
+		rest.Write(f.value)
+	}
+	rest.WriteByte('}')
+	batch := w.Batch
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest.Bytes(), w); err != nil {
+		return err
+	}
+	w.Batch = batch
+	return nil
 }
 
 func unmarshalWriteRequest(data []byte, w *v1.WriteRequest) error {

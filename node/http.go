@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
@@ -87,9 +88,11 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 // handleNDJSON takes a body of newline-delimited JSON rows:
 //
 //	curl --data-binary @rows.ndjson localhost:7070/v1/tables/events/rows
+//	curl -T rows.ndjson -H 'Transfer-Encoding: chunked' localhost:7070/v1/tables/events/rows
 //
 // The request id may be given as ?request_id= or the Idempotency-Key header;
-// ?upsert_key=id makes each row replace the earlier rows with its id.
+// ?upsert_key=id makes each row replace the earlier rows with its id. A
+// body of any length is accepted (writeNDJSON).
 func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// The Write RPC's access rule, checked before the body is read.
@@ -98,24 +101,15 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, apiError(n.logger, "write", err))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxRequestBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			err = fmt.Errorf("%w: the body is larger than %d bytes; split it into smaller requests", ErrInvalid, n.cfg.MaxRequestBytes)
-		}
-		writeHTTPError(w, apiError(n.logger, "write", err))
-		return
-	}
 	id := r.URL.Query().Get("request_id")
 	if id == "" {
 		id = r.Header.Get("Idempotency-Key")
 	}
 	req := &v1.WriteRequest{
-		Table: r.PathValue("table"), RequestId: id, RowsNdjson: body, Redirect: r.URL.Query().Get("redirect") == "true",
+		Table: r.PathValue("table"), RequestId: id, Redirect: r.URL.Query().Get("redirect") == "true",
 		UpsertKey: r.URL.Query().Get("upsert_key"),
 	}
-	res, err := n.WriteRequest(r.Context(), req)
+	res, err := n.writeNDJSON(r.Context(), req, r.Body)
 	n.observeWrite(start, err)
 	if err != nil {
 		ce := apiError(n.logger, "write", err)
@@ -134,6 +128,70 @@ func (n *Node) handleNDJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(append(b, '\n'))
+}
+
+// writeNDJSON writes an NDJSON body. A body of at most MaxRequestBytes is
+// one write, atomic as any. A longer one (a chunked upload of a log file,
+// say) is written in pieces of at most MaxRequestBytes cut at line ends,
+// one after the other, so memory stays bounded whatever the length: each
+// piece is atomic and durable before the next is read, and piece k has
+// request id "<request_id>#k", so a retry of the whole body with the same
+// request_id skips the pieces already applied. An error names how many
+// rows the pieces before it wrote.
+func (n *Node) writeNDJSON(ctx context.Context, req *v1.WriteRequest, body io.Reader) (*v1.WriteResponse, error) {
+	limit := int(n.cfg.MaxRequestBytes)
+	buf := make([]byte, 0, min(limit, 1<<20))
+	total := &v1.WriteResponse{Duplicate: true}
+	for piece := 0; ; piece++ {
+		// Fill the buffer up to the limit (growing it only as needed).
+		eof := false
+		for len(buf) < limit {
+			if len(buf) == cap(buf) {
+				buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
+			}
+			k, err := body.Read(buf[len(buf):min(cap(buf), limit)])
+			buf = buf[:len(buf)+k]
+			if err == io.EOF {
+				eof = true
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: reading the body: %w", ErrInvalid, err)
+			}
+		}
+		chunk, rest := buf, []byte(nil)
+		if !eof {
+			cut := bytes.LastIndexByte(buf, '\n')
+			if cut < 0 {
+				return nil, fmt.Errorf("%w: a line of the body is longer than %d bytes (--max-request-bytes)", ErrInvalid, limit)
+			}
+			chunk, rest = buf[:cut+1], buf[cut+1:]
+		}
+		m := proto.Clone(req).(*v1.WriteRequest)
+		m.RowsNdjson = chunk
+		if piece > 0 || !eof {
+			if req.RequestId != "" {
+				m.RequestId = fmt.Sprintf("%s#%d", req.RequestId, piece)
+			}
+		}
+		if len(bytes.TrimSpace(chunk)) > 0 || piece == 0 {
+			res, err := n.WriteRequest(ctx, m)
+			if err != nil {
+				if piece == 0 {
+					return nil, err
+				}
+				return nil, fmt.Errorf("after %d rows written in %d pieces of the body (a retry with the same request_id skips them), piece %d: %w",
+					total.RowsWritten, piece, piece+1, err)
+			}
+			total.RowsWritten += res.RowsWritten
+			total.RaftIndex = max(total.RaftIndex, res.RaftIndex)
+			total.Duplicate = total.Duplicate && res.Duplicate
+		}
+		if eof {
+			return total, nil
+		}
+		buf = append(buf[:0], rest...)
+	}
 }
 
 // handleHTTPQuery answers ?sql=…&format=json|csv|ndjson for curl users.

@@ -693,6 +693,204 @@ func (x *TableInfo) GetTombstones() int64 {
 	return 0
 }
 
+type WriteStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the stream's first batch, then one more for each.
+	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Optional: batch k of stream s has request id "s:k", so a batch sent
+	// again after a reconnect is applied once.
+	StreamId string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// The batch: table and rows as in Write (its request_id is ignored).
+	Batch         *WriteRequest `protobuf:"bytes,3,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteStreamRequest) Reset() {
+	*x = WriteStreamRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteStreamRequest) ProtoMessage() {}
+
+func (x *WriteStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteStreamRequest.ProtoReflect.Descriptor instead.
+func (*WriteStreamRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WriteStreamRequest) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *WriteStreamRequest) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
+}
+
+func (x *WriteStreamRequest) GetBatch() *WriteRequest {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+type WriteStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every batch up to this sequence number is durable or rejected.
+	DurableThrough uint64 `protobuf:"varint,1,opt,name=durable_through,json=durableThrough,proto3" json:"durable_through,omitempty"`
+	// Rows written by the durable batches of this stream so far.
+	RowsWritten int64 `protobuf:"varint,2,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
+	// The highest Raft index of a durable batch so far.
+	RaftIndex uint64 `protobuf:"varint,3,opt,name=raft_index,json=raftIndex,proto3" json:"raft_index,omitempty"`
+	// Batches refused since the previous answer (bad rows, an unknown
+	// column type): they are not written and not retried.
+	Rejected      []*RejectedBatch `protobuf:"bytes,4,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteStreamResponse) Reset() {
+	*x = WriteStreamResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteStreamResponse) ProtoMessage() {}
+
+func (x *WriteStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteStreamResponse.ProtoReflect.Descriptor instead.
+func (*WriteStreamResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WriteStreamResponse) GetDurableThrough() uint64 {
+	if x != nil {
+		return x.DurableThrough
+	}
+	return 0
+}
+
+func (x *WriteStreamResponse) GetRowsWritten() int64 {
+	if x != nil {
+		return x.RowsWritten
+	}
+	return 0
+}
+
+func (x *WriteStreamResponse) GetRaftIndex() uint64 {
+	if x != nil {
+		return x.RaftIndex
+	}
+	return 0
+}
+
+func (x *WriteStreamResponse) GetRejected() []*RejectedBatch {
+	if x != nil {
+		return x.Rejected
+	}
+	return nil
+}
+
+type RejectedBatch struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Sequence uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The Connect code, e.g. invalid_argument.
+	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectedBatch) Reset() {
+	*x = RejectedBatch{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectedBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectedBatch) ProtoMessage() {}
+
+func (x *RejectedBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectedBatch.ProtoReflect.Descriptor instead.
+func (*RejectedBatch) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RejectedBatch) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *RejectedBatch) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RejectedBatch) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type DeleteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
@@ -706,7 +904,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	mi := &file_miniodb_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +916,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[11]
+	mi := &file_miniodb_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +929,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRequest) GetTable() string {
@@ -774,7 +972,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	mi := &file_miniodb_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +984,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[12]
+	mi := &file_miniodb_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +997,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteResponse) GetRaftIndex() uint64 {
@@ -848,7 +1046,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1058,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[13]
+	mi := &file_miniodb_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1071,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WriteRequest) GetTable() string {
@@ -944,7 +1142,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[14]
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1154,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[14]
+	mi := &file_miniodb_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1167,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Record) GetId() string {
@@ -1005,7 +1203,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[15]
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1215,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[15]
+	mi := &file_miniodb_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1228,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WriteResponse) GetRowsWritten() int64 {
@@ -1069,7 +1267,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1279,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[16]
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1292,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -1131,7 +1329,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1341,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[17]
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1354,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueryResponse) GetColumns() []*ResultColumn {
@@ -1184,7 +1382,7 @@ type ResultColumn struct {
 
 func (x *ResultColumn) Reset() {
 	*x = ResultColumn{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1394,7 @@ func (x *ResultColumn) String() string {
 func (*ResultColumn) ProtoMessage() {}
 
 func (x *ResultColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[18]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1407,7 @@ func (x *ResultColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultColumn.ProtoReflect.Descriptor instead.
 func (*ResultColumn) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResultColumn) GetName() string {
@@ -1236,7 +1434,7 @@ type QueryStreamResponse struct {
 
 func (x *QueryStreamResponse) Reset() {
 	*x = QueryStreamResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1446,7 @@ func (x *QueryStreamResponse) String() string {
 func (*QueryStreamResponse) ProtoMessage() {}
 
 func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1459,7 @@ func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStreamResponse.ProtoReflect.Descriptor instead.
 func (*QueryStreamResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryStreamResponse) GetColumns() []*ResultColumn {
@@ -1298,7 +1496,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1508,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1521,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateTokenRequest) GetRole() string {
@@ -1379,7 +1577,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1589,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1602,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -1438,7 +1636,7 @@ type TokenInfo struct {
 
 func (x *TokenInfo) Reset() {
 	*x = TokenInfo{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1648,7 @@ func (x *TokenInfo) String() string {
 func (*TokenInfo) ProtoMessage() {}
 
 func (x *TokenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1661,7 @@ func (x *TokenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
 func (*TokenInfo) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TokenInfo) GetId() string {
@@ -1537,7 +1735,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1747,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1760,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 type ListTokensResponse struct {
@@ -1574,7 +1772,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1784,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1797,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListTokensResponse) GetTokens() []*TokenInfo {
@@ -1620,7 +1818,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1830,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1843,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RevokeTokenRequest) GetId() string {
@@ -1663,7 +1861,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1873,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1886,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 type WhoAmIRequest struct {
@@ -1699,7 +1897,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1909,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1922,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 type WhoAmIResponse struct {
@@ -1738,7 +1936,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1948,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1961,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WhoAmIResponse) GetAuth() bool {
@@ -1790,7 +1988,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +2000,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +2013,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AuditRequest) GetLimit() int32 {
@@ -1834,7 +2032,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2044,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2057,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AuditResponse) GetEntries() []*AuditEntry {
@@ -1883,7 +2081,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2093,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2106,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AuditEntry) GetRaftIndex() uint64 {
@@ -1966,7 +2164,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2176,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2189,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BackupRequest) GetTo() string {
@@ -2027,7 +2225,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2237,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2250,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BackupResponse) GetFilesTotal() int64 {
@@ -2128,7 +2326,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2338,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2351,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CompactRequest) GetTable() string {
@@ -2183,7 +2381,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2195,7 +2393,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2208,7 +2406,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CompactResponse) GetMerges() int64 {
@@ -2260,7 +2458,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2470,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2483,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -2327,7 +2525,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2339,7 +2537,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2550,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -2378,7 +2576,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2390,7 +2588,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2403,7 +2601,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -2421,7 +2619,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2631,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2644,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -2464,7 +2662,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2674,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2687,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Member) GetNodeId() string {
@@ -2535,7 +2733,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[41]
+	mi := &file_miniodb_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2745,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[41]
+	mi := &file_miniodb_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2758,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 type StatusResponse struct {
@@ -2594,7 +2792,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[42]
+	mi := &file_miniodb_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2804,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[42]
+	mi := &file_miniodb_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2817,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -2777,7 +2975,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[43]
+	mi := &file_miniodb_v1_api_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2987,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[43]
+	mi := &file_miniodb_v1_api_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +3000,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{43}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TableStatus) GetName() string {
@@ -2891,7 +3089,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[44]
+	mi := &file_miniodb_v1_api_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2903,7 +3101,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[44]
+	mi := &file_miniodb_v1_api_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2916,7 +3114,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{44}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -2936,7 +3134,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[45]
+	mi := &file_miniodb_v1_api_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2948,7 +3146,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[45]
+	mi := &file_miniodb_v1_api_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2961,7 +3159,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{45}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -3041,7 +3239,21 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\x06ttl_ms\x18\x0f \x01(\x03R\x05ttlMs\x12\x1e\n" +
 	"\n" +
 	"tombstones\x18\x10 \x01(\x03R\n" +
-	"tombstones\"_\n" +
+	"tombstones\"}\n" +
+	"\x12WriteStreamRequest\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x1b\n" +
+	"\tstream_id\x18\x02 \x01(\tR\bstreamId\x12.\n" +
+	"\x05batch\x18\x03 \x01(\v2\x18.miniodb.v1.WriteRequestR\x05batch\"\xb7\x01\n" +
+	"\x13WriteStreamResponse\x12'\n" +
+	"\x0fdurable_through\x18\x01 \x01(\x04R\x0edurableThrough\x12!\n" +
+	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12\x1d\n" +
+	"\n" +
+	"raft_index\x18\x03 \x01(\x04R\traftIndex\x125\n" +
+	"\brejected\x18\x04 \x03(\v2\x19.miniodb.v1.RejectedBatchR\brejected\"Y\n" +
+	"\rRejectedBatch\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"_\n" +
 	"\rDeleteRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x14\n" +
@@ -3227,10 +3439,11 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\bGetTable\x12\x1b.miniodb.v1.GetTableRequest\x1a\x1c.miniodb.v1.GetTableResponse\"\x03\x90\x02\x01\x12J\n" +
 	"\tDropTable\x12\x1c.miniodb.v1.DropTableRequest\x1a\x1d.miniodb.v1.DropTableResponse\"\x00\x12M\n" +
 	"\n" +
-	"AlterTable\x12\x1d.miniodb.v1.AlterTableRequest\x1a\x1e.miniodb.v1.AlterTableResponse\"\x002\x91\x01\n" +
+	"AlterTable\x12\x1d.miniodb.v1.AlterTableRequest\x1a\x1e.miniodb.v1.AlterTableResponse\"\x002\xe7\x01\n" +
 	"\fWriteService\x12>\n" +
 	"\x05Write\x12\x18.miniodb.v1.WriteRequest\x1a\x19.miniodb.v1.WriteResponse\"\x00\x12A\n" +
-	"\x06Delete\x12\x19.miniodb.v1.DeleteRequest\x1a\x1a.miniodb.v1.DeleteResponse\"\x002\xa2\x01\n" +
+	"\x06Delete\x12\x19.miniodb.v1.DeleteRequest\x1a\x1a.miniodb.v1.DeleteResponse\"\x00\x12T\n" +
+	"\vWriteStream\x12\x1e.miniodb.v1.WriteStreamRequest\x1a\x1f.miniodb.v1.WriteStreamResponse\"\x00(\x010\x012\xa2\x01\n" +
 	"\fQueryService\x12A\n" +
 	"\x05Query\x12\x18.miniodb.v1.QueryRequest\x1a\x19.miniodb.v1.QueryResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\xc9\x02\n" +
@@ -3261,7 +3474,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -3274,120 +3487,127 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*AlterTableRequest)(nil),   // 8: miniodb.v1.AlterTableRequest
 	(*AlterTableResponse)(nil),  // 9: miniodb.v1.AlterTableResponse
 	(*TableInfo)(nil),           // 10: miniodb.v1.TableInfo
-	(*DeleteRequest)(nil),       // 11: miniodb.v1.DeleteRequest
-	(*DeleteResponse)(nil),      // 12: miniodb.v1.DeleteResponse
-	(*WriteRequest)(nil),        // 13: miniodb.v1.WriteRequest
-	(*Record)(nil),              // 14: miniodb.v1.Record
-	(*WriteResponse)(nil),       // 15: miniodb.v1.WriteResponse
-	(*QueryRequest)(nil),        // 16: miniodb.v1.QueryRequest
-	(*QueryResponse)(nil),       // 17: miniodb.v1.QueryResponse
-	(*ResultColumn)(nil),        // 18: miniodb.v1.ResultColumn
-	(*QueryStreamResponse)(nil), // 19: miniodb.v1.QueryStreamResponse
-	(*CreateTokenRequest)(nil),  // 20: miniodb.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil), // 21: miniodb.v1.CreateTokenResponse
-	(*TokenInfo)(nil),           // 22: miniodb.v1.TokenInfo
-	(*ListTokensRequest)(nil),   // 23: miniodb.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),  // 24: miniodb.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),  // 25: miniodb.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil), // 26: miniodb.v1.RevokeTokenResponse
-	(*WhoAmIRequest)(nil),       // 27: miniodb.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),      // 28: miniodb.v1.WhoAmIResponse
-	(*AuditRequest)(nil),        // 29: miniodb.v1.AuditRequest
-	(*AuditResponse)(nil),       // 30: miniodb.v1.AuditResponse
-	(*AuditEntry)(nil),          // 31: miniodb.v1.AuditEntry
-	(*BackupRequest)(nil),       // 32: miniodb.v1.BackupRequest
-	(*BackupResponse)(nil),      // 33: miniodb.v1.BackupResponse
-	(*CompactRequest)(nil),      // 34: miniodb.v1.CompactRequest
-	(*CompactResponse)(nil),     // 35: miniodb.v1.CompactResponse
-	(*JoinRequest)(nil),         // 36: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 37: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 38: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 39: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 40: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 41: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 42: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 43: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 44: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 45: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 46: miniodb.v1.Column
-	(Partitioning)(0),           // 47: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 48: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),    // 49: miniodb.v1.CompactionPolicy
-	(*structpb.Struct)(nil),     // 50: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 51: google.protobuf.ListValue
+	(*WriteStreamRequest)(nil),  // 11: miniodb.v1.WriteStreamRequest
+	(*WriteStreamResponse)(nil), // 12: miniodb.v1.WriteStreamResponse
+	(*RejectedBatch)(nil),       // 13: miniodb.v1.RejectedBatch
+	(*DeleteRequest)(nil),       // 14: miniodb.v1.DeleteRequest
+	(*DeleteResponse)(nil),      // 15: miniodb.v1.DeleteResponse
+	(*WriteRequest)(nil),        // 16: miniodb.v1.WriteRequest
+	(*Record)(nil),              // 17: miniodb.v1.Record
+	(*WriteResponse)(nil),       // 18: miniodb.v1.WriteResponse
+	(*QueryRequest)(nil),        // 19: miniodb.v1.QueryRequest
+	(*QueryResponse)(nil),       // 20: miniodb.v1.QueryResponse
+	(*ResultColumn)(nil),        // 21: miniodb.v1.ResultColumn
+	(*QueryStreamResponse)(nil), // 22: miniodb.v1.QueryStreamResponse
+	(*CreateTokenRequest)(nil),  // 23: miniodb.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil), // 24: miniodb.v1.CreateTokenResponse
+	(*TokenInfo)(nil),           // 25: miniodb.v1.TokenInfo
+	(*ListTokensRequest)(nil),   // 26: miniodb.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),  // 27: miniodb.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),  // 28: miniodb.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil), // 29: miniodb.v1.RevokeTokenResponse
+	(*WhoAmIRequest)(nil),       // 30: miniodb.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),      // 31: miniodb.v1.WhoAmIResponse
+	(*AuditRequest)(nil),        // 32: miniodb.v1.AuditRequest
+	(*AuditResponse)(nil),       // 33: miniodb.v1.AuditResponse
+	(*AuditEntry)(nil),          // 34: miniodb.v1.AuditEntry
+	(*BackupRequest)(nil),       // 35: miniodb.v1.BackupRequest
+	(*BackupResponse)(nil),      // 36: miniodb.v1.BackupResponse
+	(*CompactRequest)(nil),      // 37: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 38: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 39: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 40: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 41: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 42: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 43: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 44: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 45: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 46: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 47: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 48: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 49: miniodb.v1.Column
+	(Partitioning)(0),           // 50: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 51: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 52: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 53: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 54: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	46, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	47, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	48, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	49, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	49, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	50, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	51, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	52, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	49, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	52, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
-	46, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	47, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	48, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	49, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
-	50, // 13: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
-	14, // 14: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	50, // 15: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
-	18, // 16: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	51, // 17: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
-	18, // 18: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	51, // 19: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
-	22, // 20: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
-	22, // 21: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
-	22, // 22: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
-	31, // 23: miniodb.v1.AuditResponse.entries:type_name -> miniodb.v1.AuditEntry
-	43, // 24: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	40, // 25: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
-	0,  // 26: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
-	2,  // 27: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
-	4,  // 28: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
-	6,  // 29: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
-	8,  // 30: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
-	13, // 31: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	11, // 32: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
-	16, // 33: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	16, // 34: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	20, // 35: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
-	23, // 36: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
-	25, // 37: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
-	27, // 38: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
-	41, // 39: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	44, // 40: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	36, // 41: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	38, // 42: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	34, // 43: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
-	32, // 44: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
-	29, // 45: miniodb.v1.ClusterService.Audit:input_type -> miniodb.v1.AuditRequest
-	1,  // 46: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 47: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 48: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 49: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	9,  // 50: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
-	15, // 51: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	12, // 52: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
-	17, // 53: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	19, // 54: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	21, // 55: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
-	24, // 56: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
-	26, // 57: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
-	28, // 58: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
-	42, // 59: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	45, // 60: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	37, // 61: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	39, // 62: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	35, // 63: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
-	33, // 64: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
-	30, // 65: miniodb.v1.ClusterService.Audit:output_type -> miniodb.v1.AuditResponse
-	46, // [46:66] is the sub-list for method output_type
-	26, // [26:46] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	49, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	50, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	51, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	52, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	16, // 13: miniodb.v1.WriteStreamRequest.batch:type_name -> miniodb.v1.WriteRequest
+	13, // 14: miniodb.v1.WriteStreamResponse.rejected:type_name -> miniodb.v1.RejectedBatch
+	53, // 15: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	17, // 16: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
+	53, // 17: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	21, // 18: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
+	54, // 19: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	21, // 20: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
+	54, // 21: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	25, // 22: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
+	25, // 23: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
+	25, // 24: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
+	34, // 25: miniodb.v1.AuditResponse.entries:type_name -> miniodb.v1.AuditEntry
+	46, // 26: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	43, // 27: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	0,  // 28: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
+	2,  // 29: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
+	4,  // 30: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
+	6,  // 31: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
+	8,  // 32: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
+	16, // 33: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	14, // 34: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
+	11, // 35: miniodb.v1.WriteService.WriteStream:input_type -> miniodb.v1.WriteStreamRequest
+	19, // 36: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	19, // 37: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	23, // 38: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
+	26, // 39: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
+	28, // 40: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
+	30, // 41: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
+	44, // 42: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	47, // 43: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	39, // 44: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	41, // 45: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	37, // 46: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	35, // 47: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
+	32, // 48: miniodb.v1.ClusterService.Audit:input_type -> miniodb.v1.AuditRequest
+	1,  // 49: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 50: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 51: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 52: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 53: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	18, // 54: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	15, // 55: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
+	12, // 56: miniodb.v1.WriteService.WriteStream:output_type -> miniodb.v1.WriteStreamResponse
+	20, // 57: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	22, // 58: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	24, // 59: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
+	27, // 60: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
+	29, // 61: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
+	31, // 62: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
+	45, // 63: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	48, // 64: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	40, // 65: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	42, // 66: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	38, // 67: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	36, // 68: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
+	33, // 69: miniodb.v1.ClusterService.Audit:output_type -> miniodb.v1.AuditResponse
+	49, // [49:70] is the sub-list for method output_type
+	28, // [28:49] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_api_proto_init() }
@@ -3403,7 +3623,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -56,6 +56,9 @@ const (
 	WriteServiceWriteProcedure = "/miniodb.v1.WriteService/Write"
 	// WriteServiceDeleteProcedure is the fully-qualified name of the WriteService's Delete RPC.
 	WriteServiceDeleteProcedure = "/miniodb.v1.WriteService/Delete"
+	// WriteServiceWriteStreamProcedure is the fully-qualified name of the WriteService's WriteStream
+	// RPC.
+	WriteServiceWriteStreamProcedure = "/miniodb.v1.WriteService/WriteStream"
 	// QueryServiceQueryProcedure is the fully-qualified name of the QueryService's Query RPC.
 	QueryServiceQueryProcedure = "/miniodb.v1.QueryService/Query"
 	// QueryServiceQueryStreamProcedure is the fully-qualified name of the QueryService's QueryStream
@@ -276,6 +279,16 @@ type WriteServiceClient interface {
 	// or both (rows with one of the ids within the range). It answers once
 	// the delete is committed; from then on no query sees the rows.
 	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
+	// WriteStream takes batches from a long-lived producer on one stream
+	// and answers with durable watermarks: every batch with a sequence
+	// number up to durable_through is committed on a quorum and applied
+	// (or rejected, and listed as such). Batches are written concurrently,
+	// each atomic, as a Write of its own. A batch that cannot be written
+	// now (no leader, buffers full) ends the stream with that error: the
+	// producer reconnects and sends again from durable_through + 1; with a
+	// stream_id, a batch sent twice is written once. Needs HTTP/2 (gRPC, or
+	// Connect over HTTP/2).
+	WriteStream(context.Context) *connect.BidiStreamForClient[v1.WriteStreamRequest, v1.WriteStreamResponse]
 }
 
 // NewWriteServiceClient constructs a client for the miniodb.v1.WriteService service. By default, it
@@ -301,13 +314,20 @@ func NewWriteServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(writeServiceMethods.ByName("Delete")),
 			connect.WithClientOptions(opts...),
 		),
+		writeStream: connect.NewClient[v1.WriteStreamRequest, v1.WriteStreamResponse](
+			httpClient,
+			baseURL+WriteServiceWriteStreamProcedure,
+			connect.WithSchema(writeServiceMethods.ByName("WriteStream")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // writeServiceClient implements WriteServiceClient.
 type writeServiceClient struct {
-	write  *connect.Client[v1.WriteRequest, v1.WriteResponse]
-	delete *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
+	write       *connect.Client[v1.WriteRequest, v1.WriteResponse]
+	delete      *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
+	writeStream *connect.Client[v1.WriteStreamRequest, v1.WriteStreamResponse]
 }
 
 // Write calls miniodb.v1.WriteService.Write.
@@ -320,6 +340,11 @@ func (c *writeServiceClient) Delete(ctx context.Context, req *connect.Request[v1
 	return c.delete.CallUnary(ctx, req)
 }
 
+// WriteStream calls miniodb.v1.WriteService.WriteStream.
+func (c *writeServiceClient) WriteStream(ctx context.Context) *connect.BidiStreamForClient[v1.WriteStreamRequest, v1.WriteStreamResponse] {
+	return c.writeStream.CallBidiStream(ctx)
+}
+
 // WriteServiceHandler is an implementation of the miniodb.v1.WriteService service.
 type WriteServiceHandler interface {
 	// Write appends rows to a table and answers once they are committed on a
@@ -329,6 +354,16 @@ type WriteServiceHandler interface {
 	// or both (rows with one of the ids within the range). It answers once
 	// the delete is committed; from then on no query sees the rows.
 	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
+	// WriteStream takes batches from a long-lived producer on one stream
+	// and answers with durable watermarks: every batch with a sequence
+	// number up to durable_through is committed on a quorum and applied
+	// (or rejected, and listed as such). Batches are written concurrently,
+	// each atomic, as a Write of its own. A batch that cannot be written
+	// now (no leader, buffers full) ends the stream with that error: the
+	// producer reconnects and sends again from durable_through + 1; with a
+	// stream_id, a batch sent twice is written once. Needs HTTP/2 (gRPC, or
+	// Connect over HTTP/2).
+	WriteStream(context.Context, *connect.BidiStream[v1.WriteStreamRequest, v1.WriteStreamResponse]) error
 }
 
 // NewWriteServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -350,12 +385,20 @@ func NewWriteServiceHandler(svc WriteServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(writeServiceMethods.ByName("Delete")),
 		connect.WithHandlerOptions(opts...),
 	)
+	writeServiceWriteStreamHandler := connect.NewBidiStreamHandler(
+		WriteServiceWriteStreamProcedure,
+		svc.WriteStream,
+		connect.WithSchema(writeServiceMethods.ByName("WriteStream")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.WriteService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WriteServiceWriteProcedure:
 			writeServiceWriteHandler.ServeHTTP(w, r)
 		case WriteServiceDeleteProcedure:
 			writeServiceDeleteHandler.ServeHTTP(w, r)
+		case WriteServiceWriteStreamProcedure:
+			writeServiceWriteStreamHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -371,6 +414,10 @@ func (UnimplementedWriteServiceHandler) Write(context.Context, *connect.Request[
 
 func (UnimplementedWriteServiceHandler) Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.WriteService.Delete is not implemented"))
+}
+
+func (UnimplementedWriteServiceHandler) WriteStream(context.Context, *connect.BidiStream[v1.WriteStreamRequest, v1.WriteStreamResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.WriteService.WriteStream is not implemented"))
 }
 
 // QueryServiceClient is a client for the miniodb.v1.QueryService service.
