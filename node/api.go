@@ -44,6 +44,9 @@ func (n *Node) WriteRequest(ctx context.Context, m *v1.WriteRequest) (*v1.WriteR
 	if p, err := n.forwardTarget(ctx); err != nil {
 		return nil, err
 	} else if p != nil {
+		if proto.Size(m) < commitAloneBytes {
+			return n.forwardWrite(ctx, m) // coalesced with concurrent ones
+		}
 		resp, err := p.write.Write(ctx, forwarded(ctx, m))
 		if err != nil {
 			return nil, err

@@ -355,6 +355,11 @@ func (n *Node) authenticate(r *http.Request) authResult {
 	if !strings.EqualFold(scheme, "Bearer") {
 		return fail("malformed", "", "the Authorization header must be \"Bearer <token>\"")
 	}
+	return n.checkToken(tok, fail)
+}
+
+// checkToken authenticates a bearer token; fail records a failure.
+func (n *Node) checkToken(tok string, fail func(reason, id, msg string) authResult) authResult {
 	id, secret, ok := parseToken(tok)
 	if !ok {
 		return fail("malformed", "", "that is not a MinIODB token (they look like mdb_<id>_<secret>)")
@@ -370,12 +375,34 @@ func (n *Node) authenticate(r *http.Request) authResult {
 	return authResult{p: &principal{rec: rec, token: strings.TrimSpace(tok)}}
 }
 
+// forwardedAuth authenticates the token a follower forwarded with a
+// coalesced write (WriteMany): the follower checked it already, this is
+// the leader's own check.
+func (n *Node) forwardedAuth(tok string) authResult {
+	if !n.authEnforced() {
+		return authResult{}
+	}
+	fail := func(reason, id, msg string) authResult {
+		n.metrics.authFailures.WithLabelValues(reason).Inc()
+		return authResult{err: connect.NewError(connect.CodeUnauthenticated, errors.New(msg))}
+	}
+	if tok == "" {
+		return fail("missing", "", "this node requires a token: pass --token or set MINIODB_TOKEN (the header is Authorization: Bearer <token>)")
+	}
+	return n.checkToken(tok, fail)
+}
+
 // withAuth authenticates every request except the health endpoints (and
 // /metrics when it is public).
 func (n *Node) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/healthz", r.URL.Path == "/readyz", r.URL.Path == "/metrics" && n.cfg.MetricsPublic:
+			next.ServeHTTP(w, r)
+			return
+		case r.URL.Path == miniodbv1connect.PeerServiceWriteManyProcedure && fromPeer(r.Context()):
+			// No token of its own: each write inside carries one
+			// (authorize, WriteMany).
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -410,6 +437,8 @@ func needOf(procedure string) (need, bool) {
 		return need{role: writer, table: func(m any) string { return m.(*v1.DeleteRequest).GetTable() }}, true
 	case miniodbv1connect.QueryServiceQueryProcedure, miniodbv1connect.QueryServiceQueryStreamProcedure:
 		return need{role: reader, later: true}, true
+	case miniodbv1connect.PeerServiceWriteManyProcedure:
+		return need{later: true}, true // authorize: peers only
 	case miniodbv1connect.WriteServiceWriteStreamProcedure:
 		return need{role: writer, later: true}, true
 	case miniodbv1connect.TableServiceCreateTableProcedure:
@@ -437,6 +466,14 @@ func needOf(procedure string) (need, bool) {
 // authorize checks a request against its procedure's need; msg is nil for
 // a streaming request (checked by the query path).
 func (n *Node) authorize(ctx context.Context, procedure string, msg any) error {
+	if procedure == miniodbv1connect.PeerServiceWriteManyProcedure {
+		// Node to node: the Raft address is the credential; each write
+		// inside carries its client's token, checked one by one.
+		if !fromPeer(ctx) {
+			return connect.NewError(connect.CodePermissionDenied, errors.New("WriteMany is served to other nodes only, on the Raft address"))
+		}
+		return nil
+	}
 	res := authOf(ctx)
 	if res.err != nil {
 		return res.err

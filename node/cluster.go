@@ -37,6 +37,7 @@ type peerClient struct {
 	tables  miniodbv1connect.TableServiceClient
 	cluster miniodbv1connect.ClusterServiceClient
 	auth    miniodbv1connect.AuthServiceClient
+	peer    miniodbv1connect.PeerServiceClient
 }
 
 func newPeers(c *http.Client) *peers {
@@ -55,6 +56,7 @@ func (p *peers) get(addr string) *peerClient {
 			tables:  miniodbv1connect.NewTableServiceClient(p.http, base),
 			cluster: miniodbv1connect.NewClusterServiceClient(p.http, base),
 			auth:    miniodbv1connect.NewAuthServiceClient(p.http, base),
+			peer:    miniodbv1connect.NewPeerServiceClient(p.http, base),
 		}
 		p.clients[addr] = c
 	}

@@ -75,10 +75,15 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	// The Raft address serves the same API plus PeerService.
+	peerMux := http.NewServeMux()
+	peerMux.Handle("/", mux)
+	peerMux.Handle(miniodbv1connect.NewPeerServiceHandler(a, opts...))
+	peerHandler := n.withAuth(peerMux)
 	peer = &http.Server{
 		ErrorLog: errLog,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, true)))
+			peerHandler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, true)))
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -28,6 +28,7 @@ type metrics struct {
 	rpcs                   *prometheus.CounterVec   // by procedure and code
 	rpcSeconds             *prometheus.HistogramVec // by procedure
 	authFailures           *prometheus.CounterVec   // by reason
+	forwardBatch           prometheus.Histogram
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -86,12 +87,15 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		rpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "miniodb_rpc_seconds", Help: "Connect/gRPC request latency by procedure.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
 		}, []string{"procedure"}),
+		forwardBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "miniodb_forward_batch_writes", Help: "Write requests per WriteMany call a follower sent the leader.", Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "miniodb_auth_failures_total", Help: "Requests refused for a missing, malformed, invalid or expired token, by reason.",
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.writes, m.writeRows, m.writeSeconds, m.queries, m.querySeconds,
-		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.flushedBytes, m.commitBatch, m.rpcs, m.rpcSeconds, m.authFailures,
+		m.flushes, m.flushErrors, m.flushedRows, m.flushSeconds, m.flushedBytes, m.commitBatch, m.rpcs, m.rpcSeconds, m.authFailures, m.forwardBatch,
 		m.compactions, m.compactionsRunning, m.compactionBytesRead, m.compactionBytesWritten, m.compactionSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

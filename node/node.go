@@ -82,8 +82,10 @@ type Node struct {
 	barrierIndex atomic.Uint64
 	// readyTerm is the term in which leaderReady's barrier completed.
 	readyTerm atomic.Uint64
-	// commitCh queues small writes for the group commit workers.
-	commitCh chan *commitRequest
+	// commitCh queues small writes for the group commit workers;
+	// forwardCh those a follower coalesces for the leader.
+	commitCh  chan *commitRequest
+	forwardCh chan *forwardRequest
 	// querySlots holds a token per running query (MaxConcurrentQueries).
 	querySlots chan struct{}
 	// uploadSeq numbers this process's uploads; with the term it makes
@@ -116,13 +118,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		compacting: compactions{running: map[string]int{}, outputs: map[string]uint64{}, tombSeen: map[uint64]time.Time{}}}
 	n.stopCtx, n.cancelStop = context.WithCancel(context.Background())
 	n.commitCh = make(chan *commitRequest, commitMaxRequests)
+	n.forwardCh = make(chan *forwardRequest, forwardMaxRequests)
 	if err := n.open(ctx); err != nil {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(9 + commitWorkers)
+	n.wg.Add(9 + commitWorkers + forwardWorkers)
 	for range commitWorkers {
 		go n.commitWorker()
+	}
+	for range forwardWorkers {
+		go n.forwardWorker()
 	}
 	go n.serveHTTP()
 	go n.servePeers()

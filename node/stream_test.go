@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -104,4 +107,65 @@ func TestWriteStream(t *testing.T) {
 		t.Errorf("a stream starting at 2: %v", err)
 	}
 	s.CloseResponse()
+}
+
+// A follower sends concurrent small writes to the leader in shared
+// WriteMany calls; each keeps its own answer, request id and errors.
+func TestFollowerCoalescesWrites(t *testing.T) {
+	nodes := startCluster(t, 3)
+	f := followerOf(nodes)
+	c := newClient(t, f)
+	const writers = 200
+	type answer struct {
+		status int
+		body   string
+	}
+	// Seed the schema first so "v" is BIGINT when the bad row arrives.
+	if s, b := c.postJSON("/miniodb.v1.WriteService/Write", `{"table":"events","rows":[{"id":"seed","v":1}]}`); s != 200 {
+		t.Fatalf("seed: %d %s", s, b)
+	}
+	answers := make([]answer, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			row := fmt.Sprintf(`{"id":"c%d","v":%d}`, i, i)
+			if i == 7 {
+				row = `{"id":"bad","v":"x"}` // a type conflict: fails alone
+			}
+			id := fmt.Sprintf("req-%d", i)
+			if i == 9 {
+				id = "req-8" // the same request id as another write
+			}
+			s, b := c.postJSON("/miniodb.v1.WriteService/Write", fmt.Sprintf(`{"table":"events","requestId":%q,"rows":[%s]}`, id, row))
+			answers[i] = answer{s, b}
+		})
+	}
+	wg.Wait()
+	failed := 0
+	for i, a := range answers {
+		if i == 7 {
+			if a.status != 400 || !strings.Contains(a.body, "invalid_argument") {
+				t.Errorf("the bad write: %d %s", a.status, a.body)
+			}
+			continue
+		}
+		if a.status != 200 {
+			failed++
+			t.Errorf("write %d: %d %s", i, a.status, a.body)
+		}
+	}
+	// Writes 8 and 9 share a request id: one of them is applied.
+	want := fmt.Sprintf("[%d]\n", 1+writers-2)
+	if got := c.sql("SELECT count(*) FROM events"); got != want {
+		t.Errorf("rows: %s, want %s", got, want)
+	}
+	if got := c.sql("SELECT count(*) FROM events WHERE id IN ('c8', 'c9')"); got != "[1]\n" {
+		t.Errorf("writes with one request id: %s", got)
+	}
+	// Fewer calls than writes went to the leader.
+	calls := metricValue(t, c, "miniodb_forward_batch_writes_count")
+	if k, err := strconv.Atoi(calls); err != nil || k >= writers {
+		t.Errorf("WriteMany calls: %q for %d writes", calls, writers)
+	}
+	t.Logf("%d writes through the follower in %s WriteMany calls", writers, calls)
 }
