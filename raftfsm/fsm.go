@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
@@ -152,7 +153,7 @@ type FSM struct {
 	members     map[string]*v1.MemberRecord // node id → addresses
 	tokens      map[string]*v1.TokenRecord  // token id → record (immutable once stored)
 	audit       []*v1.AuditRecord           // the newest AuditLimit records, oldest first
-	auth        bool                        // a bootstrap token was applied
+	auth        atomic.Bool                 // a bootstrap token was applied (read without mu: every request asks)
 	appliedCh   chan struct{}               // closed and replaced when applied advances
 }
 
@@ -719,7 +720,7 @@ func (f *FSM) snapshotLocked() (raft.FSMSnapshot, error) {
 	for _, id := range sortedKeys(f.tokens) {
 		s.header.Tokens = append(s.header.Tokens, f.tokens[id])
 	}
-	s.header.Auth = f.auth
+	s.header.Auth = f.auth.Load()
 	s.header.Audit = slices.Clone(f.audit)
 	for _, name := range f.tableNames() {
 		t := f.tables[name]
@@ -785,7 +786,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.pending = st.pending
 	f.members = st.members
 	f.tokens = st.tokens
-	f.auth = st.auth
+	f.auth.Store(st.auth)
 	f.audit = st.audit
 	f.generation++
 	// A restore may move applied backwards (raft restores the latest

@@ -264,7 +264,7 @@ func fingerprint(f *FSM) string {
 	for _, id := range sortedKeys(f.members) {
 		fmt.Fprintf(&b, "member %v\n", f.members[id])
 	}
-	fmt.Fprintf(&b, "auth=%t\n", f.auth)
+	fmt.Fprintf(&b, "auth=%t\n", f.auth.Load())
 	for _, id := range sortedKeys(f.tokens) {
 		fmt.Fprintf(&b, "token %v\n", f.tokens[id])
 	}

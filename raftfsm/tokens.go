@@ -66,14 +66,14 @@ func (f *FSM) applyCreateToken(index uint64, c *v1.CreateTokenCommand) *Result {
 		return &Result{Index: index, Err: fmt.Errorf("%w: %s", ErrTokenExists, t.Id)}
 	}
 	if c.Bootstrap {
-		if f.auth {
+		if f.auth.Load() {
 			return &Result{Index: index, Err: ErrAuthBootstrapped}
 		}
 		if t.Role != RoleAdmin {
 			return &Result{Index: index, Err: fmt.Errorf("%w: the bootstrap token must be an admin token", ErrBadCommand)}
 		}
-		f.auth = true
-	} else if !f.auth {
+		f.auth.Store(true)
+	} else if !f.auth.Load() {
 		return &Result{Index: index, Err: fmt.Errorf("%w: authentication is not bootstrapped in this cluster", ErrBadCommand)}
 	}
 	f.tokens[t.Id] = proto.Clone(t).(*v1.TokenRecord)
@@ -90,11 +90,7 @@ func (f *FSM) applyRevokeToken(index uint64, c *v1.RevokeTokenCommand) *Result {
 
 // Auth reports whether the cluster has authentication on (a bootstrap
 // token was applied): from then on every node checks every request.
-func (f *FSM) Auth() bool {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.auth
-}
+func (f *FSM) Auth() bool { return f.auth.Load() }
 
 // Token returns a token's record; callers must not modify it.
 func (f *FSM) Token(id string) (*v1.TokenRecord, bool) {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -79,6 +80,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Int("rate", 0, "with --ingest-compaction: send at most this many rows/s (0: as fast as the node takes them)")
 	ingestCompaction := fs.Int64("ingest-compaction", 0, "ingest twice, flushing every this many rows, with background compaction off and on")
 	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
+	writeVia := fs.String("write-via", "leader", "with --nodes > 1: send the writes to the leader or to a follower (which forwards them, coalesced)")
 	backupFiles := fs.Int("backup", 0, "ingest the rows as this many files, then measure ingest with and without a backup running, and a second backup after 1% more rows")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -141,6 +143,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := n.WaitLeader(ctx); err != nil {
 		return err
 	}
+	base := "http://" + n.HTTPAddr()
+	var followers []*node.Node
 	for i := 2; i <= *nodes; i++ {
 		fcfg := cfg
 		fcfg.NodeID = fmt.Sprint("n", i)
@@ -151,9 +155,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer f.Close()
+		followers = append(followers, f)
 	}
-	base := "http://" + n.HTTPAddr()
+	writeBase := base
+	switch {
+	case *writeVia == "followers" && len(followers) > 0:
+		writeBase = "http://" + followers[0].HTTPAddr()
+	case *writeVia != "leader" && *writeVia != "followers":
+		return fmt.Errorf("--write-via %q: want leader or followers", *writeVia)
+	}
 	host, _ := os.Hostname()
+
 	fmt.Fprintf(stdout, "# miniodb bench — %s, %s, %d CPUs, %s/%s, raft log %s, %d node(s)\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *raftLog, *nodes)
 
@@ -170,16 +182,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	elapsed, lats, err := benchIngest(base, bodies, *clients, 0)
+	cpu0 := processCPU()
+	elapsed, lats, err := benchIngest(writeBase, bodies, *clients, 0)
 	if err != nil {
 		return err
 	}
+	cpu := processCPU() - cpu0
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(stdout, "## Ingest\n\n| rows | batch | clients | seconds | rows/s | p50 batch | p99 batch |\n|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(stdout, "| %d | %d | %d | %.2f | %.0f | %s | %s |\n\n", *rows, *batch, *clients, elapsed.Seconds(),
-		float64(*rows)/elapsed.Seconds(), pct(lats, 0.50), pct(lats, 0.99))
+	fmt.Fprintf(stdout, "## Ingest (writes to the %s)\n\n| rows | batch | clients | seconds | requests/s | rows/s | p50 request | p99 request | CPU per request (nodes and clients) |\n|---|---|---|---|---|---|---|---|---|\n",
+		map[bool]string{true: "leader", false: "first follower"}[writeBase == base])
+	fmt.Fprintf(stdout, "| %d | %d | %d | %.2f | %.0f | %.0f | %s | %s | %s |\n\n", *rows, *batch, *clients, elapsed.Seconds(),
+		float64(len(bodies))/elapsed.Seconds(), float64(*rows)/elapsed.Seconds(), pct(lats, 0.50), pct(lats, 0.99),
+		(cpu / time.Duration(max(len(bodies), 1))).Round(time.Microsecond))
 
 	if *catchup && *nodes > 1 {
 		time.Sleep(2 * time.Second) // let a snapshot truncate the log
@@ -405,6 +421,15 @@ func benchSmallFiles(ctx context.Context, cfg node.Config, rows, files, days, re
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// processCPU is the CPU time (user and system) this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchBodies builds the write requests of rows rows over days days.
