@@ -41,5 +41,5 @@ clean-data: ## remove ./data (the embedded default's state)
 jepsen: ## the Jepsen-style fault-injection matrix (every nemesis, 3 and 5 nodes; ~30 min; JEPSEN_DURATION per run)
 	cd jepsen && MINIODB_MINIO_BIN=$$(../scripts/install-minio.sh) JEPSEN_MATRIX=1 $(GO) test -count=1 -timeout 120m -run 'TestMatrix|TestUnsafe' -v ./...
 
-jepsen-short: ## the harness's unit tests plus the quick runs: leader crash mid-flush and a partition, the garbage collector under power loss, and the unsafe-mode check (~3 min)
+jepsen-short: ## the harness's unit tests plus the quick runs: leader crash mid-flush and a partition, the garbage collector under power loss, single-row writers under kills, and the unsafe-mode check (~3 min)
 	cd jepsen && MINIODB_MINIO_BIN=$$(../scripts/install-minio.sh) $(GO) test -count=1 -timeout 20m -v ./...

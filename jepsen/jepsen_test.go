@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,6 +159,32 @@ func TestGarbageCollector(t *testing.T) {
 	}
 }
 
+// singleRow makes the workload many clients writing one row per request,
+// as devices and log shippers do: the leader's group commit and the
+// followers' coalescing put many requests in one entry and one hop.
+func singleRow(cfg *Config) {
+	cfg.Workload.Writers = 48
+	cfg.Workload.MaxBatch = 1
+	cfg.Workload.WriterThink = 2 * time.Millisecond
+}
+
+// TestSingleRowWriters kills the leader and then every node while 48
+// clients write single rows through random nodes (so followers coalesce
+// what they forward and the leader coalesces what it applies): every
+// acknowledged row must be there once.
+func TestSingleRowWriters(t *testing.T) {
+	cfg := setup(t, "single-row-3n", 3)
+	singleRow(&cfg)
+	cfg.Duration = 20 * time.Second
+	cfg.Plan = []string{"kill-leader", "power-loss"}
+	cfg.Quiet = [2]time.Duration{3 * time.Second, 4 * time.Second}
+	cfg.Hold = [2]time.Duration{time.Second, 2 * time.Second}
+	res := run(t, cfg)
+	if !res.Report.Valid {
+		t.Fatalf("the checker found anomalies; see %s", res.Dir)
+	}
+}
+
 // TestUnsafe proves the checker can fail: with
 // MINIODB_UNSAFE_ACK_BEFORE_COMMIT=1 nodes acknowledge writes before Raft
 // commits them, and the leader is killed over and over while many writers
@@ -220,6 +247,8 @@ var matrix = []struct {
 	{"gc-power-loss", []string{"power-loss", "kill-leader", "kill-random"}, "wal", true},
 	{"compaction-faults", []string{"fp-compaction-before-upload", "fp-compaction-after-upload", "fp-compaction-after-commit",
 		"fp-gc-mid-delete", "kill-leader", "minio-kill"}, "wal", true},
+	// Single-row writers (singleRow) under kills and partitions.
+	{"single-row-faults", []string{"kill-leader", "kill-random", "partition-leader", "power-loss"}, "wal", false},
 }
 
 // TestMatrix runs every nemesis alone, and all of them mixed, on three and
@@ -254,6 +283,9 @@ func TestMatrix(t *testing.T) {
 				cfg.NodeOptions.RaftLog = row.raftLog
 				if row.gc {
 					gcOptions(&cfg)
+				}
+				if strings.HasPrefix(row.name, "single-row") {
+					singleRow(&cfg)
 				}
 				res := run(t, cfg)
 				if !res.Report.Valid {
