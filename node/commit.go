@@ -21,6 +21,15 @@ import (
 // if it were an entry of its own (its own request-id dedupe, its own
 // rejection, schema changes in arrival order), and every request is
 // answered only after the entry holding it is committed and applied.
+//
+// hashicorp/raft's own batching was considered and not used: BatchApplyCh
+// only buffers the apply channel (so several Apply calls share one append
+// and fsync, which raft's leader loop already does for what is queued when
+// it wakes) at the price of Apply's timeout guarantee, and BatchingFSM
+// hands the FSM several entries at once; both keep one log entry per
+// request, with its framing, checksum, decode and FSM lock. One
+// InsertBatch entry per batch pays those once, and keeps the per-request
+// semantics in the FSM, where replay applies them the same way.
 const (
 	// commitWorkers bounds the entries of coalesced writes in flight.
 	commitWorkers = 4
