@@ -78,6 +78,33 @@ type Progress struct {
 	BytesCopiedInStore       int64
 }
 
+// tracker counts progress from the copying goroutines and reports it.
+type tracker struct {
+	mu sync.Mutex
+	p  Progress
+	fn func(Progress)
+}
+
+func newTracker(files int, fn func(Progress)) *tracker {
+	return &tracker{p: Progress{FilesTotal: files}, fn: fn}
+}
+
+// done records one file: copied (or checked) bytes, or bytes found in the
+// destination already.
+func (t *tracker) done(copied, reused int64, inStore bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.p.FilesDone++
+	t.p.BytesCopied += copied
+	t.p.BytesReused += reused
+	if inStore {
+		t.p.BytesCopiedInStore += copied
+	}
+	if t.fn != nil {
+		t.fn(t.p)
+	}
+}
+
 // Source is what a backup copies: the catalog snapshot at RaftIndex
 // (written by WriteCatalog) and the files it names, read from Store.
 type Source struct {
@@ -135,27 +162,13 @@ func Write(ctx context.Context, dest objstore.ObjectStore, src Source, opts Opti
 	files := slices.Clone(src.Files)
 	sort.Slice(files, func(i, j int) bool { return files[i].Key < files[j].Key })
 	m.Files = make([]File, len(files))
-	var mu sync.Mutex
-	p := Progress{FilesTotal: len(files)}
-	report := func(copied, reused int64, inStore bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		p.FilesDone++
-		p.BytesCopied += copied
-		p.BytesReused += reused
-		if inStore {
-			p.BytesCopiedInStore += copied
-		}
-		if opts.Progress != nil {
-			opts.Progress(p)
-		}
-	}
+	track := newTracker(len(files), opts.Progress)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallelism)
 	for i, f := range files {
 		if k, ok := known[f.Key]; ok && sameFile(k, f.Size) {
 			m.Files[i] = k
-			report(0, f.Size, false)
+			track.done(0, f.Size, false)
 			continue
 		}
 		g.Go(func() error {
@@ -164,14 +177,14 @@ func Write(ctx context.Context, dest objstore.ObjectStore, src Source, opts Opti
 				return fmt.Errorf("backup: copy %s: %w", f.Key, err)
 			}
 			m.Files[i] = File{Key: f.Key, Size: f.Size, SHA256: sum}
-			report(f.Size, 0, inStore)
+			track.done(f.Size, 0, inStore)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	m.BytesCopied, m.BytesReused, m.BytesCopiedInStore = p.BytesCopied, p.BytesReused, p.BytesCopiedInStore
+	m.BytesCopied, m.BytesReused, m.BytesCopiedInStore = track.p.BytesCopied, track.p.BytesReused, track.p.BytesCopiedInStore
 	// The catalog: spooled to a temporary file, so its size is known and
 	// its checksum computed before it is uploaded.
 	cat, err := spool(src.WriteCatalog)
@@ -367,20 +380,13 @@ func Verify(ctx context.Context, dest objstore.ObjectStore, m *Manifest, opts Op
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallelism)
-	var mu sync.Mutex
-	p := Progress{FilesTotal: len(m.Files)}
+	track := newTracker(len(m.Files), opts.Progress)
 	for _, f := range m.Files {
 		g.Go(func() error {
 			if err := checkObject(gctx, dest, fileKey(f.Key), f, io.Discard); err != nil {
 				return err
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			p.FilesDone++
-			p.BytesCopied += f.Size
-			if opts.Progress != nil {
-				opts.Progress(p)
-			}
+			track.done(f.Size, 0, false)
 			return nil
 		})
 	}
@@ -414,8 +420,7 @@ func Restore(ctx context.Context, dest objstore.ObjectStore, m *Manifest, target
 	opts.defaults()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallelism)
-	var mu sync.Mutex
-	p := Progress{FilesTotal: len(m.Files)}
+	track := newTracker(len(m.Files), opts.Progress)
 	for _, f := range m.Files {
 		g.Go(func() error {
 			sum, inStore, err := copyObject(gctx, dest, fileKey(f.Key), target, f.Key, f.Size)
@@ -426,16 +431,7 @@ func Restore(ctx context.Context, dest objstore.ObjectStore, m *Manifest, target
 				target.Delete(context.WithoutCancel(gctx), f.Key)
 				return fmt.Errorf("%w: %s has SHA-256 %s, the manifest says %s", ErrChecksum, fileKey(f.Key), sum, f.SHA256)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			p.FilesDone++
-			p.BytesCopied += f.Size
-			if inStore {
-				p.BytesCopiedInStore += f.Size
-			}
-			if opts.Progress != nil {
-				opts.Progress(p)
-			}
+			track.done(f.Size, 0, inStore)
 			return nil
 		})
 	}

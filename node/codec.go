@@ -44,77 +44,31 @@ func (c jsonCodec) Unmarshal(data []byte, m any) error {
 // unmarshalWriteStreamRequest decodes a stream message whose batch keeps
 // its rows exact, as a WriteRequest's do.
 func unmarshalWriteStreamRequest(data []byte, w *v1.WriteStreamRequest) error {
-	fields, err := splitObject(data)
+	batch, rest, err := cutField(data, "batch")
 	if err != nil {
-		return fmt.Errorf("request body: %w", err)
-	}
-	var rest bytes.Buffer
-	rest.WriteByte('{')
-	for _, f := range fields {
-		var key string
-		if err := json.Unmarshal(f.key, &key); err != nil {
-			return fmt.Errorf("request body: field name %s: %w", f.key, err)
-		}
-		if key == "batch" {
-			if w.Batch != nil {
-				return fmt.Errorf(`request body: duplicate field "batch"`)
-			}
-			w.Batch = &v1.WriteRequest{}
-			if err := unmarshalWriteRequest(f.value, w.Batch); err != nil {
-				return fmt.Errorf("batch: %w", err)
-			}
-			continue
-		}
-		if rest.Len() > 1 {
-			rest.WriteByte(',')
-		}
-		rest.Write(f.key)
-		rest.WriteByte(':')
-		rest.Write(f.value)
-	}
-	rest.WriteByte('}')
-	batch := w.Batch
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest.Bytes(), w); err != nil {
 		return err
 	}
-	w.Batch = batch
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest, w); err != nil {
+		return err
+	}
+	if batch != nil && string(batch) != "null" {
+		w.Batch = &v1.WriteRequest{}
+		if err := unmarshalWriteRequest(batch, w.Batch); err != nil {
+			return fmt.Errorf("batch: %w", err)
+		}
+	}
 	return nil
 }
 
+// unmarshalWriteRequest decodes a WriteRequest without decoding its rows:
+// they are parsed (and validated) once, by package ingest. The other
+// fields go through protojson as usual.
 func unmarshalWriteRequest(data []byte, w *v1.WriteRequest) error {
-	// Split the top-level object without decoding the rows: they are
-	// parsed (and validated) once, by package ingest. The other fields go
-	// through protojson as usual.
-	fields, err := splitObject(data)
+	rows, rest, err := cutField(data, "rows")
 	if err != nil {
-		return fmt.Errorf("request body: %w", err)
+		return err
 	}
-	var rest bytes.Buffer
-	rest.WriteByte('{')
-	var rows []byte
-	for _, f := range fields {
-		var key string
-		if err := json.Unmarshal(f.key, &key); err != nil {
-			return fmt.Errorf("request body: field name %s: %w", f.key, err)
-		}
-		if key == "rows" {
-			if rows != nil {
-				// protojson refuses a repeated field name; keeping only
-				// the last array would silently drop rows.
-				return fmt.Errorf(`request body: duplicate field "rows"`)
-			}
-			rows = f.value
-			continue
-		}
-		if rest.Len() > 1 {
-			rest.WriteByte(',')
-		}
-		rest.Write(f.key)
-		rest.WriteByte(':')
-		rest.Write(f.value)
-	}
-	rest.WriteByte('}')
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest.Bytes(), w); err != nil {
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest, w); err != nil {
 		return err
 	}
 	if rows != nil && string(rows) != "null" {
@@ -125,6 +79,40 @@ func unmarshalWriteRequest(data []byte, w *v1.WriteRequest) error {
 		w.RowsJson = bytes.Clone(rows)
 	}
 	return nil
+}
+
+// cutField returns the raw value of a JSON object's member name (nil if
+// absent) and the object's text without it. A repeated name is refused:
+// protojson refuses one, and keeping only the last would silently drop
+// what the first held.
+func cutField(data []byte, name string) (value, rest []byte, err error) {
+	fields, err := splitObject(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request body: %w", err)
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, f := range fields {
+		var key string
+		if err := json.Unmarshal(f.key, &key); err != nil {
+			return nil, nil, fmt.Errorf("request body: field name %s: %w", f.key, err)
+		}
+		if key == name {
+			if value != nil {
+				return nil, nil, fmt.Errorf("request body: duplicate field %q", name)
+			}
+			value = f.value
+			continue
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.Write(f.key)
+		b.WriteByte(':')
+		b.Write(f.value)
+	}
+	b.WriteByte('}')
+	return value, b.Bytes(), nil
 }
 
 type jsonField struct{ key, value []byte }

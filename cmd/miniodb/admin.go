@@ -72,6 +72,16 @@ func jsonText(m proto.Message) (string, error) {
 	return b.String(), nil
 }
 
+// writeJSON prints m as jsonText renders it.
+func writeJSON(w io.Writer, m proto.Message) error {
+	text, err := jsonText(m)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, text)
+	return err
+}
+
 func checkTextJSON(format string) error {
 	if format != "text" && format != "json" {
 		return usageErrorf("unknown --format %q: want text or json", format)
@@ -119,12 +129,7 @@ func (s *statusCmd) run(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if s.format == "json" {
-		text, err := jsonText(resp.Msg)
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(c.stdout, text)
-		return err
+		return writeJSON(c.stdout, resp.Msg)
 	}
 	return writeStatus(c.stdout, resp.Msg)
 }
@@ -464,12 +469,7 @@ func (t *tablesCmd) run(ctx context.Context, c *cli, args []string) error {
 		}
 		msg = resp.Msg
 	}
-	text, err := jsonText(msg)
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(c.stdout, text)
-	return err
+	return writeJSON(c.stdout, msg)
 }
 
 // enumName shortens a proto enum name: COLUMN_TYPE_BIGINT → BIGINT.

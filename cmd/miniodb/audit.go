@@ -58,12 +58,7 @@ func (a *auditCmd) run(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if a.format == "json" {
-		text, err := jsonText(resp.Msg)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprint(c.stdout, text)
-		return err
+		return writeJSON(c.stdout, resp.Msg)
 	}
 	var rows [][]string
 	for _, e := range resp.Msg.Entries {

@@ -105,12 +105,7 @@ func (k *tokenCmd) run(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		if k.format == "json" {
-			text, err := jsonText(resp.Msg)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprint(c.stdout, text)
-			return err
+			return writeJSON(c.stdout, resp.Msg)
 		}
 		var rows [][]string
 		for _, t := range resp.Msg.Tokens {
@@ -132,12 +127,7 @@ func (k *tokenCmd) run(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		if k.format == "json" {
-			text, err := jsonText(resp.Msg)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprint(c.stdout, text)
-			return err
+			return writeJSON(c.stdout, resp.Msg)
 		}
 		if !resp.Msg.Auth {
 			_, err = fmt.Fprintln(c.stdout, "this node does not check tokens: every request may do everything")
