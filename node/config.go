@@ -59,6 +59,10 @@ type Config struct {
 	// MetricsPublic serves /metrics without a token.
 	MetricsPublic bool
 
+	// PGAddr, when set, serves the PostgreSQL wire protocol there (TLS
+	// with the API's certificate when it has one).
+	PGAddr string
+
 	// BackupTo, when set, makes the leader write a backup there every
 	// BackupEvery and keep the newest BackupKeep (0: all).
 	BackupTo    string

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniodb/miniodb/objstore"
+	"github.com/miniodb/miniodb/pgwire"
 	"github.com/miniodb/miniodb/query"
 	"github.com/miniodb/miniodb/raftfsm"
 	"github.com/miniodb/miniodb/wal"
@@ -45,6 +46,9 @@ type Node struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	// pgLn and pgSrv serve the PostgreSQL protocol (PGAddr).
+	pgLn  net.Listener
+	pgSrv *pgwire.Server
 	// peer is the Raft address's listener; peerSrv serves the API to
 	// other nodes on it (forwarded requests).
 	peer    *peerLayer
@@ -123,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeAll()
 		return nil, err
 	}
-	n.wg.Add(9 + commitWorkers + forwardWorkers)
+	n.wg.Add(10 + commitWorkers + forwardWorkers)
 	for range commitWorkers {
 		go n.commitWorker()
 	}
@@ -132,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	go n.serveHTTP()
 	go n.servePeers()
+	go n.servePG()
 	go n.flushLoop()
 	go n.gcLoop()
 	go n.compactLoop()
@@ -305,6 +310,12 @@ func (n *Node) open(ctx context.Context) error {
 	if apiTLS != nil {
 		n.httpLn = tls.NewListener(n.httpLn, apiTLS)
 	}
+	if cfg.PGAddr != "" {
+		if n.pgLn, err = net.Listen("tcp", cfg.PGAddr); err != nil {
+			return fmt.Errorf("node: listen on %s (--pg-addr): %w", cfg.PGAddr, err)
+		}
+		n.pgSrv = pgwire.NewServer(pgBackend{n}, apiTLS, n.logger.With("component", "postgres"))
+	}
 	n.httpSrv, n.peerSrv = n.newHTTPServers()
 	return nil
 }
@@ -350,6 +361,26 @@ func (n *Node) serveHTTP() {
 	}
 }
 
+// servePG serves the PostgreSQL protocol, when configured.
+func (n *Node) servePG() {
+	defer n.wg.Done()
+	if n.pgSrv == nil {
+		return
+	}
+	n.logger.Info("serving the PostgreSQL protocol", "pg_addr", n.pgLn.Addr().String())
+	if err := n.pgSrv.Serve(n.pgLn); err != nil {
+		n.logger.Error("PostgreSQL server stopped", "error", err)
+	}
+}
+
+// PGAddr returns the address of the PostgreSQL listener ("" if none).
+func (n *Node) PGAddr() string {
+	if n.pgLn == nil {
+		return ""
+	}
+	return n.pgLn.Addr().String()
+}
+
 // servePeers serves the API to other nodes on the Raft address.
 func (n *Node) servePeers() {
 	defer n.wg.Done()
@@ -369,6 +400,9 @@ func (n *Node) close() error {
 	close(n.stop)
 	n.cancelStop()
 	var errs []error
+	if n.pgSrv != nil {
+		n.pgSrv.Close()
+	}
 	for _, srv := range []*http.Server{n.httpSrv, n.peerSrv} {
 		if srv == nil {
 			continue
@@ -412,6 +446,9 @@ func (n *Node) closeAll() error {
 	}
 	if n.httpLn != nil && n.httpSrv == nil {
 		n.httpLn.Close()
+	}
+	if n.pgLn != nil {
+		n.pgLn.Close() // closed by pgSrv.Close too, unless it never served
 	}
 	return errors.Join(errs...)
 }

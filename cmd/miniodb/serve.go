@@ -65,6 +65,7 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.StringVar(&cfg.BootstrapTokenFile, "bootstrap-token-file", "", "file with the cluster's first admin token: written with a new token if missing or empty, used if it holds one (default <data-dir>/bootstrap-token on the node that creates the cluster)")
 	fs.StringVar(&cfg.JoinToken, "join-token", "", "admin token sent with --join when the cluster checks tokens (env MINIODB_TOKEN)")
 	fs.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve /metrics without a token when the node checks tokens")
+	fs.StringVar(&cfg.PGAddr, "pg-addr", "", "serve the PostgreSQL wire protocol on this address, e.g. 127.0.0.1:5432 (TLS with --tls-cert; a token as password when the node checks tokens)")
 	fs.StringVar(&cfg.BackupTo, "backup-to", "", "write a backup to this URL (s3://… or file:///…) every --backup-every, on the leader")
 	fs.DurationVar(&cfg.BackupEvery, "backup-every", cfg.BackupEvery, "how often --backup-to backs up")
 	fs.IntVar(&cfg.BackupKeep, "backup-keep", 0, "with --backup-to, keep only the newest N backups (default: all)")
