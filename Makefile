@@ -4,6 +4,8 @@ BIN ?= bin/miniodb
 # Tests of the S3 path run against a real MinIO server, built once (pinned)
 # into the tools cache by scripts/install-minio.sh.
 MINIO = $$(scripts/install-minio.sh)
+# The PostgreSQL protocol's tests run the real psql (Debian's client).
+PSQL = $$(scripts/install-psql.sh)
 
 .PHONY: run build test test-short verify generate lint bench jepsen jepsen-short clean-data
 
@@ -14,7 +16,7 @@ build: ## build bin/miniodb
 	$(GO) build -o $(BIN) ./cmd/miniodb
 
 test: ## the full default test suite (CI runs this): every package under the race detector, then a short Jepsen run
-	MINIODB_MINIO_BIN=$(MINIO) $(GO) test -race -count=1 -timeout 20m ./...
+	MINIODB_MINIO_BIN=$(MINIO) MINIODB_PSQL_BIN=$(PSQL) $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) jepsen-short
 
 test-short: ## unit tests only, no MinIO

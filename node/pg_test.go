@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +206,39 @@ func TestPostgresTLS(t *testing.T) {
 	}
 	if _, ok := conn.PgConn().Conn().(*tls.Conn); !ok {
 		t.Fatalf("the connection is %T, not TLS", conn.PgConn().Conn())
+	}
+}
+
+// TestPsql runs the real psql against the PostgreSQL port (make test sets
+// MINIODB_PSQL_BIN through scripts/install-psql.sh).
+func TestPsql(t *testing.T) {
+	psql := os.Getenv("MINIODB_PSQL_BIN")
+	if psql == "" {
+		t.Skip("MINIODB_PSQL_BIN not set; make test sets it (scripts/install-psql.sh)")
+	}
+	n, addr := pgNode(t)
+	if _, err := n.Write(context.Background(), WriteInput{Table: "events", Input: ndjson(`{"id":"a","v":1}` + "\n" + `{"id":"b","v":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(psql, append([]string{"-X", "-h", host, "-p", port, "-U", "anyone", "-d", "anydb", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"}, args...)...)
+		cmd.Env = append(os.Environ(), "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=10")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("-At", "-c", "SELECT id, v FROM events ORDER BY id")
+	if err != nil || out != "a|1\nb|2\n" {
+		t.Fatalf("psql -c: %v %q", err, out)
+	}
+	// A table for people, with the column names.
+	out, err = run("-c", "SELECT count(*) AS n, sum(v) AS total FROM events")
+	if err != nil || !strings.Contains(out, " n | total") || !strings.Contains(out, "(1 row)") {
+		t.Fatalf("psql table: %v %q", err, out)
+	}
+	// Errors with their SQLSTATE, and a non-zero exit.
+	out, err = run("-c", "SELECT * FROM nope")
+	if err == nil || !strings.Contains(out, "42P01") {
+		t.Fatalf("psql error: %v %q", err, out)
 	}
 }
