@@ -328,6 +328,9 @@ func List(ctx context.Context, dest objstore.ObjectStore) ([]*Manifest, error) {
 			continue
 		}
 		m, err := readManifest(ctx, dest, idOf(o.Key))
+		if errors.Is(err, ErrNotFound) {
+			continue // pruned since the listing
+		}
 		if err != nil {
 			return nil, err
 		}

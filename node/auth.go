@@ -340,7 +340,7 @@ func (n *Node) authenticate(r *http.Request) authResult {
 		// Unavailable, not Unauthenticated: in the moments after the
 		// cluster starts, its leader has not applied the token yet, and
 		// a client (a joining node) should retry.
-		return authResult{err: connect.NewError(connect.CodeUnavailable, errors.New("this node requires a token, and the cluster has none yet: the node that created it writes the first admin token to its --bootstrap-token-file (default <data-dir>/bootstrap-token) and applies it once it leads"))}
+		return authResult{err: connect.NewError(connect.CodeUnavailable, errors.New("this node checks tokens and knows none yet: it is still replaying its log, or the cluster has none (the node that created it writes the first admin token to its --bootstrap-token-file, default <data-dir>/bootstrap-token, and applies it once it leads); retry shortly"))}
 	}
 	h := r.Header.Get("Authorization")
 	if h == "" && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && n.cfg.PeerCAFile != "" {

@@ -556,7 +556,7 @@ func TestAuthFailures(t *testing.T) {
 	secret := strings.Repeat("cd", 32)
 	wrong := "mdb_00112233aabbccdd_" + secret
 	var limited int
-	for range authFailureBurst + 5 {
+	for range authFailureBurst + 10 {
 		_, err := newAuthClient(t, n, wrong).clus.Status(ctx, connect.NewRequest(&v1.StatusRequest{}))
 		if connect.CodeOf(err) == connect.CodeResourceExhausted {
 			limited++
@@ -565,7 +565,7 @@ func TestAuthFailures(t *testing.T) {
 		}
 	}
 	if limited < 4 {
-		t.Errorf("%d of %d failed attempts were rate-limited", limited, authFailureBurst+5)
+		t.Errorf("%d of %d failed attempts were rate-limited", limited, authFailureBurst+10)
 	}
 	// While limited, the address is refused whatever it sends.
 	if _, err := newAuthClient(t, n, admin).clus.Status(ctx, connect.NewRequest(&v1.StatusRequest{})); connect.CodeOf(err) != connect.CodeResourceExhausted {
@@ -693,6 +693,9 @@ func TestAudit(t *testing.T) {
 	n.Close()
 	n2 := mustStartNode(t, n.cfg)
 	defer n2.Close()
+	// Until it has replayed its log, a restarted node has no tokens and
+	// answers Unavailable (and /readyz says so).
+	waitFor(t, 10*time.Second, "the restarted node to replay its tokens", n2.fsm.Auth)
 	if got := auditActions(t, newAuthClient(t, n2, rootTok)); len(got) != len(want) {
 		t.Errorf("after a restart: %v", got)
 	}
