@@ -15,6 +15,11 @@
 //
 // # Write path
 //
+// Writes arrive as Write (one request), WriteStream (numbered batches on a
+// stream, answered with durable watermarks, stream.go) or NDJSON bodies
+// of any length (written in pieces, http.go). A follower forwards small
+// writes to the leader coalesced in WriteMany calls (forward.go).
+//
 // Write parses and types the rows on the leader (ingest), refuses them with
 // ResourceExhausted when hot buffers exceed HotBytesLimit, and hands the
 // insert to the group commit (commit.go), which applies concurrent small
