@@ -21,6 +21,15 @@ type pgBackend struct{ n *Node }
 
 func (b pgBackend) NeedsPassword() bool { return b.n.authEnforced() }
 
+// Session returns the context of a session that does not authenticate:
+// as an HTTP request on a node that does not check tokens.
+func sessionContext(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(authKey{}).(authResult); !ok {
+		return context.WithValue(ctx, authKey{}, authResult{})
+	}
+	return ctx
+}
+
 func (b pgBackend) Authenticate(ctx context.Context, user, password, remote string) (context.Context, error) {
 	ip, _, err := net.SplitHostPort(remote)
 	if err != nil {
@@ -43,11 +52,7 @@ func (b pgBackend) Authenticate(ctx context.Context, user, password, remote stri
 }
 
 func (b pgBackend) Query(ctx context.Context, sql string, onColumns func([]pgwire.Column) error, onRow func([]*structpb.Value) error) error {
-	if _, ok := ctx.Value(authKey{}).(authResult); !ok {
-		// A session without authentication: as an HTTP request on a node
-		// that does not check tokens.
-		ctx = context.WithValue(ctx, authKey{}, authResult{})
-	}
+	ctx = sessionContext(ctx)
 	if err := b.n.authorize(ctx, miniodbv1connect.QueryServiceQueryProcedure, nil); err != nil {
 		return err
 	}
@@ -98,4 +103,24 @@ func (b pgBackend) SQLState(err error) (string, string) {
 		return "XX001", msg
 	}
 	return "XX000", msg
+}
+
+// Tables lists the tables the session may read, for catalog queries.
+func (b pgBackend) Tables(ctx context.Context) ([]pgwire.TableSchema, error) {
+	ctx = sessionContext(ctx)
+	if err := b.n.authorize(ctx, miniodbv1connect.TableServiceListTablesProcedure, nil); err != nil {
+		return nil, err
+	}
+	var out []pgwire.TableSchema
+	for _, v := range b.n.fsm.Tables() {
+		if !mayRead(ctx, v.Spec.Name) {
+			continue
+		}
+		t := pgwire.TableSchema{Name: v.Spec.Name}
+		for _, c := range v.Spec.Columns {
+			t.Columns = append(t.Columns, pgwire.Column{Name: c.Name, Type: c.Type.SQLName()})
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }

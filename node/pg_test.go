@@ -128,6 +128,34 @@ func TestPostgresProtocol(t *testing.T) {
 	if c := pgCode(err); c == "" {
 		t.Errorf("a write through postgres: %v", err)
 	}
+	// Catalog queries are answered from MinIODB's schemas.
+	var version, db string
+	if err := conn.QueryRow(ctx, "SELECT version(), current_database()").Scan(&version, &db); err != nil || !strings.HasPrefix(version, "PostgreSQL 16") {
+		t.Errorf("version(): %v %q %q", err, version, db)
+	}
+	crs, err := conn.Query(ctx, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position", "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for crs.Next() {
+		var name, typ string
+		if err := crs.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, name+" "+typ)
+	}
+	if crs.Err() != nil || strings.Join(cols, ",") != "ts TIMESTAMP,id VARCHAR,v BIGINT,x DOUBLE" {
+		t.Errorf("information_schema.columns: %v %v", cols, crs.Err())
+	}
+	var relname string
+	if err := conn.QueryRow(ctx, "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(events)$' COLLATE pg_catalog.default").Scan(&relname); err != nil || relname != "events" {
+		t.Errorf("pg_class: %v %q", err, relname)
+	}
+	// A catalog query cannot read table data: its copy has no rows.
+	if _, err := conn.Exec(ctx, "SELECT count(*) FROM events, pg_catalog.pg_class"); pgCode(err) != "0A000" {
+		t.Errorf("a catalog query reading a table: %v", err)
+	}
 	// The session goes on after errors.
 	var one int
 	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
@@ -187,6 +215,11 @@ func TestPostgresTokens(t *testing.T) {
 	if _, err := conn.Exec(ctx, "SELECT count(*) FROM other"); pgCode(err) != "42501" {
 		t.Errorf("another table: %v", err)
 	}
+	// The catalog shows a reader only the tables it may read.
+	var names string
+	if err := conn.QueryRow(ctx, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables").Scan(&names); err != nil || names != "sensor_a" {
+		t.Errorf("tables a reader of sensor_* sees: %v %q", err, names)
+	}
 }
 
 // TestPostgresTLS: with an API certificate the PostgreSQL port speaks TLS.
@@ -235,6 +268,11 @@ func TestPsql(t *testing.T) {
 	out, err = run("-c", "SELECT count(*) AS n, sum(v) AS total FROM events")
 	if err != nil || !strings.Contains(out, " n | total") || !strings.Contains(out, "(1 row)") {
 		t.Fatalf("psql table: %v %q", err, out)
+	}
+	// \dt lists the tables from MinIODB's catalog.
+	out, err = run("-c", `\dt`)
+	if err != nil || !strings.Contains(out, "events") || !strings.Contains(out, "table") {
+		t.Fatalf(`psql \dt: %v %q`, err, out)
 	}
 	// Errors with their SQLSTATE, and a non-zero exit.
 	out, err = run("-c", "SELECT * FROM nope")

@@ -26,6 +26,14 @@
 // bytea, and JSON, LIST, STRUCT, MAP and UNION json (their JSON form);
 // INTERVAL and other types are text.
 //
-// Not yet: the pg_catalog and information_schema queries tools send on
-// connect, COPY, SCRAM-SHA-256.
+// Catalog queries (pg_catalog, information_schema, version(),
+// current_database()) run in a small DuckDB of the server's own holding
+// empty copies of the tables the session may read (catalog.go), so
+// DuckDB's PostgreSQL catalog emulation answers them from MinIODB's
+// schemas; PostgreSQL-only spellings psql uses are rewritten, and such a
+// query may not read a MinIODB table (its copy is empty). psql's \dt and
+// information_schema.tables/columns work; psql's \d TABLE asks for
+// pg_class columns DuckDB does not have.
+//
+// Not yet: \d, the other introspection of BI tools, COPY, SCRAM-SHA-256.
 package pgwire

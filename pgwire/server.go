@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	_ "github.com/duckdb/duckdb-go/v2" // the catalog's DuckDB
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -35,6 +36,9 @@ type Backend interface {
 	// SQLState maps an error to a SQLSTATE code and a message for the
 	// client.
 	SQLState(err error) (code, message string)
+	// Tables lists the tables (and their columns) the session may read,
+	// for the catalog queries.
+	Tables(ctx context.Context) ([]TableSchema, error)
 }
 
 // Server serves PostgreSQL clients.
@@ -43,6 +47,7 @@ type Server struct {
 	tls     *tls.Config // nil: no TLS
 	logger  *slog.Logger
 	types   *pgtype.Map
+	catalog catalog
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -115,6 +120,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.catalog.close()
 	return nil
 }
 

@@ -347,13 +347,23 @@ func (ss *session) runPortal(p *portal) error {
 		ss.mu.Unlock()
 		cancel()
 	}()
-	err := ss.srv.backend.Query(ctx, trimStatement(p.sql), func(cols []Column) error {
+	onColumns := func(cols []Column) error {
 		p.cols = cols
 		return nil
-	}, func(row []*structpb.Value) error {
+	}
+	onRow := func(row []*structpb.Value) error {
 		p.rows = append(p.rows, row)
 		return nil
-	})
+	}
+	var err error
+	if isCatalogQuery(p.sql) {
+		var tables []TableSchema
+		if tables, err = ss.srv.backend.Tables(ctx); err == nil {
+			err = ss.srv.catalog.query(ctx, trimStatement(p.sql), tables, onColumns, onRow)
+		}
+	} else {
+		err = ss.srv.backend.Query(ctx, trimStatement(p.sql), onColumns, onRow)
+	}
 	if err != nil {
 		return err
 	}
