@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,6 +265,11 @@ func TestPsql(t *testing.T) {
 	if err != nil || out != "a|1\nb|2\n" {
 		t.Fatalf("psql -c: %v %q", err, out)
 	}
+	// Several statements in one query string, answered in turn.
+	out, err = run("-At", "-c", "SET application_name = 'test'; SELECT count(*) FROM events; SELECT 'done'")
+	if err != nil || !strings.HasSuffix(out, "done\n") {
+		t.Fatalf("psql, several statements: %v %q", err, out)
+	}
 	// A table for people, with the column names.
 	out, err = run("-c", "SELECT count(*) AS n, sum(v) AS total FROM events")
 	if err != nil || !strings.Contains(out, " n | total") || !strings.Contains(out, "(1 row)") {
@@ -278,5 +284,36 @@ func TestPsql(t *testing.T) {
 	out, err = run("-c", "SELECT * FROM nope")
 	if err == nil || !strings.Contains(out, "42P01") {
 		t.Fatalf("psql error: %v %q", err, out)
+	}
+}
+
+// Sessions run at once, each encoding its own results (make test runs
+// this under the race detector).
+func TestPostgresConcurrentSessions(t *testing.T) {
+	n, addr := pgNode(t)
+	ctx := context.Background()
+	if _, err := n.Write(ctx, WriteInput{Table: "events", Input: ndjson(`{"id":"a","v":1,"x":1.5}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		conn := pgConnect(t, addr, "")
+		wg.Go(func() {
+			for range 20 {
+				var v int64
+				var x float64
+				var ts time.Time
+				if err := conn.QueryRow(ctx, "SELECT v, x, ts FROM events WHERE id = $1", "a").Scan(&v, &x, &ts); err != nil || v != 1 || x != 1.5 {
+					errs <- fmt.Errorf("%v %d %v", err, v, x)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

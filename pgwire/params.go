@@ -6,39 +6,63 @@ import (
 	"strings"
 )
 
+// skip returns the index just past the string literal, quoted
+// identifier, comment or dollar-quoted string that starts at sql[i], or i
+// if none does.
+func skip(sql string, i int) int {
+	switch c := sql[i]; {
+	case c == '\'' || c == '"':
+		// A doubled quote stays inside.
+		j := i + 1
+		for j < len(sql) {
+			if sql[j] == c {
+				if j+1 < len(sql) && sql[j+1] == c {
+					j += 2
+					continue
+				}
+				return j + 1
+			}
+			j++
+		}
+		return len(sql)
+	case c == '-' && strings.HasPrefix(sql[i:], "--"):
+		if k := strings.IndexByte(sql[i:], '\n'); k >= 0 {
+			return i + k + 1
+		}
+		return len(sql)
+	case c == '/' && strings.HasPrefix(sql[i:], "/*"):
+		if k := strings.Index(sql[i+2:], "*/"); k >= 0 {
+			return i + k + 4
+		}
+		return len(sql)
+	case c == '$' && i+1 < len(sql) && !(sql[i+1] >= '0' && sql[i+1] <= '9'):
+		// $tag$ … $tag$: a dollar-quoted string.
+		k := strings.IndexByte(sql[i+1:], '$')
+		if k < 0 {
+			return i
+		}
+		tag := sql[i : i+k+2]
+		if strings.ContainsAny(tag[1:len(tag)-1], " \t\n;()'\"") {
+			return i
+		}
+		if e := strings.Index(sql[i+len(tag):], tag); e >= 0 {
+			return i + len(tag) + e + len(tag)
+		}
+		return len(sql)
+	}
+	return i
+}
+
 // placeholders returns the byte ranges of $n parameters in a statement,
 // outside string literals, quoted identifiers, dollar-quoted strings and
 // comments, and the highest n.
 func placeholders(sql string) (spans [][3]int, most int) {
 	for i := 0; i < len(sql); {
-		switch c := sql[i]; {
-		case c == '\'' || c == '"':
-			// A literal or identifier: a doubled quote stays inside.
-			j := i + 1
-			for j < len(sql) {
-				if sql[j] == c {
-					if j+1 < len(sql) && sql[j+1] == c {
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			i = j + 1
-		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			if k := strings.IndexByte(sql[i:], '\n'); k >= 0 {
-				i += k + 1
-			} else {
-				i = len(sql)
-			}
-		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			if k := strings.Index(sql[i+2:], "*/"); k >= 0 {
-				i += k + 4
-			} else {
-				i = len(sql)
-			}
-		case c == '$':
+		if j := skip(sql, i); j > i {
+			i = j
+			continue
+		}
+		if sql[i] == '$' {
 			j := i + 1
 			for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
 				j++
@@ -50,26 +74,34 @@ func placeholders(sql string) (spans [][3]int, most int) {
 				i = j
 				continue
 			}
-			// $tag$ … $tag$: a dollar-quoted string.
-			k := strings.IndexByte(sql[i+1:], '$')
-			tag := ""
-			if k >= 0 {
-				tag = sql[i : i+k+2]
-			}
-			if tag == "" || strings.ContainsAny(tag[1:len(tag)-1], " \t\n;()'\"") {
-				i++
-				continue
-			}
-			if e := strings.Index(sql[i+len(tag):], tag); e >= 0 {
-				i += len(tag) + e + len(tag)
-			} else {
-				i = len(sql)
-			}
-		default:
-			i++
 		}
+		i++
 	}
 	return spans, most
+}
+
+// splitStatements cuts a simple query into its statements at the
+// semicolons outside literals and comments; empty statements are dropped.
+func splitStatements(sql string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(sql); {
+		if j := skip(sql, i); j > i {
+			i = j
+			continue
+		}
+		if sql[i] == ';' {
+			if s := strings.TrimSpace(sql[start:i]); s != "" {
+				out = append(out, s)
+			}
+			start = i + 1
+		}
+		i++
+	}
+	if s := strings.TrimSpace(sql[start:]); s != "" {
+		out = append(out, s)
+	}
+	return out
 }
 
 // bindParams puts the parameters into the statement as literals: NULL, a

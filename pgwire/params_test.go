@@ -69,3 +69,17 @@ func TestTypeOf(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitStatements(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SELECT 1":                        "SELECT 1",
+		"SET a = 1; SELECT 2;":            "SET a = 1|SELECT 2",
+		"SELECT ';' AS s; SELECT \"a;b\"": "SELECT ';' AS s|SELECT \"a;b\"",
+		"SELECT 1 -- ;\n; SELECT $x$;$x$": "SELECT 1 -- ;|SELECT $x$;$x$",
+		" ; ;":                            "",
+	} {
+		if got := strings.Join(splitStatements(sql), "|"); got != want {
+			t.Errorf("%q: %q, want %q", sql, got, want)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // the catalog's DuckDB
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -46,7 +45,6 @@ type Server struct {
 	backend Backend
 	tls     *tls.Config // nil: no TLS
 	logger  *slog.Logger
-	types   *pgtype.Map
 	catalog catalog
 
 	mu       sync.Mutex
@@ -62,7 +60,7 @@ func NewServer(b Backend, tlsConfig *tls.Config, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{backend: b, tls: tlsConfig, logger: logger, types: pgtype.NewMap(),
+	return &Server{backend: b, tls: tlsConfig, logger: logger,
 		conns: map[net.Conn]struct{}{}, sessions: map[uint32]*session{}}
 }
 

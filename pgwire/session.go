@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -30,6 +31,9 @@ type session struct {
 
 	stmts   map[string]*statement
 	portals map[string]*portal
+	// types encodes values; a pgtype.Map is not safe for concurrent use,
+	// so each session has its own.
+	types *pgtype.Map
 }
 
 type statement struct {
@@ -148,7 +152,7 @@ func (ss *session) serve(start *pgproto3.StartupMessage) error {
 	if err := ss.be.Flush(); err != nil {
 		return err
 	}
-	ss.stmts, ss.portals = map[string]*statement{}, map[string]*portal{}
+	ss.stmts, ss.portals, ss.types = map[string]*statement{}, map[string]*portal{}, pgtype.NewMap()
 	skipToSync := false // after an error in the extended protocol
 	for {
 		msg, err := ss.be.Receive()
@@ -214,24 +218,29 @@ func (ss *session) serve(start *pgproto3.StartupMessage) error {
 	}
 }
 
-// simpleQuery answers a Query message: text results.
+// simpleQuery answers a Query message: each statement's text results in
+// turn, up to the first error.
 func (ss *session) simpleQuery(sql string) {
-	if strings.TrimSpace(strings.TrimRight(strings.TrimSpace(sql), ";")) == "" {
+	stmts := splitStatements(sql)
+	if len(stmts) == 0 {
 		ss.be.Send(&pgproto3.EmptyQueryResponse{})
 		return
 	}
-	if tag, ok := ss.noop(sql); ok {
-		ss.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
-		return
-	}
-	p := &portal{sql: sql}
-	if err := ss.runPortal(p); err != nil {
-		ss.be.Send(ss.srv.errorResponse(err))
-		return
-	}
-	ss.be.Send(ss.rowDescription(p.cols, nil))
-	if err := ss.sendRows(p, 0); err != nil {
-		ss.be.Send(ss.srv.errorResponse(err))
+	for _, stmt := range stmts {
+		if tag, ok := ss.noop(stmt); ok {
+			ss.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+			continue
+		}
+		p := &portal{sql: stmt}
+		if err := ss.runPortal(p); err != nil {
+			ss.be.Send(ss.srv.errorResponse(err))
+			return
+		}
+		ss.be.Send(ss.rowDescription(p.cols, nil))
+		if err := ss.sendRows(p, 0); err != nil {
+			ss.be.Send(ss.srv.errorResponse(err))
+			return
+		}
 	}
 }
 
@@ -416,7 +425,7 @@ func (ss *session) sendRows(p *portal, most int) error {
 			if err != nil {
 				return fmt.Errorf("pgwire: column %s: %w", p.cols[i].Name, err)
 			}
-			b, err := ss.srv.types.Encode(types[i].oid, format(p.formats, i), gv, nil)
+			b, err := ss.types.Encode(types[i].oid, format(p.formats, i), gv, nil)
 			if err != nil {
 				return fmt.Errorf("pgwire: column %s: %w", p.cols[i].Name, err)
 			}
