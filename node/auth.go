@@ -252,7 +252,17 @@ func writeFileSync(file string, b []byte, mode os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, file)
+	if err := os.Rename(tmp, file); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory is: a token the
+	// cluster applied must not vanish from its file in a crash.
+	d, err := os.Open(filepath.Dir(file))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // authFailures rate-limits failed authentication per client IP: after a

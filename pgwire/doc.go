@@ -16,7 +16,7 @@
 //     query path, which analyses and locks down the statement text as for
 //     any client: a parameter can only ever be a literal.
 //   - SET, BEGIN, COMMIT and ROLLBACK are accepted and change nothing
-//     (everything is read-only); SHOW of the session's parameters answers.
+//     (everything is read-only); SHOW is not answered yet.
 //   - CancelRequest stops the running query of the session it names.
 //
 // Type OIDs follow the DuckDB result type: BOOLEAN bool, TINYINT and

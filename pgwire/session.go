@@ -227,7 +227,7 @@ func (ss *session) simpleQuery(sql string) {
 		return
 	}
 	for _, stmt := range stmts {
-		if tag, ok := ss.noop(stmt); ok {
+		if tag, ok := isNoop(stmt); ok {
 			ss.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 			continue
 		}
@@ -242,15 +242,6 @@ func (ss *session) simpleQuery(sql string) {
 			return
 		}
 	}
-}
-
-// noop answers the statements a read-only server accepts and ignores,
-// and SHOW of a session parameter.
-func (ss *session) noop(sql string) (string, bool) {
-	if tag, ok := isNoop(sql); ok {
-		return tag, true
-	}
-	return "", false
 }
 
 func (ss *session) bind(m *pgproto3.Bind) error {

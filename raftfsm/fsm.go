@@ -151,10 +151,12 @@ type FSM struct {
 	requestHead int
 	pending     []*v1.PendingDelete
 	members     map[string]*v1.MemberRecord // node id → addresses
-	tokens      map[string]*v1.TokenRecord  // token id → record (immutable once stored)
-	audit       []*v1.AuditRecord           // the newest AuditLimit records, oldest first
-	auth        atomic.Bool                 // a bootstrap token was applied (read without mu: every request asks)
-	appliedCh   chan struct{}               // closed and replaced when applied advances
+	// tokens maps token id → record. The map is replaced, never changed,
+	// so every request's token check reads it without mu (Token).
+	tokens    atomic.Pointer[map[string]*v1.TokenRecord]
+	audit     []*v1.AuditRecord // the newest AuditLimit records, oldest first
+	auth      atomic.Bool       // a bootstrap token was applied (read without mu: every request asks)
+	appliedCh chan struct{}     // closed and replaced when applied advances
 }
 
 // New returns an empty FSM.
@@ -162,15 +164,16 @@ func New(logger *slog.Logger) *FSM {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{
+	f := &FSM{
 		logger:      logger,
 		dedupeLimit: DefaultDedupeWindow,
 		tables:      map[string]*table{},
 		requests:    map[string]requestRecord{},
 		members:     map[string]*v1.MemberRecord{},
-		tokens:      map[string]*v1.TokenRecord{},
 		appliedCh:   make(chan struct{}),
 	}
+	f.tokens.Store(&map[string]*v1.TokenRecord{})
+	return f
 }
 
 // SetSnapshotHook installs a function that Persist calls between the
@@ -717,8 +720,9 @@ func (f *FSM) snapshotLocked() (raft.FSMSnapshot, error) {
 	for _, id := range sortedKeys(f.members) {
 		s.header.Members = append(s.header.Members, f.members[id])
 	}
-	for _, id := range sortedKeys(f.tokens) {
-		s.header.Tokens = append(s.header.Tokens, f.tokens[id])
+	tokens := *f.tokens.Load()
+	for _, id := range sortedKeys(tokens) {
+		s.header.Tokens = append(s.header.Tokens, tokens[id])
 	}
 	s.header.Auth = f.auth.Load()
 	s.header.Audit = slices.Clone(f.audit)
@@ -785,7 +789,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.requestHead = 0
 	f.pending = st.pending
 	f.members = st.members
-	f.tokens = st.tokens
+	f.tokens.Store(&st.tokens)
 	f.auth.Store(st.auth)
 	f.audit = st.audit
 	f.generation++

@@ -265,8 +265,9 @@ func fingerprint(f *FSM) string {
 		fmt.Fprintf(&b, "member %v\n", f.members[id])
 	}
 	fmt.Fprintf(&b, "auth=%t\n", f.auth.Load())
-	for _, id := range sortedKeys(f.tokens) {
-		fmt.Fprintf(&b, "token %v\n", f.tokens[id])
+	tokens := *f.tokens.Load()
+	for _, id := range sortedKeys(tokens) {
+		fmt.Fprintf(&b, "token %v\n", tokens[id])
 	}
 	for _, a := range f.audit {
 		fmt.Fprintf(&b, "audit %v\n", a)

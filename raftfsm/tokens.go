@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 
@@ -59,7 +60,8 @@ func (f *FSM) applyCreateToken(index uint64, c *v1.CreateTokenCommand) *Result {
 	if err := ValidateToken(t); err != nil {
 		return &Result{Index: index, Err: err}
 	}
-	if old, ok := f.tokens[t.Id]; ok {
+	tokens := *f.tokens.Load()
+	if old, ok := tokens[t.Id]; ok {
 		if proto.Equal(old, t) {
 			return &Result{Index: index, Duplicate: true} // a retried Apply
 		}
@@ -76,15 +78,20 @@ func (f *FSM) applyCreateToken(index uint64, c *v1.CreateTokenCommand) *Result {
 	} else if !f.auth.Load() {
 		return &Result{Index: index, Err: fmt.Errorf("%w: authentication is not bootstrapped in this cluster", ErrBadCommand)}
 	}
-	f.tokens[t.Id] = proto.Clone(t).(*v1.TokenRecord)
+	next := maps.Clone(tokens)
+	next[t.Id] = proto.Clone(t).(*v1.TokenRecord)
+	f.tokens.Store(&next)
 	return &Result{Index: index}
 }
 
 func (f *FSM) applyRevokeToken(index uint64, c *v1.RevokeTokenCommand) *Result {
-	if _, ok := f.tokens[c.GetId()]; !ok {
+	tokens := *f.tokens.Load()
+	if _, ok := tokens[c.GetId()]; !ok {
 		return &Result{Index: index, Err: fmt.Errorf("%w: %s", ErrTokenNotFound, c.GetId())}
 	}
-	delete(f.tokens, c.Id)
+	next := maps.Clone(tokens)
+	delete(next, c.Id)
+	f.tokens.Store(&next)
 	return &Result{Index: index}
 }
 
@@ -92,21 +99,19 @@ func (f *FSM) applyRevokeToken(index uint64, c *v1.RevokeTokenCommand) *Result {
 // token was applied): from then on every node checks every request.
 func (f *FSM) Auth() bool { return f.auth.Load() }
 
-// Token returns a token's record; callers must not modify it.
+// Token returns a token's record; callers must not modify it. It takes
+// no lock: every request with a token asks.
 func (f *FSM) Token(id string) (*v1.TokenRecord, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	t, ok := f.tokens[id]
+	t, ok := (*f.tokens.Load())[id]
 	return t, ok
 }
 
 // Tokens returns every token's record by id; callers must not modify them.
 func (f *FSM) Tokens() []*v1.TokenRecord {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]*v1.TokenRecord, 0, len(f.tokens))
-	for _, id := range sortedKeys(f.tokens) {
-		out = append(out, f.tokens[id])
+	tokens := *f.tokens.Load()
+	out := make([]*v1.TokenRecord, 0, len(tokens))
+	for _, id := range sortedKeys(tokens) {
+		out = append(out, tokens[id])
 	}
 	return out
 }
