@@ -220,6 +220,16 @@ func (n *Node) Query(ctx context.Context, m *v1.QueryRequest, onColumns func([]*
 	default:
 		return fmt.Errorf("%w: consistency %q: want strong or local", ErrInvalid, m.Consistency)
 	}
+	switch m.Execution {
+	case "", "auto", "single", "distributed", "gathered":
+	default:
+		return fmt.Errorf("%w: execution %q: want auto, distributed, gathered or single", ErrInvalid, m.Execution)
+	}
+	switch m.Pruning {
+	case "", "on", "off":
+	default:
+		return fmt.Errorf("%w: pruning %q: want on or off", ErrInvalid, m.Pruning)
+	}
 	if p := authOf(ctx).p; p != nil {
 		done, err := n.limits.startQuery(p.rec)
 		if err != nil {
@@ -235,7 +245,7 @@ func (n *Node) Query(ctx context.Context, m *v1.QueryRequest, onColumns func([]*
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, n.cfg.QueryTimeout, errStatementTimeout)
 	defer cancel()
-	err := n.runQuery(ctx, sql, onColumns, onRow)
+	err := n.runQuery(ctx, m, onColumns, onRow)
 	if err != nil && errors.Is(context.Cause(ctx), errStatementTimeout) {
 		return fmt.Errorf("%w: the statement ran longer than the timeout of %v (--query-timeout)", context.DeadlineExceeded, n.cfg.QueryTimeout)
 	}
@@ -288,7 +298,7 @@ func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
 // to a deadline the client set.
 var errStatementTimeout = errors.New("statement timeout")
 
-func (n *Node) runQuery(ctx context.Context, sql string, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
+func (n *Node) runQuery(ctx context.Context, m *v1.QueryRequest, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
 	var check func([]string) error
 	if p := authOf(ctx).p; p != nil {
 		check = func(tables []string) error {
@@ -300,7 +310,15 @@ func (n *Node) runQuery(ctx context.Context, sql string, onColumns func([]*v1.Re
 			return nil
 		}
 	}
-	rows, _, err := n.engine.QueryChecked(ctx, sql, check)
+	opts := query.Options{Check: check, Execution: m.Execution, NoPruning: m.Pruning == "off", DistributeMinBytes: n.cfg.DistributeMinBytes}
+	if n.raft.State() == raft.Leader && (m.Consistency == "" || m.Consistency == "strong") {
+		ex, err := n.newExchange()
+		if err != nil {
+			return err
+		}
+		opts.Exchange = ex
+	}
+	rows, _, err := n.engine.QueryWith(ctx, m.Sql, opts)
 	if err != nil {
 		return err
 	}

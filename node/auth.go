@@ -410,9 +410,10 @@ func (n *Node) withAuth(next http.Handler) http.Handler {
 		case r.URL.Path == "/healthz", r.URL.Path == "/readyz", r.URL.Path == "/metrics" && n.cfg.MetricsPublic:
 			next.ServeHTTP(w, r)
 			return
-		case r.URL.Path == miniodbv1connect.PeerServiceWriteManyProcedure && fromPeer(r.Context()):
+		case (r.URL.Path == miniodbv1connect.PeerServiceWriteManyProcedure || r.URL.Path == miniodbv1connect.FragmentServiceRunFragmentProcedure) && fromPeer(r.Context()):
 			// No token of its own: each write inside carries one
-			// (authorize, WriteMany).
+			// (authorize, WriteMany); a fragment's coordinator checked
+			// the client's access to the table.
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -447,7 +448,7 @@ func needOf(procedure string) (need, bool) {
 		return need{role: writer, table: func(m any) string { return m.(*v1.DeleteRequest).GetTable() }}, true
 	case miniodbv1connect.QueryServiceQueryProcedure, miniodbv1connect.QueryServiceQueryStreamProcedure:
 		return need{role: reader, later: true}, true
-	case miniodbv1connect.PeerServiceWriteManyProcedure:
+	case miniodbv1connect.PeerServiceWriteManyProcedure, miniodbv1connect.FragmentServiceRunFragmentProcedure:
 		return need{later: true}, true // authorize: peers only
 	case miniodbv1connect.WriteServiceWriteStreamProcedure:
 		return need{role: writer, later: true}, true
@@ -476,6 +477,12 @@ func needOf(procedure string) (need, bool) {
 // authorize checks a request against its procedure's need; msg is nil for
 // a streaming request (checked by the query path).
 func (n *Node) authorize(ctx context.Context, procedure string, msg any) error {
+	if procedure == miniodbv1connect.FragmentServiceRunFragmentProcedure {
+		if !fromPeer(ctx) {
+			return connect.NewError(connect.CodePermissionDenied, errors.New("FragmentService is served to other nodes only, on the Raft address"))
+		}
+		return nil
+	}
 	if procedure == miniodbv1connect.PeerServiceWriteManyProcedure {
 		// Node to node: the Raft address is the credential; each write
 		// inside carries its client's token, checked one by one.

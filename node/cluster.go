@@ -38,6 +38,8 @@ type peerClient struct {
 	cluster miniodbv1connect.ClusterServiceClient
 	auth    miniodbv1connect.AuthServiceClient
 	peer    miniodbv1connect.PeerServiceClient
+	// fragment is served on the Raft address only (peers.http dials it).
+	fragment miniodbv1connect.FragmentServiceClient
 }
 
 func newPeers(c *http.Client) *peers {
@@ -51,12 +53,13 @@ func (p *peers) get(addr string) *peerClient {
 	if !ok {
 		base := "http://" + addr
 		c = &peerClient{
-			write:   miniodbv1connect.NewWriteServiceClient(p.http, base),
-			query:   miniodbv1connect.NewQueryServiceClient(p.http, base),
-			tables:  miniodbv1connect.NewTableServiceClient(p.http, base),
-			cluster: miniodbv1connect.NewClusterServiceClient(p.http, base),
-			auth:    miniodbv1connect.NewAuthServiceClient(p.http, base),
-			peer:    miniodbv1connect.NewPeerServiceClient(p.http, base),
+			write:    miniodbv1connect.NewWriteServiceClient(p.http, base),
+			query:    miniodbv1connect.NewQueryServiceClient(p.http, base),
+			tables:   miniodbv1connect.NewTableServiceClient(p.http, base),
+			cluster:  miniodbv1connect.NewClusterServiceClient(p.http, base),
+			auth:     miniodbv1connect.NewAuthServiceClient(p.http, base),
+			peer:     miniodbv1connect.NewPeerServiceClient(p.http, base),
+			fragment: miniodbv1connect.NewFragmentServiceClient(p.http, base),
 		}
 		p.clients[addr] = c
 	}

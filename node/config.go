@@ -154,6 +154,11 @@ type Config struct {
 	// MaxConcurrentQueries bounds the queries this node runs at once;
 	// beyond it a query is refused with ResourceExhausted.
 	MaxConcurrentQueries int
+	// DistributeMinBytes is how much a strong query must read, after
+	// pruning, before the leader distributes it over the cluster (when
+	// its request leaves execution to "auto"); below it, the fragments'
+	// round trips cost more than the scan they share.
+	DistributeMinBytes int64
 	// QueryThreads is DuckDB's thread count (0 for the CPU count).
 	QueryThreads int
 	// CacheBytes bounds the local Parquet file cache.
@@ -200,6 +205,7 @@ func DefaultConfig() Config {
 		MaxPartitionsPerWrite: 100,
 		QueryTimeout:          5 * time.Minute,
 		MaxConcurrentQueries:  16,
+		DistributeMinBytes:    64 << 20,
 		FlushRows:             1_000_000,
 		FlushBytes:            64 << 20,
 		FlushAge:              30 * time.Second,

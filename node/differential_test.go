@@ -86,9 +86,14 @@ type diffFixture struct {
 }
 
 func newDiffFixture(t *testing.T) *diffFixture {
-	ctx := context.Background()
 	n := mustStartNode(t, testConfig(t, t.TempDir()))
 	t.Cleanup(func() { n.Close() })
+	return newDiffFixtureOn(t, n)
+}
+
+// newDiffFixtureOn writes the fixture's rows through n, the leader.
+func newDiffFixtureOn(t *testing.T, n *Node) *diffFixture {
+	ctx := context.Background()
 	c := newClient(t, n)
 
 	// Rows over three days, written in several requests, with flushes in

@@ -432,7 +432,7 @@ func (n *Node) collectGarbage(ctx context.Context, now time.Time) error {
 	cutoff := now.Add(-n.cfg.DeleteGrace)
 	var forget []string
 	for _, p := range n.fsm.PendingDeletes() {
-		if time.UnixMicro(p.UnixMicros).After(cutoff) || n.backupPins.has(p.Key) {
+		if time.UnixMicro(p.UnixMicros).After(cutoff) || n.backupPins.has(p.Key) || n.queryPins.has(p.Key) {
 			continue
 		}
 		if err := n.store.Delete(ctx, p.Key); err != nil {

@@ -75,10 +75,12 @@ func (n *Node) newHTTPServers() (public, peer *http.Server) {
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	// The Raft address serves the same API plus PeerService.
+	// The Raft address serves the same API plus PeerService and
+	// FragmentService.
 	peerMux := http.NewServeMux()
 	peerMux.Handle("/", mux)
 	peerMux.Handle(miniodbv1connect.NewPeerServiceHandler(a, opts...))
+	peerMux.Handle(miniodbv1connect.NewFragmentServiceHandler(a, opts...))
 	peerHandler := n.withAuth(peerMux)
 	peer = &http.Server{
 		ErrorLog: errLog,

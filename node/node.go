@@ -77,6 +77,8 @@ type Node struct {
 	// backupMu: one backup at a time; backupPins: files it still copies.
 	backupMu   sync.Mutex
 	backupPins pins
+	// queryPins: files distributed queries are reading on other nodes.
+	queryPins pins
 
 	storeMu  sync.Mutex
 	storeErr error // last object-store error, nil when healthy

@@ -70,6 +70,10 @@ type TableRef struct {
 	// provably a column of this reference. Files that cannot match them
 	// may be skipped for this reference alone.
 	Predicates []Predicate
+	// where is that WHERE clause itself (nil when predicates could not be
+	// attributed to this reference): a distributed plan pushes it into the
+	// fragments that read the reference's files.
+	where map[string]any
 }
 
 // parseTree parses sql with DuckDB's own parser and returns the one SELECT
@@ -377,6 +381,7 @@ func (an *analyser) baseTable(m map[string]any, sc *scope, where map[string]any)
 			binding = lower
 		}
 		ref.Predicates = conjuncts(where, binding)
+		ref.where = where
 	}
 	an.a.Refs = append(an.a.Refs, ref)
 }

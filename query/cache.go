@@ -175,6 +175,14 @@ func (c *Cache) evictLocked() {
 	}
 }
 
+// Has reports whether the cache holds (or is fetching) key.
+func (c *Cache) Has(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.entries[key]
+	return ok
+}
+
 // Drop removes an object from the cache (after it was deleted from the
 // store); a pinned object is removed when its last pin is released, and a
 // later Acquire of the key downloads it again.

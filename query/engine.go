@@ -102,6 +102,9 @@ type Engine struct {
 	viewCache map[uint64]map[string]string
 
 	trees treeCache
+	plans planCache
+	// aggregates are the names of DuckDB's aggregate functions.
+	aggregates map[string]bool
 }
 
 // maxCachedConns bounds viewCache; past it the cache starts over.
@@ -190,7 +193,23 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("query: configure duckdb (%s): %w", s, err)
 		}
 	}
-	return &Engine{cfg: cfg, dir: dir, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}}, nil
+	aggregates := map[string]bool{}
+	rows, err := db.QueryContext(ctx, "SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("query: list aggregate functions: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			db.Close()
+			return nil, fmt.Errorf("query: list aggregate functions: %w", err)
+		}
+		aggregates[name] = true
+	}
+	rows.Close()
+	return &Engine{cfg: cfg, dir: dir, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}, aggregates: aggregates}, nil
 }
 
 // Close releases DuckDB and waits for the cache's downloads.
@@ -253,6 +272,16 @@ func (r *Rows) Close() error {
 
 // Plan describes how a query was (or would be) run.
 type Plan struct {
+	// Mode is how the statement ran; Reason says why it was not
+	// distributed (empty when it was).
+	Mode   Mode
+	Reason string
+	// Distributed and gathered statements: the partial statement each
+	// fragment ran, the final one the coordinator ran over the partials,
+	// and one report per fragment attempt.
+	Partial   string
+	Final     string
+	Fragments []FragmentPlan
 	// Tables has one entry per relation the engine built: a table's
 	// unpruned view (Ref -1), read by every reference that has no
 	// predicates of its own, and a pruned view per reference that has.
@@ -281,13 +310,12 @@ func prunedViewName(i int) string { return fmt.Sprintf("__miniodb.ref%d", i) }
 // Query runs one read-only SELECT. The result reflects the catalog at one
 // applied index at least as new as any write applied before the call.
 func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error) {
-	return e.QueryChecked(ctx, sqlText, nil)
+	return e.QueryWith(ctx, sqlText, Options{})
 }
 
-// QueryChecked is Query with an access check: check gets the MinIODB
-// tables the statement reads (as the analysis resolved them, CTEs aside)
-// before anything is read, and its error fails the query.
-func (e *Engine) QueryChecked(ctx context.Context, sqlText string, check func(tables []string) error) (*Rows, *Plan, error) {
+// QueryWith is Query with options: an access check, pruning, and the
+// cluster to distribute the statement over.
+func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*Rows, *Plan, error) {
 	e.lastQuery.Store(time.Now().UnixNano())
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
@@ -309,8 +337,8 @@ func (e *Engine) QueryChecked(ctx context.Context, sqlText string, check func(ta
 	if err != nil {
 		return fail(err)
 	}
-	if check != nil {
-		if err := check(a.Tables); err != nil {
+	if opts.Check != nil {
+		if err := opts.Check(a.Tables); err != nil {
 			return fail(err)
 		}
 	}
@@ -328,11 +356,39 @@ func (e *Engine) QueryChecked(ctx context.Context, sqlText string, check func(ta
 	if err != nil {
 		return fail(fmt.Errorf("query: connection id: %w", err))
 	}
-	rels, runSQL, err := e.relations(a, views, sqlText)
+	plan := &Plan{Mode: ModeSingle}
+	if opts.Exchange != nil && opts.Execution != string(ModeSingle) {
+		p, err := e.distribute(ctx, conn, a, sqlText, views, opts.Execution)
+		if err != nil {
+			return fail(err)
+		}
+		plan.Reason = p.reason
+		if p.mode != ModeSingle {
+			files, bytes := e.prunedFiles(a.Refs[p.ref], views[p.table], opts.NoPruning)
+			auto := opts.Execution == "" || opts.Execution == "auto"
+			switch {
+			case auto && len(opts.Exchange.Nodes()) < 2:
+				plan.Reason = "the cluster has one node"
+			case auto && p.mode != ModeDistributed:
+			case auto && bytes < opts.DistributeMinBytes:
+				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, less than the %d worth distributing", bytes, opts.DistributeMinBytes)
+			default:
+				rows, done, err := e.runDistributed(ctx, conn, plan, p, views[p.table], idents[p.table], files, opts.Exchange)
+				if done != nil {
+					cleanup = append(cleanup, done)
+				}
+				if err != nil {
+					return fail(err)
+				}
+				return e.finish(rows, conn, txn, cleanup, connID, nil, plan)
+			}
+		}
+	}
+	rels, runSQL, err := e.relations(a, views, sqlText, opts.NoPruning)
 	if err != nil {
 		return fail(err)
 	}
-	plan := &Plan{SQL: runSQL}
+	plan.SQL = runSQL
 	created := map[string]string{}
 	for _, rel := range rels {
 		tp, stmt, release, err := e.viewOf(ctx, rel, idents[rel.table], views[rel.table])
@@ -358,10 +414,21 @@ func (e *Engine) QueryChecked(ctx context.Context, sqlText string, check func(ta
 	if err != nil {
 		return fail(wrapDuckDB(err, e.dir))
 	}
+	return e.finish(rows, conn, txn, cleanup, connID, created, plan)
+}
+
+// finish wraps a running statement's rows; closing them commits the
+// query's transaction (keeping the views it created for reuse) and runs
+// cleanup.
+func (e *Engine) finish(rows *sql.Rows, conn *sql.Conn, txn bool, cleanup []func(), connID uint64, created map[string]string, plan *Plan) (*Rows, *Plan, error) {
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		rows.Close()
-		return fail(fmt.Errorf("query: column types: %w", err))
+		for _, f := range slices.Backward(cleanup) {
+			f()
+		}
+		conn.Close()
+		return nil, nil, fmt.Errorf("query: column types: %w", err)
 	}
 	r := &Rows{rows: rows, dir: e.dir}
 	r.vals = make([]any, len(types))
@@ -402,7 +469,7 @@ type relation struct {
 // replaced by that view (aliased to the name it was bound under, so
 // qualified columns still resolve); every other reference reads the
 // table's unpruned view, which is built only if some reference reads it.
-func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlText string) ([]relation, string, error) {
+func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlText string, noPruning bool) ([]relation, string, error) {
 	type edit struct {
 		start, end int
 		text       string
@@ -421,7 +488,7 @@ func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlT
 		if !ok {
 			return nil, "", fmt.Errorf("%w: %q", ErrTableNotFound, ref.Table)
 		}
-		if e.cfg.NoPruning || ref.Start < 0 || at[ref.Start] > 1 || len(ref.Predicates) == 0 {
+		if e.cfg.NoPruning || noPruning || ref.Start < 0 || at[ref.Start] > 1 || len(ref.Predicates) == 0 {
 			needFull[ref.Table] = true
 			continue
 		}

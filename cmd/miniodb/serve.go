@@ -82,6 +82,7 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxPartitionsPerWrite, "max-partitions-per-write", cfg.MaxPartitionsPerWrite, "most partitions one write may touch (each becomes a file)")
 	fs.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "statement timeout (a request may ask for less)")
 	fs.IntVar(&cfg.MaxConcurrentQueries, "max-concurrent-queries", cfg.MaxConcurrentQueries, "queries run at once on this node; more are refused (ResourceExhausted)")
+	fs.Int64Var(&cfg.DistributeMinBytes, "distribute-min-bytes", cfg.DistributeMinBytes, "bytes a query must read (after pruning) before the leader spreads it over the cluster's nodes")
 	fs.Int64Var(&cfg.FlushRows, "flush-rows", cfg.FlushRows, "flush a partition at this many hot rows")
 	fs.Var((*sizeFlag)(&cfg.FlushBytes), "flush-bytes", "flush a partition at this many hot bytes")
 	fs.DurationVar(&cfg.FlushAge, "flush-age", cfg.FlushAge, "flush a partition when its oldest hot row is this old")

@@ -1261,8 +1261,17 @@ type QueryRequest struct {
 	// With "local": refuse (Unavailable) when this node has not heard from
 	// the leader for longer than this. 0 means no bound.
 	MaxStalenessMs int64 `protobuf:"varint,3,opt,name=max_staleness_ms,json=maxStalenessMs,proto3" json:"max_staleness_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How a strong query runs across the cluster: "auto" (default:
+	// distributed when the statement decomposes and reads enough data,
+	// else single), "distributed" (partial results per node where the
+	// statement decomposes, else gathered, else single), "gathered" (nodes
+	// filter and project, the leader runs the statement) or "single" (the
+	// leader alone).
+	Execution string `protobuf:"bytes,4,opt,name=execution,proto3" json:"execution,omitempty"`
+	// "on" (default) or "off": skip no file by its column statistics.
+	Pruning       string `protobuf:"bytes,5,opt,name=pruning,proto3" json:"pruning,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
@@ -1314,6 +1323,20 @@ func (x *QueryRequest) GetMaxStalenessMs() int64 {
 		return x.MaxStalenessMs
 	}
 	return 0
+}
+
+func (x *QueryRequest) GetExecution() string {
+	if x != nil {
+		return x.Execution
+	}
+	return ""
+}
+
+func (x *QueryRequest) GetPruning() string {
+	if x != nil {
+		return x.Pruning
+	}
+	return ""
 }
 
 // Values in rows are JSON values: BIGINT outside ±2^53 is a string (as
@@ -3283,11 +3306,13 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\x12\x1d\n" +
 	"\n" +
 	"raft_index\x18\x02 \x01(\x04R\traftIndex\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"l\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\xa4\x01\n" +
 	"\fQueryRequest\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12 \n" +
 	"\vconsistency\x18\x02 \x01(\tR\vconsistency\x12(\n" +
-	"\x10max_staleness_ms\x18\x03 \x01(\x03R\x0emaxStalenessMs\"s\n" +
+	"\x10max_staleness_ms\x18\x03 \x01(\x03R\x0emaxStalenessMs\x12\x1c\n" +
+	"\texecution\x18\x04 \x01(\tR\texecution\x12\x18\n" +
+	"\apruning\x18\x05 \x01(\tR\apruning\"s\n" +
 	"\rQueryResponse\x122\n" +
 	"\acolumns\x18\x01 \x03(\v2\x18.miniodb.v1.ResultColumnR\acolumns\x12.\n" +
 	"\x04rows\x18\x02 \x03(\v2\x1a.google.protobuf.ListValueR\x04rows\"6\n" +

@@ -225,12 +225,239 @@ func (x *ForwardedWriteResult) GetMessage() string {
 	return ""
 }
 
+type RunFragmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Table string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	// The table's columns at the coordinator's catalog version.
+	Columns []*Column `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
+	// The files to read, as the coordinator's catalog names them.
+	Files []*DataFile `protobuf:"bytes,3,rep,name=files,proto3" json:"files,omitempty"`
+	// The table's deletes the files may still hold rows of.
+	Tombstones []*Tombstone `protobuf:"bytes,4,rep,name=tombstones,proto3" json:"tombstones,omitempty"`
+	// The partial statement, over the relation "__miniodb.fragment".
+	Sql           string `protobuf:"bytes,5,opt,name=sql,proto3" json:"sql,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunFragmentRequest) Reset() {
+	*x = RunFragmentRequest{}
+	mi := &file_miniodb_v1_peer_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunFragmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunFragmentRequest) ProtoMessage() {}
+
+func (x *RunFragmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_peer_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunFragmentRequest.ProtoReflect.Descriptor instead.
+func (*RunFragmentRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RunFragmentRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *RunFragmentRequest) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *RunFragmentRequest) GetFiles() []*DataFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *RunFragmentRequest) GetTombstones() []*Tombstone {
+	if x != nil {
+		return x.Tombstones
+	}
+	return nil
+}
+
+func (x *RunFragmentRequest) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+type RunFragmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next piece of the result file.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// Set in the last message.
+	Stats         *FragmentStats `protobuf:"bytes,2,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunFragmentResponse) Reset() {
+	*x = RunFragmentResponse{}
+	mi := &file_miniodb_v1_peer_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunFragmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunFragmentResponse) ProtoMessage() {}
+
+func (x *RunFragmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_peer_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunFragmentResponse.ProtoReflect.Descriptor instead.
+func (*RunFragmentResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RunFragmentResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *RunFragmentResponse) GetStats() *FragmentStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+type FragmentStats struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Node      string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Files     int64                  `protobuf:"varint,2,opt,name=files,proto3" json:"files,omitempty"`
+	BytesRead int64                  `protobuf:"varint,3,opt,name=bytes_read,json=bytesRead,proto3" json:"bytes_read,omitempty"`
+	// Files found in the node's cache (the others were downloaded).
+	CacheHits     int64 `protobuf:"varint,4,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
+	RowsOut       int64 `protobuf:"varint,5,opt,name=rows_out,json=rowsOut,proto3" json:"rows_out,omitempty"`
+	BytesOut      int64 `protobuf:"varint,6,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	Micros        int64 `protobuf:"varint,7,opt,name=micros,proto3" json:"micros,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FragmentStats) Reset() {
+	*x = FragmentStats{}
+	mi := &file_miniodb_v1_peer_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FragmentStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FragmentStats) ProtoMessage() {}
+
+func (x *FragmentStats) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_peer_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FragmentStats.ProtoReflect.Descriptor instead.
+func (*FragmentStats) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FragmentStats) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *FragmentStats) GetFiles() int64 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *FragmentStats) GetBytesRead() int64 {
+	if x != nil {
+		return x.BytesRead
+	}
+	return 0
+}
+
+func (x *FragmentStats) GetCacheHits() int64 {
+	if x != nil {
+		return x.CacheHits
+	}
+	return 0
+}
+
+func (x *FragmentStats) GetRowsOut() int64 {
+	if x != nil {
+		return x.RowsOut
+	}
+	return 0
+}
+
+func (x *FragmentStats) GetBytesOut() int64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *FragmentStats) GetMicros() int64 {
+	if x != nil {
+		return x.Micros
+	}
+	return 0
+}
+
 var File_miniodb_v1_peer_proto protoreflect.FileDescriptor
 
 const file_miniodb_v1_peer_proto_rawDesc = "" +
 	"\n" +
 	"\x15miniodb/v1/peer.proto\x12\n" +
-	"miniodb.v1\x1a\x14miniodb/v1/api.proto\"F\n" +
+	"miniodb.v1\x1a\x14miniodb/v1/api.proto\x1a\x15miniodb/v1/raft.proto\x1a\x16miniodb/v1/types.proto\"F\n" +
 	"\x10WriteManyRequest\x122\n" +
 	"\x06writes\x18\x01 \x03(\v2\x1a.miniodb.v1.ForwardedWriteR\x06writes\"Z\n" +
 	"\x0eForwardedWrite\x122\n" +
@@ -241,9 +468,32 @@ const file_miniodb_v1_peer_proto_rawDesc = "" +
 	"\x14ForwardedWriteResult\x125\n" +
 	"\bresponse\x18\x01 \x01(\v2\x19.miniodb.v1.WriteResponseR\bresponse\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage2Y\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xcd\x01\n" +
+	"\x12RunFragmentRequest\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12,\n" +
+	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12*\n" +
+	"\x05files\x18\x03 \x03(\v2\x14.miniodb.v1.DataFileR\x05files\x125\n" +
+	"\n" +
+	"tombstones\x18\x04 \x03(\v2\x15.miniodb.v1.TombstoneR\n" +
+	"tombstones\x12\x10\n" +
+	"\x03sql\x18\x05 \x01(\tR\x03sql\"Z\n" +
+	"\x13RunFragmentResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12/\n" +
+	"\x05stats\x18\x02 \x01(\v2\x19.miniodb.v1.FragmentStatsR\x05stats\"\xc7\x01\n" +
+	"\rFragmentStats\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x1d\n" +
+	"\n" +
+	"bytes_read\x18\x03 \x01(\x03R\tbytesRead\x12\x1d\n" +
+	"\n" +
+	"cache_hits\x18\x04 \x01(\x03R\tcacheHits\x12\x19\n" +
+	"\brows_out\x18\x05 \x01(\x03R\arowsOut\x12\x1b\n" +
+	"\tbytes_out\x18\x06 \x01(\x03R\bbytesOut\x12\x16\n" +
+	"\x06micros\x18\a \x01(\x03R\x06micros2Y\n" +
 	"\vPeerService\x12J\n" +
-	"\tWriteMany\x12\x1c.miniodb.v1.WriteManyRequest\x1a\x1d.miniodb.v1.WriteManyResponse\"\x00B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
+	"\tWriteMany\x12\x1c.miniodb.v1.WriteManyRequest\x1a\x1d.miniodb.v1.WriteManyResponse\"\x002e\n" +
+	"\x0fFragmentService\x12R\n" +
+	"\vRunFragment\x12\x1e.miniodb.v1.RunFragmentRequest\x1a\x1f.miniodb.v1.RunFragmentResponse\"\x000\x01B7Z5github.com/miniodb/miniodb/proto/miniodb/v1;miniodbv1b\x06proto3"
 
 var (
 	file_miniodb_v1_peer_proto_rawDescOnce sync.Once
@@ -257,27 +507,39 @@ func file_miniodb_v1_peer_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_peer_proto_rawDescData
 }
 
-var file_miniodb_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_miniodb_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_miniodb_v1_peer_proto_goTypes = []any{
 	(*WriteManyRequest)(nil),     // 0: miniodb.v1.WriteManyRequest
 	(*ForwardedWrite)(nil),       // 1: miniodb.v1.ForwardedWrite
 	(*WriteManyResponse)(nil),    // 2: miniodb.v1.WriteManyResponse
 	(*ForwardedWriteResult)(nil), // 3: miniodb.v1.ForwardedWriteResult
-	(*WriteRequest)(nil),         // 4: miniodb.v1.WriteRequest
-	(*WriteResponse)(nil),        // 5: miniodb.v1.WriteResponse
+	(*RunFragmentRequest)(nil),   // 4: miniodb.v1.RunFragmentRequest
+	(*RunFragmentResponse)(nil),  // 5: miniodb.v1.RunFragmentResponse
+	(*FragmentStats)(nil),        // 6: miniodb.v1.FragmentStats
+	(*WriteRequest)(nil),         // 7: miniodb.v1.WriteRequest
+	(*WriteResponse)(nil),        // 8: miniodb.v1.WriteResponse
+	(*Column)(nil),               // 9: miniodb.v1.Column
+	(*DataFile)(nil),             // 10: miniodb.v1.DataFile
+	(*Tombstone)(nil),            // 11: miniodb.v1.Tombstone
 }
 var file_miniodb_v1_peer_proto_depIdxs = []int32{
-	1, // 0: miniodb.v1.WriteManyRequest.writes:type_name -> miniodb.v1.ForwardedWrite
-	4, // 1: miniodb.v1.ForwardedWrite.request:type_name -> miniodb.v1.WriteRequest
-	3, // 2: miniodb.v1.WriteManyResponse.results:type_name -> miniodb.v1.ForwardedWriteResult
-	5, // 3: miniodb.v1.ForwardedWriteResult.response:type_name -> miniodb.v1.WriteResponse
-	0, // 4: miniodb.v1.PeerService.WriteMany:input_type -> miniodb.v1.WriteManyRequest
-	2, // 5: miniodb.v1.PeerService.WriteMany:output_type -> miniodb.v1.WriteManyResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	1,  // 0: miniodb.v1.WriteManyRequest.writes:type_name -> miniodb.v1.ForwardedWrite
+	7,  // 1: miniodb.v1.ForwardedWrite.request:type_name -> miniodb.v1.WriteRequest
+	3,  // 2: miniodb.v1.WriteManyResponse.results:type_name -> miniodb.v1.ForwardedWriteResult
+	8,  // 3: miniodb.v1.ForwardedWriteResult.response:type_name -> miniodb.v1.WriteResponse
+	9,  // 4: miniodb.v1.RunFragmentRequest.columns:type_name -> miniodb.v1.Column
+	10, // 5: miniodb.v1.RunFragmentRequest.files:type_name -> miniodb.v1.DataFile
+	11, // 6: miniodb.v1.RunFragmentRequest.tombstones:type_name -> miniodb.v1.Tombstone
+	6,  // 7: miniodb.v1.RunFragmentResponse.stats:type_name -> miniodb.v1.FragmentStats
+	0,  // 8: miniodb.v1.PeerService.WriteMany:input_type -> miniodb.v1.WriteManyRequest
+	4,  // 9: miniodb.v1.FragmentService.RunFragment:input_type -> miniodb.v1.RunFragmentRequest
+	2,  // 10: miniodb.v1.PeerService.WriteMany:output_type -> miniodb.v1.WriteManyResponse
+	5,  // 11: miniodb.v1.FragmentService.RunFragment:output_type -> miniodb.v1.RunFragmentResponse
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_peer_proto_init() }
@@ -286,15 +548,17 @@ func file_miniodb_v1_peer_proto_init() {
 		return
 	}
 	file_miniodb_v1_api_proto_init()
+	file_miniodb_v1_raft_proto_init()
+	file_miniodb_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_peer_proto_rawDesc), len(file_miniodb_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_miniodb_v1_peer_proto_goTypes,
 		DependencyIndexes: file_miniodb_v1_peer_proto_depIdxs,

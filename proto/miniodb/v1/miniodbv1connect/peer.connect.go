@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// PeerServiceName is the fully-qualified name of the PeerService service.
 	PeerServiceName = "miniodb.v1.PeerService"
+	// FragmentServiceName is the fully-qualified name of the FragmentService service.
+	FragmentServiceName = "miniodb.v1.FragmentService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -35,6 +37,9 @@ const (
 const (
 	// PeerServiceWriteManyProcedure is the fully-qualified name of the PeerService's WriteMany RPC.
 	PeerServiceWriteManyProcedure = "/miniodb.v1.PeerService/WriteMany"
+	// FragmentServiceRunFragmentProcedure is the fully-qualified name of the FragmentService's
+	// RunFragment RPC.
+	FragmentServiceRunFragmentProcedure = "/miniodb.v1.FragmentService/RunFragment"
 )
 
 // PeerServiceClient is a client for the miniodb.v1.PeerService service.
@@ -113,4 +118,80 @@ type UnimplementedPeerServiceHandler struct{}
 
 func (UnimplementedPeerServiceHandler) WriteMany(context.Context, *connect.Request[v1.WriteManyRequest]) (*connect.Response[v1.WriteManyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.PeerService.WriteMany is not implemented"))
+}
+
+// FragmentServiceClient is a client for the miniodb.v1.FragmentService service.
+type FragmentServiceClient interface {
+	// Run reads the listed files (through this node's file cache), runs the
+	// partial statement over them and streams its result back as one
+	// Parquet file in pieces; the last message carries the statistics.
+	RunFragment(context.Context, *connect.Request[v1.RunFragmentRequest]) (*connect.ServerStreamForClient[v1.RunFragmentResponse], error)
+}
+
+// NewFragmentServiceClient constructs a client for the miniodb.v1.FragmentService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewFragmentServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) FragmentServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	fragmentServiceMethods := v1.File_miniodb_v1_peer_proto.Services().ByName("FragmentService").Methods()
+	return &fragmentServiceClient{
+		runFragment: connect.NewClient[v1.RunFragmentRequest, v1.RunFragmentResponse](
+			httpClient,
+			baseURL+FragmentServiceRunFragmentProcedure,
+			connect.WithSchema(fragmentServiceMethods.ByName("RunFragment")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// fragmentServiceClient implements FragmentServiceClient.
+type fragmentServiceClient struct {
+	runFragment *connect.Client[v1.RunFragmentRequest, v1.RunFragmentResponse]
+}
+
+// RunFragment calls miniodb.v1.FragmentService.RunFragment.
+func (c *fragmentServiceClient) RunFragment(ctx context.Context, req *connect.Request[v1.RunFragmentRequest]) (*connect.ServerStreamForClient[v1.RunFragmentResponse], error) {
+	return c.runFragment.CallServerStream(ctx, req)
+}
+
+// FragmentServiceHandler is an implementation of the miniodb.v1.FragmentService service.
+type FragmentServiceHandler interface {
+	// Run reads the listed files (through this node's file cache), runs the
+	// partial statement over them and streams its result back as one
+	// Parquet file in pieces; the last message carries the statistics.
+	RunFragment(context.Context, *connect.Request[v1.RunFragmentRequest], *connect.ServerStream[v1.RunFragmentResponse]) error
+}
+
+// NewFragmentServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewFragmentServiceHandler(svc FragmentServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	fragmentServiceMethods := v1.File_miniodb_v1_peer_proto.Services().ByName("FragmentService").Methods()
+	fragmentServiceRunFragmentHandler := connect.NewServerStreamHandler(
+		FragmentServiceRunFragmentProcedure,
+		svc.RunFragment,
+		connect.WithSchema(fragmentServiceMethods.ByName("RunFragment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/miniodb.v1.FragmentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case FragmentServiceRunFragmentProcedure:
+			fragmentServiceRunFragmentHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedFragmentServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedFragmentServiceHandler struct{}
+
+func (UnimplementedFragmentServiceHandler) RunFragment(context.Context, *connect.Request[v1.RunFragmentRequest], *connect.ServerStream[v1.RunFragmentResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.FragmentService.RunFragment is not implemented"))
 }

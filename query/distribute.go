@@ -1,0 +1,879 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Mode is how a statement runs across the cluster.
+type Mode string
+
+// Execution modes.
+const (
+	// ModeSingle: the coordinator runs the statement alone, reading every
+	// file itself (the only mode of a one-node cluster).
+	ModeSingle Mode = "single"
+	// ModeDistributed: every node runs a partial query (partial aggregates,
+	// a per-node top-k, a per-node DISTINCT, or a filtered projection)
+	// over its share of the files; the coordinator merges the partials.
+	ModeDistributed Mode = "distributed"
+	// ModeGathered: every node filters and projects its share of the
+	// files; the coordinator runs the whole statement over the rows.
+	ModeGathered Mode = "gathered"
+)
+
+// Relation names of a distributed plan. A quoted identifier with a dot
+// cannot be a MinIODB table name, and the analyser refuses CTEs whose
+// names start with __miniodb, so none of these can be user relations.
+const (
+	fragmentRel = "__miniodb.fragment" // the files a fragment reads (and the coordinator's hot rows)
+	partialsRel = "__miniodb.partials" // every fragment's output, on the coordinator
+	mergedRel   = "__miniodb.merged"   // partial aggregates merged per group
+)
+
+// skeleton is the part of a distributed plan derived from the parse tree
+// alone, before DuckDB turns trees back into SQL and binds them.
+type skeleton struct {
+	mode   Mode
+	reason string // why the statement is not distributed (mode != distributed)
+	ref    int    // index into Analysis.Refs of the table reference that is distributed
+
+	// partial is the statement each fragment runs over fragmentRel, as a
+	// parse tree (json_deserialize_sql turns it into SQL).
+	partial map[string]any
+	// outer (aggregates) is the final statement over mergedRel, as a parse
+	// tree; merges are the merged aggregates, in partial-column terms.
+	outer  map[string]any
+	keys   int      // group keys __k1..__kN of the partial
+	dkeys  int      // keys added for DISTINCT aggregates, __d1..__dN
+	aggs   int      // partial aggregates __a1..__aN
+	merges []string // the merged aggregates' SQL, __m1..__mN, over partialsRel
+	// rows (no aggregates): extra ORDER BY columns __o1..__oN after the
+	// select list's; order is the final ORDER BY over __c/__o columns;
+	// limit and offset the statement's (-1: none); distinct as written.
+	extraOrder int
+	order      []string
+	limit      int64
+	offset     int64
+	distinct   bool
+	// gathered: the table columns the statement may read.
+	columns []string
+}
+
+// decomposable are the aggregates whose partial results merge exactly,
+// by function name: how the partial computes them and how the merge
+// combines the partials.
+var decomposable = map[string]string{
+	"count_star": "count", "count": "count",
+	"sum": "same", "min": "same", "max": "same",
+	"avg": "avg", "mean": "avg",
+	"bool_and": "same", "bool_or": "same",
+	"bit_and": "same", "bit_or": "same", "bit_xor": "same",
+}
+
+// volatile are functions (and the keywords DuckDB parses as column
+// references) whose value depends on when or where they run: evaluated on
+// several nodes they could give an answer no single evaluation gives.
+var volatile = map[string]bool{
+	"now": true, "current_timestamp": true, "get_current_timestamp": true, "transaction_timestamp": true,
+	"current_date": true, "current_time": true, "today": true, "localtimestamp": true, "localtime": true,
+	"get_current_time": true, "random": true, "uuid": true, "gen_random_uuid": true, "uuidv4": true,
+	"uuidv7": true, "setseed": true, "nextval": true, "currval": true,
+}
+
+// planSkeleton decides how statement a may run across nodes. columns are
+// the lower-cased column names of each table; aggregate reports whether a
+// function name is an aggregate.
+func planSkeleton(a *Analysis, columns map[string]map[string]bool, aggregate func(string) bool) skeleton {
+	gathered := func(ref int, reason string) skeleton {
+		sk := skeleton{mode: ModeGathered, reason: reason, ref: ref}
+		sk.columns = referencedColumns(a.Root, columns[a.Refs[ref].Table])
+		return sk
+	}
+	if len(a.Refs) != 1 {
+		return skeleton{mode: ModeSingle, reason: fmt.Sprintf("the statement reads %d table references; only a statement over one table is distributed", len(a.Refs))}
+	}
+	ref := a.Refs[0]
+	if ref.Start < 0 {
+		return skeleton{mode: ModeSingle, reason: "the table reference could not be located in the text"}
+	}
+	if bad := unsafeAnywhere(a.Root, false); bad != "" {
+		return skeleton{mode: ModeSingle, reason: bad}
+	}
+	cols := columns[ref.Table]
+	node, _ := a.Root["node"].(map[string]any)
+	if node == nil || node["type"] != "SELECT_NODE" {
+		return gathered(0, "the statement is not a plain SELECT")
+	}
+	from, _ := node["from_table"].(map[string]any)
+	if from == nil || from["type"] != "BASE_TABLE" || !strings.EqualFold(asString(from["table_name"]), ref.Table) || ref.where == nil && node["where_clause"] != nil {
+		return gathered(0, "the table is not the only FROM item of the outermost SELECT")
+	}
+	if cm, _ := node["cte_map"].(map[string]any); cm != nil {
+		if m, _ := cm["map"].([]any); len(m) > 0 {
+			return gathered(0, "the statement declares CTEs")
+		}
+	}
+	if node["qualify"] != nil || node["sample"] != nil || from["sample"] != nil {
+		return gathered(0, "QUALIFY or SAMPLE runs on the coordinator")
+	}
+	if bad := unsafeAnywhere(node["select_list"], true); bad != "" {
+		return gathered(0, bad)
+	}
+	binding := ref.Alias
+	if binding == "" {
+		binding = ref.Table
+	}
+	if w, _ := node["where_clause"].(map[string]any); w != nil {
+		if c := foreignColumn(w, binding, cols); c != "" {
+			return gathered(0, fmt.Sprintf("the WHERE clause names %s, which is not a column of %s", c, ref.Table))
+		}
+	}
+	p := &planner{binding: binding, cols: cols, aggregate: aggregate, node: node}
+	var sk skeleton
+	var reason string
+	if hasAggregate(node, aggregate) || len(asList(node["group_expressions"])) > 0 || node["having"] != nil || node["aggregate_handling"] != "STANDARD_HANDLING" {
+		sk, reason = p.aggregates()
+	} else {
+		sk, reason = p.rows()
+	}
+	if reason != "" {
+		return gathered(0, reason)
+	}
+	sk.mode = ModeDistributed
+	return sk
+}
+
+type planner struct {
+	binding   string
+	cols      map[string]bool
+	aggregate func(string) bool
+	node      map[string]any
+}
+
+// fragmentFrom is the FROM item of a partial: the fragment's relation
+// under the name the statement bound the table to.
+func (p *planner) fragmentFrom() map[string]any {
+	return map[string]any{
+		"type": "BASE_TABLE", "alias": p.binding, "sample": nil, "schema_name": "", "table_name": fragmentRel,
+		"column_name_alias": []any{}, "catalog_name": "", "at_clause": nil,
+	}
+}
+
+// selectNode returns a copy of the statement's SELECT node with the
+// clauses a partial or final statement sets itself cleared.
+func (p *planner) selectNode() map[string]any {
+	n := map[string]any{}
+	for k, v := range p.node {
+		n[k] = v
+	}
+	n["modifiers"] = []any{}
+	n["cte_map"] = map[string]any{"map": []any{}}
+	n["group_expressions"] = []any{}
+	n["group_sets"] = []any{}
+	n["having"] = nil
+	n["qualify"] = nil
+	n["sample"] = nil
+	n["aggregate_handling"] = "STANDARD_HANDLING"
+	return n
+}
+
+// aggregates plans a statement with aggregates or GROUP BY: each fragment
+// groups by the keys (plus the arguments of DISTINCT aggregates) and
+// computes partial aggregates; the coordinator merges them per key and
+// runs the select list, HAVING and the modifiers over the merged groups.
+func (p *planner) aggregates() (skeleton, string) {
+	node := p.node
+	if node["aggregate_handling"] != "STANDARD_HANDLING" {
+		return skeleton{}, "GROUP BY ALL runs on the coordinator"
+	}
+	sets := asList(node["group_sets"])
+	groups := asList(node["group_expressions"])
+	if len(sets) > 1 {
+		return skeleton{}, "GROUPING SETS, ROLLUP and CUBE run on the coordinator"
+	}
+	items := asList(node["select_list"])
+	for _, it := range items {
+		if m, _ := it.(map[string]any); m == nil || m["class"] == "STAR" {
+			return skeleton{}, "* with aggregates runs on the coordinator"
+		}
+	}
+	// Group keys: a positional constant is that select item; a bare name
+	// is the table's column if it has one (DuckDB binds GROUP BY names to
+	// columns first), else the select item of that alias.
+	var keys []map[string]any
+	for _, g := range groups {
+		e, _ := g.(map[string]any)
+		if e == nil {
+			return skeleton{}, "unexpected GROUP BY item"
+		}
+		switch {
+		case e["class"] == "CONSTANT":
+			i, ok := positional(e)
+			if !ok || i < 1 || i > len(items) {
+				return skeleton{}, "GROUP BY a constant runs on the coordinator"
+			}
+			e = withAlias(items[i-1].(map[string]any), "")
+		case e["class"] == "COLUMN_REF" && len(asList(e["column_names"])) == 1 && !p.cols[strings.ToLower(asString(asList(e["column_names"])[0]))]:
+			name := strings.ToLower(asString(asList(e["column_names"])[0]))
+			found := false
+			for _, it := range items {
+				if m := it.(map[string]any); strings.ToLower(asString(m["alias"])) == name {
+					e, found = withAlias(m, ""), true
+					break
+				}
+			}
+			if !found {
+				return skeleton{}, fmt.Sprintf("GROUP BY %s names no column", name)
+			}
+		}
+		if hasAggregate(e, p.aggregate) {
+			return skeleton{}, "an aggregate in GROUP BY"
+		}
+		if c := foreignColumn(e, p.binding, p.cols); c != "" {
+			return skeleton{}, fmt.Sprintf("GROUP BY names %s, which is not a column of the table", c)
+		}
+		keys = append(keys, e)
+	}
+	keyIdx := map[string]int{}
+	for i, k := range keys {
+		keyIdx[exprKey(k, p.binding)] = i
+	}
+
+	var partialAggs []map[string]any // partial aggregate expressions, __a1..
+	var dkeys []map[string]any       // DISTINCT arguments, __d1..
+	dIdx := map[string]int{}
+	var merges []string
+	mergeIdx := map[string]int{} // exprKey of an original aggregate → its merge
+	addPartial := func(f map[string]any, name string) string {
+		c := withAlias(f, "")
+		c["function_name"] = name
+		partialAggs = append(partialAggs, c)
+		return quoteIdent(fmt.Sprintf("__a%d", len(partialAggs)))
+	}
+	var fail string
+	// merge registers the aggregate f and returns its merged column.
+	merge := func(f map[string]any) string {
+		k := exprKey(f, p.binding)
+		if i, ok := mergeIdx[k]; ok {
+			return fmt.Sprintf("__m%d", i+1)
+		}
+		name := strings.ToLower(asString(f["function_name"]))
+		kind, ok := decomposable[name]
+		switch {
+		case !ok:
+			fail = fmt.Sprintf("aggregate %s() does not decompose exactly", name)
+			return ""
+		case asBool(f["export_state"]) || len(asList(asMap(f["order_bys"])["orders"])) > 0:
+			fail = fmt.Sprintf("%s() with ORDER BY or EXPORT_STATE runs on the coordinator", name)
+			return ""
+		}
+		for _, c := range asList(f["children"]) {
+			if hasAggregate(c, p.aggregate) || unsafeAnywhere(c, true) != "" {
+				fail = "nested aggregate or window function"
+				return ""
+			}
+			if col := foreignColumn(c.(map[string]any), p.binding, p.cols); col != "" {
+				fail = fmt.Sprintf("%s() reads %s, which is not a column of the table", name, col)
+				return ""
+			}
+		}
+		if flt, _ := f["filter"].(map[string]any); flt != nil {
+			if col := foreignColumn(flt, p.binding, p.cols); col != "" {
+				fail = fmt.Sprintf("a FILTER names %s, which is not a column of the table", col)
+				return ""
+			}
+		}
+		var m string
+		if asBool(f["distinct"]) {
+			children := asList(f["children"])
+			if len(children) != 1 || f["filter"] != nil {
+				fail = fmt.Sprintf("%s(DISTINCT …) with a FILTER or several arguments runs on the coordinator", name)
+				return ""
+			}
+			arg := withAlias(children[0].(map[string]any), "")
+			ak := exprKey(arg, p.binding)
+			i, ok := dIdx[ak]
+			if !ok {
+				dkeys = append(dkeys, arg)
+				i = len(dkeys) - 1
+				dIdx[ak] = i
+			}
+			d := quoteIdent(fmt.Sprintf("__d%d", i+1))
+			switch name {
+			case "min", "max":
+				m = fmt.Sprintf("%s(%s)", name, d)
+			default:
+				m = fmt.Sprintf("%s(DISTINCT %s)", name, d)
+			}
+		} else {
+			switch kind {
+			case "count":
+				m = fmt.Sprintf("CAST(coalesce(sum(%s), 0) AS BIGINT)", addPartial(f, name))
+			case "same":
+				m = fmt.Sprintf("%s(%s)", name, addPartial(f, name))
+			case "avg":
+				s := addPartial(f, "sum")
+				c := addPartial(f, "count")
+				m = fmt.Sprintf("CAST(sum(%s) AS DOUBLE) / sum(%s)", s, c)
+			}
+		}
+		merges = append(merges, m)
+		mergeIdx[k] = len(merges) - 1
+		return fmt.Sprintf("__m%d", len(merges))
+	}
+	// rewrite replaces group keys and aggregates in e by the merged
+	// relation's columns.
+	var rewrite func(v any) any
+	rewrite = func(v any) any {
+		switch x := v.(type) {
+		case []any:
+			out := make([]any, len(x))
+			for i, c := range x {
+				out[i] = rewrite(c)
+			}
+			return out
+		case map[string]any:
+			if _, ok := x["class"]; ok {
+				if i, ok := keyIdx[exprKey(x, p.binding)]; ok {
+					return colRefNode(fmt.Sprintf("__k%d", i+1), asString(x["alias"]))
+				}
+				if x["class"] == "FUNCTION" && p.aggregate(strings.ToLower(asString(x["function_name"]))) {
+					return colRefNode(merge(x), asString(x["alias"]))
+				}
+			}
+			out := map[string]any{}
+			for k, c := range x {
+				out[k] = rewrite(c)
+			}
+			return out
+		}
+		return v
+	}
+	outer := p.selectNode()
+	outer["from_table"] = map[string]any{
+		"type": "BASE_TABLE", "alias": "", "sample": nil, "schema_name": "", "table_name": mergedRel,
+		"column_name_alias": []any{}, "catalog_name": "", "at_clause": nil,
+	}
+	outer["select_list"] = rewrite(node["select_list"])
+	outer["where_clause"] = nil
+	if h := node["having"]; h != nil {
+		outer["where_clause"] = rewrite(h)
+	}
+	// A bare name in ORDER BY binds to a select alias first (DuckDB's
+	// rule): such a term stays as written, whatever key it also names.
+	itemAliases := map[string]bool{}
+	for _, it := range items {
+		if a := asString(asMap(it)["alias"]); a != "" {
+			itemAliases[strings.ToLower(a)] = true
+		}
+	}
+	var mods []any
+	for _, m := range asList(node["modifiers"]) {
+		mod := asMap(m)
+		if mod["type"] != "ORDER_MODIFIER" {
+			mods = append(mods, rewrite(mod))
+			continue
+		}
+		var orders []any
+		for _, o := range asList(mod["orders"]) {
+			om := withAlias(asMap(o), "")
+			delete(om, "alias")
+			e := asMap(om["expression"])
+			if names := asList(e["column_names"]); e["class"] == "COLUMN_REF" && len(names) == 1 && itemAliases[strings.ToLower(asString(names[0]))] {
+				orders = append(orders, om)
+				continue
+			}
+			om["expression"] = rewrite(e)
+			orders = append(orders, om)
+		}
+		mods = append(mods, map[string]any{"type": "ORDER_MODIFIER", "orders": orders})
+	}
+	if mods == nil {
+		mods = []any{}
+	}
+	outer["modifiers"] = mods
+	if fail != "" {
+		return skeleton{}, fail
+	}
+	// What is left must be merged columns, select aliases (in ORDER BY)
+	// or constants: a table column outside aggregates and keys is an
+	// error DuckDB reports when it binds the original statement.
+	aliases := map[string]bool{}
+	for _, it := range asList(outer["select_list"]) {
+		if a := asString(it.(map[string]any)["alias"]); a != "" {
+			aliases[strings.ToLower(a)] = true
+		}
+	}
+	if c := leftoverColumn(outer["select_list"], nil); c != "" {
+		return skeleton{}, fmt.Sprintf("%s is neither a GROUP BY key nor inside an aggregate", c)
+	}
+	if c := leftoverColumn(outer["where_clause"], nil); c != "" {
+		return skeleton{}, fmt.Sprintf("HAVING names %s outside aggregates", c)
+	}
+	if c := leftoverColumn(outer["modifiers"], aliases); c != "" {
+		return skeleton{}, fmt.Sprintf("ORDER BY names %s outside aggregates", c)
+	}
+
+	partial := p.selectNode()
+	partial["from_table"] = p.fragmentFrom()
+	var sel, grp []any
+	var set []any
+	for i, k := range keys {
+		sel = append(sel, withAlias(k, fmt.Sprintf("__k%d", i+1)))
+		grp = append(grp, withAlias(k, ""))
+		set = append(set, json.Number(strconv.Itoa(len(grp)-1)))
+	}
+	for i, d := range dkeys {
+		sel = append(sel, withAlias(d, fmt.Sprintf("__d%d", i+1)))
+		grp = append(grp, withAlias(d, ""))
+		set = append(set, json.Number(strconv.Itoa(len(grp)-1)))
+	}
+	for i, a := range partialAggs {
+		sel = append(sel, withAlias(a, fmt.Sprintf("__a%d", i+1)))
+	}
+	if len(sel) == 0 {
+		// GROUP BY nothing and only constants: count the rows anyway so
+		// the partial has a column.
+		sel = append(sel, withAlias(countStar(), "__a1"))
+		partialAggs = append(partialAggs, countStar())
+	}
+	partial["select_list"] = sel
+	if len(grp) > 0 {
+		partial["group_expressions"] = grp
+		partial["group_sets"] = []any{set}
+	}
+	return skeleton{ref: 0, partial: partial, outer: outer, keys: len(keys), dkeys: len(dkeys), aggs: len(partialAggs), merges: merges}, ""
+}
+
+// rows plans a statement without aggregates: each fragment runs the select
+// list (and, with a LIMIT, the ORDER BY and a LIMIT of limit+offset rows;
+// with DISTINCT, the DISTINCT) over its files; the coordinator applies
+// DISTINCT, ORDER BY, LIMIT and OFFSET to the union of the fragments.
+func (p *planner) rows() (skeleton, string) {
+	node := p.node
+	items := asList(node["select_list"])
+	sk := skeleton{limit: -1, offset: -1}
+	var orders []any
+	for _, m := range asList(node["modifiers"]) {
+		mod := asMap(m)
+		switch mod["type"] {
+		case "ORDER_MODIFIER":
+			orders = asList(mod["orders"])
+		case "DISTINCT_MODIFIER":
+			if len(asList(mod["distinct_on_targets"])) > 0 {
+				return sk, "DISTINCT ON runs on the coordinator"
+			}
+			sk.distinct = true
+		case "LIMIT_MODIFIER":
+			var ok bool
+			if mod["limit"] != nil {
+				if sk.limit, ok = nonNegative(asMap(mod["limit"])); !ok {
+					return sk, "LIMIT is not a constant"
+				}
+			}
+			if mod["offset"] != nil {
+				if sk.offset, ok = nonNegative(asMap(mod["offset"])); !ok {
+					return sk, "OFFSET is not a constant"
+				}
+			}
+		default:
+			return sk, fmt.Sprintf("%s runs on the coordinator", asString(mod["type"]))
+		}
+	}
+	aliases := map[string]int{}
+	itemKeys := map[string]int{}
+	for i, it := range items {
+		m := asMap(it)
+		if m["class"] == "STAR" {
+			continue
+		}
+		if a := strings.ToLower(asString(m["alias"])); a != "" {
+			if _, dup := aliases[a]; !dup {
+				aliases[a] = i
+			}
+		}
+		if k := exprKey(m, p.binding); itemKeys[k] == 0 {
+			itemKeys[k] = i + 1
+		}
+		if c := foreignColumn(m, p.binding, p.cols); c != "" {
+			return sk, fmt.Sprintf("the select list names %s, which is not a column of the table", c)
+		}
+	}
+	// The final ORDER BY refers to the partial's columns: a position or a
+	// select alias is that item (DuckDB binds a bare ORDER BY name to a
+	// select alias first), an expression equal to an item is that item,
+	// and any other expression becomes an extra column of the partial.
+	var extra []any
+	for _, o := range orders {
+		om := asMap(o)
+		e := asMap(om["expression"])
+		col := ""
+		switch {
+		case e["class"] == "CONSTANT":
+			i, ok := positional(e)
+			if !ok || i < 1 {
+				return sk, "ORDER BY a constant runs on the coordinator"
+			}
+			col = fmt.Sprintf("__c%d", i) // checked against the bound columns later
+		case e["class"] == "STAR":
+			return sk, "ORDER BY ALL runs on the coordinator"
+		case e["class"] == "COLUMN_REF" && len(asList(e["column_names"])) == 1:
+			if i, ok := aliases[strings.ToLower(asString(asList(e["column_names"])[0]))]; ok {
+				col = fmt.Sprintf("__c%d", i+1)
+			}
+		}
+		if col == "" {
+			if i := itemKeys[exprKey(e, p.binding)]; i > 0 && noStarBefore(items, i-1) {
+				col = fmt.Sprintf("__c%d", i)
+			}
+		}
+		if col == "" {
+			if sk.distinct {
+				return sk, "DISTINCT with ORDER BY an expression that is not selected"
+			}
+			if c := foreignColumn(e, p.binding, p.cols); c != "" {
+				return sk, fmt.Sprintf("ORDER BY names %s, which is not a column of the table", c)
+			}
+			for a := range aliases {
+				if mentions(e, a) {
+					return sk, fmt.Sprintf("ORDER BY expression mentions the select alias %s", a)
+				}
+			}
+			extra = append(extra, withAlias(e, fmt.Sprintf("__o%d", len(extra)+1)))
+			col = fmt.Sprintf("__o%d", len(extra))
+		}
+		sk.order = append(sk.order, quoteIdent(col)+orderSuffix(om))
+	}
+	// Positions after a * are not known until the statement is bound: an
+	// ORDER BY position is only safe when no * precedes the item.
+	for _, o := range orders {
+		if e := asMap(asMap(o)["expression"]); e["class"] == "CONSTANT" {
+			i, _ := positional(e)
+			if !noStarBefore(items, i-1) {
+				return sk, "ORDER BY position after *"
+			}
+		}
+	}
+	partial := p.selectNode()
+	partial["from_table"] = p.fragmentFrom()
+	partial["select_list"] = append(slices.Clone(items), extra...)
+	mods := []any{}
+	if sk.distinct {
+		mods = append(mods, map[string]any{"type": "DISTINCT_MODIFIER", "distinct_on_targets": []any{}})
+	}
+	if sk.limit >= 0 {
+		if len(orders) > 0 {
+			mods = append(mods, map[string]any{"type": "ORDER_MODIFIER", "orders": orders})
+		}
+		n := sk.limit + max(sk.offset, 0)
+		mods = append(mods, map[string]any{"type": "LIMIT_MODIFIER", "limit": intConstant(n), "offset": nil})
+	}
+	partial["modifiers"] = mods
+	sk.partial = partial
+	sk.extraOrder = len(extra)
+	return sk, ""
+}
+
+// noStarBefore reports whether no * item comes before item i, so that the
+// select list's position i+1 is item i.
+func noStarBefore(items []any, i int) bool {
+	for j := 0; j <= i && j < len(items); j++ {
+		if asMap(items[j])["class"] == "STAR" {
+			return false
+		}
+	}
+	return i < len(items)
+}
+
+func orderSuffix(o map[string]any) string {
+	s := ""
+	switch o["type"] {
+	case "DESCENDING":
+		s = " DESC"
+	case "ASCENDING":
+		s = " ASC"
+	}
+	switch o["null_order"] {
+	case "NULLS_FIRST":
+		s += " NULLS FIRST"
+	case "NULLS_LAST":
+		s += " NULLS LAST"
+	}
+	return s
+}
+
+// unsafeAnywhere returns why v may not run in fragments: a subquery, a
+// window function (inSelect: windows are fine for gathered plans outside
+// the select list, which is where they can appear), or a volatile function.
+func unsafeAnywhere(v any, windows bool) string {
+	reason := ""
+	walk(v, func(m map[string]any) bool {
+		switch {
+		case m["class"] == "SUBQUERY":
+			reason = "subqueries run on the coordinator"
+		case windows && m["class"] == "WINDOW":
+			reason = "window functions run on the coordinator"
+		case m["class"] == "FUNCTION" && volatile[strings.ToLower(asString(m["function_name"]))]:
+			reason = fmt.Sprintf("%s() depends on when it runs", asString(m["function_name"]))
+		case m["class"] == "COLUMN_REF" && len(asList(m["column_names"])) == 1 && volatile[strings.ToLower(asString(asList(m["column_names"])[0]))]:
+			reason = fmt.Sprintf("%s depends on when it runs", asString(asList(m["column_names"])[0]))
+		}
+		return reason == ""
+	})
+	return reason
+}
+
+// hasAggregate reports whether v calls an aggregate function.
+func hasAggregate(v any, aggregate func(string) bool) bool {
+	found := false
+	walk(v, func(m map[string]any) bool {
+		if m["class"] == "FUNCTION" && aggregate(strings.ToLower(asString(m["function_name"]))) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// foreignColumn returns the first column reference in e that is not
+// provably a column of the table (bound as binding, with columns cols),
+// or "".
+func foreignColumn(e map[string]any, binding string, cols map[string]bool) string {
+	bad := ""
+	walk(e, func(m map[string]any) bool {
+		if m["class"] == "LAMBDA" {
+			bad = "a lambda"
+			return false
+		}
+		if m["class"] != "COLUMN_REF" {
+			return true
+		}
+		names := asList(m["column_names"])
+		switch {
+		case len(names) == 1 && cols[strings.ToLower(asString(names[0]))]:
+		case len(names) == 2 && strings.EqualFold(asString(names[0]), binding) && cols[strings.ToLower(asString(names[1]))]:
+		default:
+			parts := make([]string, len(names))
+			for i, n := range names {
+				parts[i] = asString(n)
+			}
+			bad = strings.Join(parts, ".")
+		}
+		return bad == ""
+	})
+	return bad
+}
+
+// leftoverColumn returns a column reference in v other than the merged
+// relation's columns (__k, __m) and, when aliases is set, select aliases.
+func leftoverColumn(v any, aliases map[string]bool) string {
+	bad := ""
+	walk(v, func(m map[string]any) bool {
+		if m["class"] != "COLUMN_REF" {
+			return true
+		}
+		names := asList(m["column_names"])
+		if len(names) == 1 {
+			n := asString(names[0])
+			if strings.HasPrefix(n, "__k") || strings.HasPrefix(n, "__m") || aliases[strings.ToLower(n)] {
+				return true
+			}
+		}
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = asString(n)
+		}
+		bad = strings.Join(parts, ".")
+		return false
+	})
+	return bad
+}
+
+// mentions reports whether e references the bare name.
+func mentions(e map[string]any, name string) bool {
+	found := false
+	walk(e, func(m map[string]any) bool {
+		if m["class"] == "COLUMN_REF" {
+			names := asList(m["column_names"])
+			if len(names) > 0 && strings.EqualFold(asString(names[len(names)-1]), name) {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// referencedColumns returns the table columns the statement may read:
+// every column named anywhere in it, or all of them under a *.
+func referencedColumns(root map[string]any, cols map[string]bool) []string {
+	used := map[string]bool{}
+	all := false
+	walk(root, func(m map[string]any) bool {
+		switch m["class"] {
+		case "STAR":
+			all = true
+		case "COLUMN_REF":
+			for _, n := range asList(m["column_names"]) {
+				if c := strings.ToLower(asString(n)); cols[c] {
+					used[c] = true
+				}
+			}
+		}
+		return true
+	})
+	if m, _ := root["node"].(map[string]any); m != nil && m["aggregate_handling"] != "STANDARD_HANDLING" {
+		all = true
+	}
+	var out []string
+	for c := range cols {
+		if all || used[c] {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// walk calls fn for every object in v, depth first; fn returns false to
+// stop the walk.
+func walk(v any, fn func(map[string]any) bool) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, c := range x {
+			if !walk(c, fn) {
+				return false
+			}
+		}
+	case map[string]any:
+		if !fn(x) {
+			return false
+		}
+		for _, k := range fields(x) {
+			if !walk(x[k], fn) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// exprKey is a canonical form of an expression for equality: without
+// aliases and text positions, with names lower-cased and the table's
+// binding dropped from qualified column references.
+func exprKey(e map[string]any, binding string) string {
+	var norm func(v any) any
+	norm = func(v any) any {
+		switch x := v.(type) {
+		case []any:
+			out := make([]any, len(x))
+			for i, c := range x {
+				out[i] = norm(c)
+			}
+			return out
+		case map[string]any:
+			out := map[string]any{}
+			for k, c := range x {
+				switch k {
+				case "alias", "query_location":
+					continue
+				case "function_name":
+					out[k] = strings.ToLower(asString(c))
+					continue
+				}
+				out[k] = norm(c)
+			}
+			if x["class"] == "COLUMN_REF" {
+				names := asList(x["column_names"])
+				if len(names) == 2 && strings.EqualFold(asString(names[0]), binding) {
+					names = names[1:]
+				}
+				lower := make([]any, len(names))
+				for i, n := range names {
+					lower[i] = strings.ToLower(asString(n))
+				}
+				out["column_names"] = lower
+			}
+			return out
+		}
+		return v
+	}
+	b, _ := json.Marshal(norm(e))
+	return string(b)
+}
+
+// withAlias returns a shallow copy of e with its alias set.
+func withAlias(e map[string]any, alias string) map[string]any {
+	c := make(map[string]any, len(e))
+	for k, v := range e {
+		c[k] = v
+	}
+	c["alias"] = alias
+	return c
+}
+
+func colRefNode(name, alias string) map[string]any {
+	return map[string]any{"class": "COLUMN_REF", "type": "COLUMN_REF", "alias": alias, "column_names": []any{name}}
+}
+
+func countStar() map[string]any {
+	return map[string]any{
+		"class": "FUNCTION", "type": "FUNCTION", "alias": "", "function_name": "count_star", "schema": "",
+		"children": []any{}, "filter": nil, "order_bys": map[string]any{"type": "ORDER_MODIFIER", "orders": []any{}},
+		"distinct": false, "is_operator": false, "export_state": false, "catalog": "",
+	}
+}
+
+func intConstant(n int64) map[string]any {
+	return map[string]any{
+		"class": "CONSTANT", "type": "VALUE_CONSTANT", "alias": "",
+		"value": map[string]any{"type": map[string]any{"id": "BIGINT", "type_info": nil}, "is_null": false, "value": json.Number(strconv.FormatInt(n, 10))},
+	}
+}
+
+// positional reads an integer constant (GROUP BY 1, ORDER BY 2).
+func positional(e map[string]any) (int, bool) {
+	n, ok := nonNegative(e)
+	return int(n), ok && n > 0
+}
+
+// nonNegative reads a non-negative integer constant.
+func nonNegative(e map[string]any) (int64, bool) {
+	if e["class"] != "CONSTANT" {
+		return 0, false
+	}
+	v := asMap(e["value"])
+	switch asString(asMap(v["type"])["id"]) {
+	case "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT":
+	default:
+		return 0, false
+	}
+	if asBool(v["is_null"]) {
+		return 0, false
+	}
+	num, ok := v["value"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := num.Int64()
+	return i, err == nil && i >= 0
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func asBool(v any) bool {
+	b, _ := v.(bool)
+	return b
+}

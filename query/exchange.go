@@ -1,0 +1,719 @@
+package query
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
+	"github.com/miniodb/miniodb/raftfsm"
+)
+
+// Exchange runs fragments on the cluster's nodes. The node package
+// implements it: this node's own share runs in its engine (RunFragment),
+// the others' over FragmentService.
+type Exchange interface {
+	// Nodes returns the nodes that may run fragments, this node first.
+	Nodes() []string
+	// Run runs a fragment on node and copies its result, a Parquet file,
+	// to w.
+	Run(ctx context.Context, node string, req *v1.RunFragmentRequest, w io.Writer) (*v1.FragmentStats, error)
+	// Hold keeps the garbage collector from deleting the objects until
+	// release is called.
+	Hold(keys []string) (release func())
+}
+
+// Options are a query's settings.
+type Options struct {
+	// Check gets the MinIODB tables the statement reads (as the analysis
+	// resolved them, CTEs aside) before anything is read; its error fails
+	// the query.
+	Check func(tables []string) error
+	// Execution forces a mode ("" or "auto": distributed when the
+	// statement decomposes and reads at least DistributeMinBytes).
+	Execution string
+	// NoPruning reads every file of the table.
+	NoPruning bool
+	// Exchange runs fragments on other nodes; nil runs single.
+	Exchange Exchange
+	// DistributeMinBytes is the data a statement must read (after
+	// pruning) before "auto" distributes it.
+	DistributeMinBytes int64
+}
+
+// ErrFragment marks a fragment that failed on its node for a reason
+// another node may not have (the node is down, unreachable, or its
+// object store is): the engine runs the fragment's files elsewhere.
+var ErrFragment = errors.New("query: fragment failed")
+
+// distPlan is a statement's distributed plan, derived from its text and
+// the table's schema alone, so it is cached by both.
+type distPlan struct {
+	mode   Mode
+	reason string
+	ref    int
+	table  string
+	// partial runs in fragments over fragmentRel; transport wraps it for
+	// the wire (types Parquet does not keep exactly are cast); cols are
+	// its columns with DuckDB's types.
+	partial   string
+	transport string
+	cols      []Column
+	// final runs on the coordinator over partialsRel.
+	final string
+}
+
+// planCache remembers distributed plans by statement text and schema.
+type planCache struct {
+	mu    sync.Mutex
+	plans map[string]*distPlan
+	order []string
+}
+
+func (c *planCache) get(key string) *distPlan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.plans[key]
+}
+
+func (c *planCache) put(key string, p *distPlan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plans == nil {
+		c.plans = map[string]*distPlan{}
+	}
+	if _, ok := c.plans[key]; ok {
+		return
+	}
+	if len(c.order) >= treeCacheEntries {
+		delete(c.plans, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.plans[key] = p
+	c.order = append(c.order, key)
+}
+
+// transportTypes are the types a partial column may have: Parquet keeps
+// their values exactly (HUGEINT after a cast to DECIMAL(38,0)).
+var transportTypes = regexp.MustCompile(`^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|VARCHAR|BLOB|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|INTERVAL|UUID|JSON)$`)
+
+// distribute returns the plan for statement a over view, planning (and
+// binding, to learn the types) on a cache miss.
+func (e *Engine) distribute(ctx context.Context, conn *sql.Conn, a *Analysis, sqlText string, views map[string]raftfsm.TableView, force string) (*distPlan, error) {
+	if len(a.Refs) != 1 {
+		return &distPlan{mode: ModeSingle, reason: fmt.Sprintf("the statement reads %d table references; only a statement over one table is distributed", len(a.Refs))}, nil
+	}
+	table := a.Refs[0].Table
+	view, ok := views[table]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrTableNotFound, table)
+	}
+	key := force + "\x00" + schemaFingerprint(view.Spec.Columns) + "\x00" + sqlText
+	if p := e.plans.get(key); p != nil {
+		return p, nil
+	}
+	cols := map[string]bool{}
+	for _, c := range view.Spec.Columns {
+		cols[strings.ToLower(c.Name)] = true
+	}
+	sk := planSkeleton(a, map[string]map[string]bool{table: cols}, e.isAggregate)
+	if force == string(ModeGathered) && sk.mode == ModeDistributed {
+		sk = skeleton{mode: ModeGathered, reason: "gathered on request", ref: 0, columns: referencedColumns(a.Root, cols)}
+	}
+	p, err := e.bindPlan(ctx, conn, a, sqlText, view, sk)
+	if err != nil {
+		return nil, err
+	}
+	if p.mode == ModeDistributed && p.reason != "" {
+		// The distributed plan did not bind to the statement's types:
+		// gather instead.
+		reason := p.reason
+		sk = skeleton{mode: ModeGathered, ref: 0, columns: referencedColumns(a.Root, cols)}
+		if p, err = e.bindPlan(ctx, conn, a, sqlText, view, sk); err != nil {
+			return nil, err
+		}
+		p.reason = reason
+	}
+	e.plans.put(key, p)
+	return p, nil
+}
+
+func schemaFingerprint(cols []*v1.Column) string {
+	var b strings.Builder
+	for _, c := range cols {
+		fmt.Fprintf(&b, "%s:%d,", c.Name, c.Type)
+	}
+	return b.String()
+}
+
+// bindPlan turns a skeleton into SQL and checks it with DuckDB over empty
+// relations of the same types: the final statement over the partials must
+// have the original statement's column names and types, or the plan is not
+// used (reason says why; a statement that does not bind at all fails here
+// with DuckDB's error, as it would when run).
+func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlText string, view raftfsm.TableView, sk skeleton) (*distPlan, error) {
+	p := &distPlan{mode: sk.mode, reason: sk.reason, ref: sk.ref}
+	if sk.mode == ModeSingle {
+		return p, nil
+	}
+	ref := a.Refs[sk.ref]
+	p.table = ref.Table
+	binding := ref.Alias
+	if binding == "" {
+		binding = ref.Table
+	}
+	empty := "__miniodb.empty." + ref.Table
+	var sel []string
+	for _, c := range view.Spec.Columns {
+		sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", sqlType(c.Type), quoteIdent(c.Name)))
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s WHERE false", quoteIdent(empty), strings.Join(sel, ", "))); err != nil {
+		return nil, fmt.Errorf("query: plan: %w", err)
+	}
+	orig, err := describe(ctx, conn, renameRef(sqlText, ref, empty))
+	if err != nil {
+		return nil, wrapDuckDB(err, e.dir)
+	}
+
+	var partialNames []string
+	switch {
+	case sk.mode == ModeGathered:
+		var cols []string
+		for _, c := range view.Spec.Columns {
+			if slices.Contains(sk.columns, strings.ToLower(c.Name)) {
+				cols = append(cols, quoteIdent(c.Name))
+				partialNames = append(partialNames, c.Name)
+			}
+		}
+		if len(cols) == 0 {
+			cols = []string{"1 AS __one"}
+			partialNames = []string{"__one"}
+		}
+		p.partial = fmt.Sprintf("SELECT %s FROM %s AS %s", strings.Join(cols, ", "), quoteIdent(fragmentRel), quoteIdent(binding))
+		if ref.where != nil && foreignColumn(ref.where, binding, lowerSet(view.Spec.Columns)) == "" {
+			w, err := e.deserializeExpr(ctx, conn, ref.where)
+			if err != nil {
+				return nil, err
+			}
+			p.partial += " WHERE " + w
+		}
+		p.final = renameRef(sqlText, ref, partialsRel)
+	case sk.outer != nil:
+		// Aggregates: the outer statement's columns get the original's
+		// names, so the answer is named as DuckDB names it.
+		items := asList(sk.outer["select_list"])
+		if len(items) != len(orig) {
+			p.reason = "the select list does not map one to one onto the result"
+			return p, nil
+		}
+		for i, it := range items {
+			items[i] = withAlias(asMap(it), orig[i].Name)
+		}
+		for i := 1; i <= sk.keys; i++ {
+			partialNames = append(partialNames, fmt.Sprintf("__k%d", i))
+		}
+		for i := 1; i <= sk.dkeys; i++ {
+			partialNames = append(partialNames, fmt.Sprintf("__d%d", i))
+		}
+		for i := 1; i <= sk.aggs; i++ {
+			partialNames = append(partialNames, fmt.Sprintf("__a%d", i))
+		}
+		stmts, err := e.deserialize(ctx, conn, sk.partial, sk.outer)
+		if err != nil {
+			return nil, err
+		}
+		p.partial = stmts[0]
+		var keys, inner []string
+		for i := 1; i <= sk.keys; i++ {
+			keys = append(keys, quoteIdent(fmt.Sprintf("__k%d", i)))
+		}
+		inner = append(inner, keys...)
+		for i, m := range sk.merges {
+			inner = append(inner, fmt.Sprintf("%s AS %s", m, quoteIdent(fmt.Sprintf("__m%d", i+1))))
+		}
+		if len(inner) == 0 {
+			inner = []string{"count(*) AS __m0"}
+		}
+		merged := fmt.Sprintf("SELECT %s FROM %s", strings.Join(inner, ", "), quoteIdent(partialsRel))
+		if len(keys) > 0 {
+			merged += " GROUP BY " + strings.Join(keys, ", ")
+		}
+		p.final = fmt.Sprintf("WITH %s AS (%s) %s", quoteIdent(mergedRel), merged, stmts[1])
+	default:
+		// Rows: the partial's columns are renamed by position (a * has
+		// expanded by now), the final selects them under the original
+		// names.
+		for i := range orig {
+			partialNames = append(partialNames, fmt.Sprintf("__c%d", i+1))
+		}
+		for i := 1; i <= sk.extraOrder; i++ {
+			partialNames = append(partialNames, fmt.Sprintf("__o%d", i))
+		}
+		for _, o := range sk.order {
+			var i int
+			if _, err := fmt.Sscanf(o, `"__c%d"`, &i); err == nil && i > len(orig) {
+				return nil, fmt.Errorf("%w: ORDER BY position %d is not in the select list", ErrInvalidQuery, i)
+			}
+		}
+		stmts, err := e.deserialize(ctx, conn, sk.partial)
+		if err != nil {
+			return nil, err
+		}
+		p.partial = stmts[0]
+		var out []string
+		for i, c := range orig {
+			out = append(out, fmt.Sprintf("%s AS %s", quoteIdent(fmt.Sprintf("__c%d", i+1)), quoteIdent(c.Name)))
+		}
+		final := "SELECT "
+		if sk.distinct {
+			final += "DISTINCT "
+		}
+		final += strings.Join(out, ", ") + " FROM " + quoteIdent(partialsRel)
+		if len(sk.order) > 0 {
+			final += " ORDER BY " + strings.Join(sk.order, ", ")
+		}
+		if sk.limit >= 0 {
+			final += fmt.Sprintf(" LIMIT %d", sk.limit)
+		}
+		if sk.offset >= 0 {
+			final += fmt.Sprintf(" OFFSET %d", sk.offset)
+		}
+		p.final = final
+	}
+	// The partial's columns get fixed names (by position: a * expands
+	// only when bound), and the partial is bound to learn their types.
+	named := make([]string, len(partialNames))
+	for i, n := range partialNames {
+		named[i] = quoteIdent(n)
+	}
+	p.partial = fmt.Sprintf("SELECT * FROM (%s) AS __p(%s)", p.partial, strings.Join(named, ", "))
+	bound, err := describe(ctx, conn, strings.ReplaceAll(p.partial, quoteIdent(fragmentRel), quoteIdent(empty)))
+	if err != nil {
+		if sk.mode == ModeDistributed {
+			p.reason = "the partial statement does not bind: " + e.scrub(err.Error())
+			return p, nil
+		}
+		return nil, fmt.Errorf("query: plan gathered statement: %w", wrapDuckDB(err, e.dir))
+	}
+	if len(bound) != len(partialNames) {
+		p.reason = "the partial statement's columns do not match the plan"
+		return p, nil
+	}
+	var tsel, esel []string
+	for _, c := range bound {
+		if !transportTypes.MatchString(c.Type) {
+			p.reason = fmt.Sprintf("partial column type %s does not travel exactly", c.Type)
+			return p, nil
+		}
+		id := quoteIdent(c.Name)
+		switch c.Type {
+		case "HUGEINT", "UHUGEINT":
+			tsel = append(tsel, fmt.Sprintf("CAST(%s AS DECIMAL(38,0)) AS %s", id, id))
+		default:
+			tsel = append(tsel, id)
+		}
+		esel = append(esel, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.Type, id))
+	}
+	p.cols = bound
+	p.transport = fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(tsel, ", "), p.partial)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s WHERE false", quoteIdent(partialsRel), strings.Join(esel, ", "))); err != nil {
+		return nil, fmt.Errorf("query: plan: %w", err)
+	}
+	final, err := describe(ctx, conn, p.final)
+	if err != nil {
+		if sk.mode == ModeDistributed {
+			p.reason = "the final statement does not bind: " + e.scrub(err.Error())
+			return p, nil
+		}
+		return nil, fmt.Errorf("query: plan gathered statement: %w", wrapDuckDB(err, e.dir))
+	}
+	if !slices.Equal(final, orig) {
+		p.reason = fmt.Sprintf("the merged result's columns %v differ from the statement's %v", final, orig)
+		if sk.mode != ModeDistributed {
+			return nil, fmt.Errorf("query: plan gathered statement: %s", p.reason)
+		}
+		return p, nil
+	}
+	return p, nil
+}
+
+// renameRef returns sqlText with the table reference renamed to rel,
+// bound under the name the statement bound it to.
+func renameRef(sqlText string, ref TableRef, rel string) string {
+	text := quoteIdent(rel)
+	if ref.Alias == "" {
+		text += " AS " + quoteIdent(ref.Table)
+	}
+	return sqlText[:ref.Start] + text + sqlText[ref.End:]
+}
+
+func lowerSet(cols []*v1.Column) map[string]bool {
+	m := map[string]bool{}
+	for _, c := range cols {
+		m[strings.ToLower(c.Name)] = true
+	}
+	return m
+}
+
+// describe returns the columns statement would produce.
+func describe(ctx context.Context, conn *sql.Conn, statement string) ([]Column, error) {
+	rows, err := conn.QueryContext(ctx, "DESCRIBE "+statement)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []Column
+	for rows.Next() {
+		var name, typ string
+		var null, key, def, extra sql.NullString
+		if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
+			return nil, err
+		}
+		cols = append(cols, Column{Name: name, Type: typ})
+	}
+	return cols, rows.Err()
+}
+
+// deserialize turns SELECT nodes back into SQL with DuckDB's own
+// json_deserialize_sql, in one round trip.
+func (e *Engine) deserialize(ctx context.Context, conn *sql.Conn, nodes ...map[string]any) ([]string, error) {
+	var parts []string
+	for _, n := range nodes {
+		b, err := json.Marshal(map[string]any{"error": false, "statements": []any{map[string]any{"node": n, "named_param_map": []any{}}}})
+		if err != nil {
+			return nil, fmt.Errorf("query: plan: %w", err)
+		}
+		parts = append(parts, "json_deserialize_sql("+quoteString(string(b))+"::JSON)")
+	}
+	out := make([]string, len(nodes))
+	ptrs := make([]any, len(nodes))
+	for i := range out {
+		ptrs[i] = &out[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(parts, ", ")).Scan(ptrs...); err != nil {
+		return nil, fmt.Errorf("query: plan: %w", err)
+	}
+	for i, s := range out {
+		out[i] = strings.TrimSuffix(strings.TrimSpace(s), ";")
+	}
+	return out, nil
+}
+
+// deserializeExpr returns an expression's SQL.
+func (e *Engine) deserializeExpr(ctx context.Context, conn *sql.Conn, expr map[string]any) (string, error) {
+	node := map[string]any{
+		"type": "SELECT_NODE", "modifiers": []any{}, "cte_map": map[string]any{"map": []any{}},
+		"select_list": []any{withAlias(expr, "")}, "from_table": map[string]any{"type": "EMPTY", "alias": "", "sample": nil},
+		"where_clause": nil, "group_expressions": []any{}, "group_sets": []any{},
+		"aggregate_handling": "STANDARD_HANDLING", "having": nil, "sample": nil, "qualify": nil,
+	}
+	s, err := e.deserialize(ctx, conn, node)
+	if err != nil {
+		return "", err
+	}
+	text, ok := strings.CutPrefix(s[0], "SELECT ")
+	if !ok {
+		return "", fmt.Errorf("query: plan: unexpected expression text %q", s[0])
+	}
+	return "(" + text + ")", nil
+}
+
+// isAggregate reports whether DuckDB knows name as an aggregate function.
+func (e *Engine) isAggregate(name string) bool { return e.aggregates[name] }
+
+// rendezvous orders nodes for an object key: highest hash first. Each
+// file goes to its first live node, so a node's cache keeps the files it
+// read last time, and when a node leaves only its files move.
+func rendezvous(nodes []string, key string) []string {
+	type scored struct {
+		node  string
+		score uint64
+	}
+	s := make([]scored, len(nodes))
+	for i, n := range nodes {
+		h := fnv.New64a()
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		h.Write([]byte(key))
+		s[i] = scored{n, h.Sum64()}
+	}
+	slices.SortFunc(s, func(a, b scored) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.node, b.node)
+	})
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = x.node
+	}
+	return out
+}
+
+// FragmentPlan reports one fragment of a distributed query.
+type FragmentPlan struct {
+	Node     string
+	Files    int
+	Bytes    int64
+	Stats    *v1.FragmentStats
+	Attempts int
+	Error    string // set when this attempt failed and the files moved
+}
+
+// runFragments runs the plan's partial over files on the exchange's nodes
+// and returns the result files (in the engine's spill directory), their
+// per-fragment reports, and a cleanup that removes the files.
+func (e *Engine) runFragments(ctx context.Context, ex Exchange, p *distPlan, view raftfsm.TableView, files []*v1.DataFile) ([]string, []FragmentPlan, func(), error) {
+	nodes := ex.Nodes()
+	var mu sync.Mutex
+	var outs []string
+	var reports []FragmentPlan
+	cleanup := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range outs {
+			os.Remove(o)
+		}
+	}
+	failed := map[string]bool{}
+	pending := files
+	for attempt := 1; len(pending) > 0; attempt++ {
+		// Each file goes to the first node in its rendezvous order that
+		// has not failed this query; this node never counts as failed
+		// (its errors end the query).
+		assign := map[string][]*v1.DataFile{}
+		var order []string
+		for _, f := range pending {
+			var target string
+			for _, n := range rendezvous(nodes, f.Key) {
+				if !failed[n] {
+					target = n
+					break
+				}
+			}
+			if target == "" {
+				target = nodes[0]
+			}
+			if assign[target] == nil {
+				order = append(order, target)
+			}
+			assign[target] = append(assign[target], f)
+		}
+		pending = nil
+		var wg sync.WaitGroup
+		var firstErr error
+		for _, node := range order {
+			fs := assign[node]
+			req := &v1.RunFragmentRequest{Table: view.Spec.Name, Columns: view.Spec.Columns, Files: fs, Tombstones: view.Tombstones, Sql: p.transport}
+			out := filepath.Join(e.dir, "spill", "fragment-"+randomID()+".parquet")
+			wg.Go(func() {
+				rep := FragmentPlan{Node: node, Files: len(fs), Attempts: attempt}
+				for _, f := range fs {
+					rep.Bytes += f.SizeBytes
+				}
+				stats, err := e.fetchFragment(ctx, ex, node, req, out)
+				mu.Lock()
+				defer mu.Unlock()
+				outs = append(outs, out)
+				rep.Stats = stats
+				if err != nil {
+					rep.Error = e.scrub(err.Error())
+					if errors.Is(err, ErrFragment) && node != nodes[0] && ctx.Err() == nil {
+						failed[node] = true
+						pending = append(pending, fs...)
+					} else if firstErr == nil {
+						firstErr = err
+					}
+				}
+				reports = append(reports, rep)
+			})
+		}
+		wg.Wait()
+		if firstErr != nil {
+			cleanup()
+			return nil, reports, func() {}, firstErr
+		}
+		if attempt > len(nodes)+1 {
+			cleanup()
+			return nil, reports, func() {}, fmt.Errorf("query: no node could read the files of a fragment (%d attempts)", attempt)
+		}
+	}
+	var good []string
+	mu.Lock()
+	for _, o := range outs {
+		if st, err := os.Stat(o); err == nil && st.Size() > 0 {
+			good = append(good, o)
+		}
+	}
+	mu.Unlock()
+	return good, reports, cleanup, nil
+}
+
+// fetchFragment runs one fragment and writes its result to out; a failed
+// attempt leaves no file.
+func (e *Engine) fetchFragment(ctx context.Context, ex Exchange, node string, req *v1.RunFragmentRequest, out string) (*v1.FragmentStats, error) {
+	f, err := os.Create(out)
+	if err != nil {
+		return nil, fmt.Errorf("query: fragment result file: %w", err)
+	}
+	stats, err := ex.Run(ctx, node, req, f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("query: fragment result file: %w", cerr)
+	}
+	if err != nil {
+		os.Remove(out)
+		return stats, err
+	}
+	return stats, nil
+}
+
+func randomID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		binary.BigEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// RunFragment runs a fragment of a distributed query on this node: it
+// reads the listed files through the cache, runs the partial statement
+// over them and writes the result, a Parquet file, to w.
+func (e *Engine) RunFragment(ctx context.Context, req *v1.RunFragmentRequest, w io.Writer) (*v1.FragmentStats, error) {
+	start := time.Now()
+	stats := &v1.FragmentStats{Files: int64(len(req.Files))}
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return stats, fmt.Errorf("query: connection: %w", err)
+	}
+	defer conn.Close()
+	for _, f := range req.Files {
+		if e.cache.Has(f.Key) {
+			stats.CacheHits++
+		}
+	}
+	view := raftfsm.TableView{Spec: &v1.TableSpec{Name: req.Table, Columns: req.Columns}, Files: req.Files, Tombstones: req.Tombstones}
+	tp, stmt, release, err := e.viewOf(ctx, relation{name: fragmentRel, table: req.Table, ref: -1, files: req.Files}, "", view)
+	if release != nil {
+		defer release()
+	}
+	if err != nil {
+		return stats, fmt.Errorf("%w: %w", ErrFragment, err)
+	}
+	stats.BytesRead = tp.BytesRead
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(fragmentRel), stmt)); err != nil {
+		return stats, fmt.Errorf("query: fragment view: %w", scrubbed{e.scrub(err.Error()), err})
+	}
+	defer conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(fragmentRel))
+	out := filepath.Join(e.dir, "spill", "out-"+randomID()+".parquet")
+	defer os.Remove(out)
+	if err := conn.QueryRowContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", req.Sql, quoteString(out))).Scan(&stats.RowsOut); err != nil {
+		return stats, wrapDuckDB(err, e.dir)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return stats, fmt.Errorf("query: fragment result: %w", err)
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	stats.BytesOut = n
+	stats.Micros = time.Since(start).Microseconds()
+	if err != nil {
+		return stats, fmt.Errorf("%w: send result: %w", ErrFragment, err)
+	}
+	return stats, nil
+}
+
+// prunedFiles returns the files of view that reference ref may read, and
+// their bytes.
+func (e *Engine) prunedFiles(ref TableRef, view raftfsm.TableView, noPruning bool) ([]*v1.DataFile, int64) {
+	files := view.Files
+	if !e.cfg.NoPruning && !noPruning && len(ref.Predicates) > 0 {
+		types := map[string]v1.ColumnType{}
+		for _, c := range view.Spec.Columns {
+			types[strings.ToLower(c.Name)] = c.Type
+		}
+		files = pruneFiles(view, types, ref.Predicates)
+	}
+	var bytes int64
+	for _, f := range files {
+		bytes += f.SizeBytes
+	}
+	return files, bytes
+}
+
+// runDistributed runs plan p: the fragments over files on the exchange's
+// nodes, the partial over the hot rows here (in the query's transaction,
+// which sees exactly the hot rows of view), and the final statement over
+// all partials. done removes the fragments' results and releases the
+// files' hold.
+func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, view raftfsm.TableView, hotIdent string, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
+	plan.Mode, plan.Partial, plan.Final, plan.SQL = p.mode, p.partial, p.final, p.final
+	tp := TablePlan{Table: p.table, Ref: p.ref, FilesTotal: len(view.Files), FilesRead: len(files), AppliedIndex: view.AppliedIndex}
+	tp.HotRows, _ = view.HotRows()
+	for _, f := range files {
+		tp.BytesRead += f.SizeBytes
+	}
+	plan.Tables = append(plan.Tables, tp)
+	keys := make([]string, len(files))
+	for i, f := range files {
+		keys[i] = f.Key
+	}
+	release := ex.Hold(keys)
+	outs, reports, removeOuts, err := e.runFragments(ctx, ex, p, view, files)
+	plan.Fragments = reports
+	done := func() {
+		removeOuts()
+		release()
+	}
+	if err != nil {
+		return nil, done, err
+	}
+	// The hot rows: the same partial, here, over a view of the hot rows
+	// alone.
+	_, hot, rel, err := e.viewOf(ctx, relation{name: fragmentRel, table: p.table, ref: -1}, hotIdent, view)
+	if rel != nil {
+		rel()
+	}
+	if err != nil {
+		return nil, done, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(fragmentRel), hot)); err != nil {
+		return nil, done, fmt.Errorf("query: hot rows view: %w", err)
+	}
+	parts := []string{p.partial}
+	if len(outs) > 0 {
+		var sel, paths []string
+		for _, c := range p.cols {
+			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), c.Type, quoteIdent(c.Name)))
+		}
+		for _, o := range outs {
+			paths = append(paths, quoteString(o))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s])", strings.Join(sel, ", "), strings.Join(paths, ", ")))
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(partialsRel), strings.Join(parts, " UNION ALL "))); err != nil {
+		return nil, done, fmt.Errorf("query: partials view: %w", scrubbed{e.scrub(err.Error()), err})
+	}
+	rows, err := conn.QueryContext(ctx, p.final)
+	if err != nil {
+		return nil, done, wrapDuckDB(err, e.dir)
+	}
+	return rows, done, nil
+}
