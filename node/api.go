@@ -318,6 +318,9 @@ func (n *Node) runQuery(ctx context.Context, m *v1.QueryRequest, onColumns func(
 		}
 		opts.Exchange = ex
 	}
+	if stmt, explain, analyze := query.CutExplain(m.Sql); explain {
+		return n.explain(ctx, stmt, analyze, opts, onColumns, onRow)
+	}
 	rows, _, err := n.engine.QueryWith(ctx, m.Sql, opts)
 	if err != nil {
 		return err
@@ -697,4 +700,67 @@ func alterDetail(m *v1.AlterTableRequest) string {
 		d = strings.TrimSpace(fmt.Sprintf("%s compaction={target=%d min=%d max=%d cooldown_ms=%d disabled=%t}", d, c.TargetFileBytes, c.MinFiles, c.MaxFiles, c.CooldownMs, c.Disabled))
 	}
 	return d
+}
+
+// explain answers EXPLAIN [ANALYZE] with one VARCHAR column "plan", a
+// line per row. EXPLAIN plans the statement without reading anything;
+// EXPLAIN ANALYZE runs it, counts its rows and reports what each
+// fragment did.
+func (n *Node) explain(ctx context.Context, stmt string, analyze bool, opts query.Options, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
+	start := time.Now()
+	opts.PlanOnly = !analyze
+	rows, plan, err := n.engine.QueryWith(ctx, stmt, opts)
+	if err != nil {
+		return err
+	}
+	var count int64
+	if rows != nil {
+		for rows.Next() {
+			count++
+		}
+		err := rows.Err()
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := onColumns([]*v1.ResultColumn{{Name: "plan", Type: "VARCHAR"}}); err != nil {
+		return err
+	}
+	for _, line := range plan.Explain(analyze, count, time.Since(start)) {
+		if err := onRow(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue(line)}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *api) Explain(ctx context.Context, req *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error) {
+	m := req.Msg.GetQuery()
+	if m == nil {
+		return nil, fmt.Errorf("%w: query is missing", ErrInvalid)
+	}
+	q := proto.Clone(m).(*v1.QueryRequest)
+	if _, explain, _ := query.CutExplain(q.Sql); !explain {
+		if req.Msg.Analyze {
+			q.Sql = "EXPLAIN ANALYZE " + q.Sql
+		} else {
+			q.Sql = "EXPLAIN " + q.Sql
+		}
+	}
+	resp := &v1.ExplainResponse{}
+	err := a.n.Query(ctx, q, func([]*v1.ResultColumn) error { return nil }, func(row *structpb.ListValue) error {
+		line := row.Values[0].GetStringValue()
+		if mode, ok := strings.CutPrefix(line, "mode: "); ok {
+			resp.Mode = mode
+		}
+		resp.Lines = append(resp.Lines, line)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(resp), nil
 }

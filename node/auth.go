@@ -446,7 +446,7 @@ func needOf(procedure string) (need, bool) {
 		return need{role: writer, table: func(m any) string { return m.(*v1.WriteRequest).GetTable() }}, true
 	case miniodbv1connect.WriteServiceDeleteProcedure:
 		return need{role: writer, table: func(m any) string { return m.(*v1.DeleteRequest).GetTable() }}, true
-	case miniodbv1connect.QueryServiceQueryProcedure, miniodbv1connect.QueryServiceQueryStreamProcedure:
+	case miniodbv1connect.QueryServiceQueryProcedure, miniodbv1connect.QueryServiceQueryStreamProcedure, miniodbv1connect.QueryServiceExplainProcedure:
 		return need{role: reader, later: true}, true
 	case miniodbv1connect.PeerServiceWriteManyProcedure, miniodbv1connect.FragmentServiceRunFragmentProcedure:
 		return need{later: true}, true // authorize: peers only

@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+
+	"github.com/miniodb/miniodb/internal/failpoint"
+	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
 	"github.com/miniodb/miniodb/query"
 )
 
@@ -109,4 +113,121 @@ func engineQueryWith(e *query.Engine, q string, opts query.Options) (string, *qu
 		writeRow(&b, vals)
 	}
 	return b.String(), plan, rows.Err()
+}
+
+// TestDistributedFragmentFailsOver makes every fragment fail on one node:
+// its files run on the others and the answer stays exact; an error of the
+// statement itself fails the query at once, on any node.
+func TestDistributedFragmentFailsOver(t *testing.T) {
+	fp, err := failpoint.Parse("fragment-run=error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := startCluster(t, 3, func(i int, cfg *Config) {
+		if i == 1 {
+			cfg.Failpoints = fp
+		}
+	})
+	f := newDiffFixtureOn(t, nodes[0])
+	ex, err := f.node.newExchange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT region, count(*), sum(value) FROM events GROUP BY region ORDER BY region"
+	want, err := queryRows(f.raw.QueryContext(context.Background(), q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, plan, err := engineQueryWith(f.node.engine, q, query.Options{Exchange: ex, Execution: "distributed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("MinIODB:\n%s\nDuckDB:\n%s", got, want)
+	}
+	failed, moved := 0, 0
+	for _, fr := range plan.Fragments {
+		switch {
+		case fr.Node == "n2" && fr.Error != "":
+			failed++
+		case fr.Error != "":
+			t.Errorf("fragment on %s failed: %s", fr.Node, fr.Error)
+		case fr.Attempts > 1:
+			moved++
+		}
+	}
+	if failed != 1 || moved == 0 {
+		t.Errorf("fragments %+v: want n2's failure and its files run again elsewhere", plan.Fragments)
+	}
+
+	// Through the public API, from a follower: forwarded to the leader,
+	// distributed there.
+	c := newClient(t, nodes[2])
+	resp, err := c.query.Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "SELECT count(*) FROM events", Execution: "distributed"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := resp.Msg.Rows[0].Values[0].GetNumberValue(); n != 2400 {
+		t.Errorf("count(*) = %v, want 2400", n)
+	}
+	_, err = c.query.Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "SELECT count(*) FROM events", Execution: "everywhere"}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "want auto, distributed, gathered or single") {
+		t.Errorf("bad execution: %v", err)
+	}
+	// A statement that fails in the fragments fails the query.
+	_, err = c.query.Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "SELECT sum(CAST(region AS INTEGER)) FROM events", Execution: "distributed"}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "Could not convert") {
+		t.Errorf("a failing statement: %v", err)
+	}
+}
+
+// TestExplain plans and runs statements with EXPLAIN and EXPLAIN ANALYZE
+// through the public API of a follower.
+func TestExplain(t *testing.T) {
+	nodes := startCluster(t, 3)
+	newDiffFixtureOn(t, nodes[0])
+	c := newClient(t, nodes[1])
+	explain := func(sql, execution string, analyze bool) string {
+		t.Helper()
+		resp, err := c.query.Explain(context.Background(), connect.NewRequest(&v1.ExplainRequest{
+			Query: &v1.QueryRequest{Sql: sql, Execution: execution}, Analyze: analyze}))
+		if err != nil {
+			t.Fatalf("explain %s: %v", sql, err)
+		}
+		return resp.Msg.Mode + "\n" + strings.Join(resp.Msg.Lines, "\n")
+	}
+	q := "SELECT region, avg(value) FROM events WHERE ts >= '2026-01-03' GROUP BY region"
+	for _, tc := range []struct {
+		sql, execution string
+		analyze        bool
+		want           []string
+		not            []string
+	}{
+		{q, "distributed", false, []string{"distributed\nmode: distributed", "table events (reference 1): reads ", "pruned by: ts >= '2026-01-03'", "fragment on n", "partial (every fragment", `sum("value") AS __a1`, "final (coordinator)"}, []string{"rows out", "result:"}},
+		{q, "distributed", true, []string{"mode: distributed", "rows out", "files cached", "result: 3 rows"}, nil},
+		{q, "auto", false, []string{"mode: single", "less than the 67108864 worth distributing", "ran: "}, []string{"fragment on"}},
+		{"SELECT median(value) FROM events", "distributed", false, []string{"mode: gathered", "why: aggregate median() does not decompose exactly", "partial (every fragment; the hot rows on the coordinator): SELECT * FROM (SELECT \"value\" FROM"}, nil},
+		{"SELECT count(*) FROM events a JOIN events b USING (id)", "distributed", false, []string{"mode: single", "why: the statement reads 2 table references"}, nil},
+		{"EXPLAIN ANALYZE SELECT count(*) FROM events", "gathered", false, []string{"mode: gathered", "result: 1 rows"}, nil},
+	} {
+		got := explain(tc.sql, tc.execution, tc.analyze)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s (%s, analyze %v): no %q in\n%s", tc.sql, tc.execution, tc.analyze, w, got)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(got, w) {
+				t.Errorf("%s (%s, analyze %v): %q in\n%s", tc.sql, tc.execution, tc.analyze, w, got)
+			}
+		}
+	}
+	// EXPLAIN through Query answers a "plan" column.
+	resp, err := c.query.Query(context.Background(), connect.NewRequest(&v1.QueryRequest{Sql: "  -- why so slow?\n explain " + q}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Msg.Columns) != 1 || resp.Msg.Columns[0].Name != "plan" || len(resp.Msg.Rows) < 3 {
+		t.Fatalf("EXPLAIN through Query: %v", resp.Msg)
+	}
 }

@@ -234,7 +234,8 @@ func (n *Node) handleHTTPQuery(w http.ResponseWriter, r *http.Request) {
 	first := true
 	started := false
 	staleness, _ := strconv.ParseInt(r.Form.Get("max_staleness_ms"), 10, 64)
-	req := &v1.QueryRequest{Sql: r.Form.Get("sql"), Consistency: r.Form.Get("consistency"), MaxStalenessMs: staleness}
+	req := &v1.QueryRequest{Sql: r.Form.Get("sql"), Consistency: r.Form.Get("consistency"), MaxStalenessMs: staleness,
+		Execution: r.Form.Get("execution"), Pruning: r.Form.Get("pruning")}
 	err := n.Query(ctx, req, func(c []*v1.ResultColumn) error {
 		cols = c
 		switch format {

@@ -322,11 +322,15 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		return nil, nil, fmt.Errorf("query: connection: %w", err)
 	}
 	var cleanup []func()
+	var plan *Plan
 	fail := func(err error) (*Rows, *Plan, error) {
 		for _, f := range slices.Backward(cleanup) {
 			f()
 		}
 		conn.Close()
+		if err == nil {
+			return nil, plan, nil // PlanOnly
+		}
 		return nil, nil, err
 	}
 	root, err := e.trees.parse(ctx, conn, sqlText)
@@ -356,7 +360,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 	if err != nil {
 		return fail(fmt.Errorf("query: connection id: %w", err))
 	}
-	plan := &Plan{Mode: ModeSingle}
+	plan = &Plan{Mode: ModeSingle}
 	if opts.Exchange != nil && opts.Execution != string(ModeSingle) {
 		p, err := e.distribute(ctx, conn, a, sqlText, views, opts.Execution)
 		if err != nil {
@@ -365,6 +369,10 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		plan.Reason = p.reason
 		if p.mode != ModeSingle {
 			files, bytes := e.prunedFiles(a.Refs[p.ref], views[p.table], opts.NoPruning)
+			var preds []Predicate
+			if len(files) < len(views[p.table].Files) {
+				preds = a.Refs[p.ref].Predicates
+			}
 			auto := opts.Execution == "" || opts.Execution == "auto"
 			switch {
 			case auto && len(opts.Exchange.Nodes()) < 2:
@@ -372,8 +380,17 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 			case auto && p.mode != ModeDistributed:
 			case auto && bytes < opts.DistributeMinBytes:
 				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, less than the %d worth distributing", bytes, opts.DistributeMinBytes)
+			case opts.PlanOnly:
+				plan.Mode, plan.Partial, plan.Final, plan.SQL = p.mode, p.partial, p.final, p.final
+				plan.Tables = append(plan.Tables, e.tablePlan(p.table, p.ref, views[p.table], files))
+				plan.Tables[0].Predicates = preds
+				plan.Fragments = assignFragments(opts.Exchange.Nodes(), files)
+				return fail(nil)
 			default:
 				rows, done, err := e.runDistributed(ctx, conn, plan, p, views[p.table], idents[p.table], files, opts.Exchange)
+				if len(plan.Tables) > 0 {
+					plan.Tables[0].Predicates = preds
+				}
 				if done != nil {
 					cleanup = append(cleanup, done)
 				}
@@ -390,6 +407,14 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 	}
 	plan.SQL = runSQL
 	created := map[string]string{}
+	if opts.PlanOnly {
+		for _, rel := range rels {
+			tp := e.tablePlan(rel.table, rel.ref, views[rel.table], rel.files)
+			tp.Predicates = rel.preds
+			plan.Tables = append(plan.Tables, tp)
+		}
+		return fail(nil)
+	}
 	for _, rel := range rels {
 		tp, stmt, release, err := e.viewOf(ctx, rel, idents[rel.table], views[rel.table])
 		if release != nil {

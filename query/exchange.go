@@ -53,6 +53,39 @@ type Options struct {
 	// DistributeMinBytes is the data a statement must read (after
 	// pruning) before "auto" distributes it.
 	DistributeMinBytes int64
+	// PlanOnly plans the statement and returns no rows (EXPLAIN): no
+	// file is downloaded and no fragment runs.
+	PlanOnly bool
+}
+
+// tablePlan reports the files a relation reads.
+func (e *Engine) tablePlan(table string, ref int, view raftfsm.TableView, files []*v1.DataFile) TablePlan {
+	tp := TablePlan{Table: table, Ref: ref, FilesTotal: len(view.Files), FilesRead: len(files), AppliedIndex: view.AppliedIndex}
+	tp.HotRows, _ = view.HotRows()
+	for _, f := range files {
+		tp.BytesRead += f.SizeBytes
+	}
+	return tp
+}
+
+// assignFragments reports where the files would run.
+func assignFragments(nodes []string, files []*v1.DataFile) []FragmentPlan {
+	by := map[string]*FragmentPlan{}
+	var out []FragmentPlan
+	for _, f := range files {
+		n := rendezvous(nodes, f.Key)[0]
+		if by[n] == nil {
+			by[n] = &FragmentPlan{Node: n}
+		}
+		by[n].Files++
+		by[n].Bytes += f.SizeBytes
+	}
+	for _, n := range nodes {
+		if p := by[n]; p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
 
 // ErrFragment marks a fragment that failed on its node for a reason
@@ -665,12 +698,7 @@ func (e *Engine) prunedFiles(ref TableRef, view raftfsm.TableView, noPruning boo
 // files' hold.
 func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, view raftfsm.TableView, hotIdent string, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
 	plan.Mode, plan.Partial, plan.Final, plan.SQL = p.mode, p.partial, p.final, p.final
-	tp := TablePlan{Table: p.table, Ref: p.ref, FilesTotal: len(view.Files), FilesRead: len(files), AppliedIndex: view.AppliedIndex}
-	tp.HotRows, _ = view.HotRows()
-	for _, f := range files {
-		tp.BytesRead += f.SizeBytes
-	}
-	plan.Tables = append(plan.Tables, tp)
+	plan.Tables = append(plan.Tables, e.tablePlan(p.table, p.ref, view, files))
 	keys := make([]string, len(files))
 	for i, f := range files {
 		keys[i] = f.Key

@@ -36,6 +36,17 @@ as strings. csv, json and ndjson stream with bounded memory.
 Consistency: "strong" (the default) reads everything acknowledged before
 the query started; "local" answers from this node's state, which may lag.
 
+Execution (strong reads): "auto" (the default) spreads a statement that
+reads at least the server's --distribute-min-bytes over the cluster's
+nodes when it decomposes; "distributed" does so whatever the size (each
+node computes partial results over its share of the files, the leader
+merges them), "gathered" has the nodes filter and project while the leader
+runs the statement, "single" runs it on the leader alone. --explain prints
+how a statement would run (mode and why, files and bytes before and after
+pruning, the fragments, the partial and final SQL) without reading
+anything; --analyze runs it and adds what each fragment did. Sending
+"EXPLAIN [ANALYZE] SELECT …" does the same.
+
 Errors print the server's code and message on stderr; the exit code is 1.
 
 Examples:
@@ -44,6 +55,7 @@ Examples:
   miniodb sql --format ndjson "SELECT * FROM events WHERE ts > now() - INTERVAL 1 HOUR" | jq .
   miniodb sql - < report.sql
   miniodb sql --consistency local --addr node2:7070 "SELECT max(ts) FROM events"
+  miniodb sql --explain --execution distributed "SELECT region, avg(value) FROM events GROUP BY region"
 `
 
 // sqlCmd is "miniodb sql".
@@ -52,6 +64,10 @@ type sqlCmd struct {
 	format      string
 	consistency string
 	maxWidth    int
+	execution   string
+	pruning     string
+	explain     bool
+	analyze     bool
 }
 
 func (s *sqlCmd) flags(fs *flag.FlagSet, c *cli) {
@@ -59,6 +75,10 @@ func (s *sqlCmd) flags(fs *flag.FlagSet, c *cli) {
 	fs.StringVar(&s.format, "format", formatTable, "output `format`: table, csv, json or ndjson")
 	fs.StringVar(&s.consistency, "consistency", "strong", "read `mode`: strong or local")
 	fs.IntVar(&s.maxWidth, "max-width", 0, "table format: cut cells wider than this many `columns` with … (0: never)")
+	fs.StringVar(&s.execution, "execution", "auto", "how a strong read runs: `mode` auto, distributed, gathered or single")
+	fs.StringVar(&s.pruning, "pruning", "on", "skip files by their column statistics: on or off (for comparisons)")
+	fs.BoolVar(&s.explain, "explain", false, "print how the statement would run instead of running it")
+	fs.BoolVar(&s.analyze, "analyze", false, "run the statement and print how it ran instead of its rows")
 }
 
 // maxSQLBytes bounds SQL read from stdin.
@@ -93,6 +113,19 @@ func (s *sqlCmd) validate() error {
 	default:
 		return usageErrorf("unknown --consistency %q: want strong or local", s.consistency)
 	}
+	switch s.execution {
+	case "auto", "distributed", "gathered", "single":
+	default:
+		return usageErrorf("unknown --execution %q: want auto, distributed, gathered or single", s.execution)
+	}
+	switch s.pruning {
+	case "on", "off":
+	default:
+		return usageErrorf("unknown --pruning %q: want on or off", s.pruning)
+	}
+	if s.explain && s.analyze {
+		return usageErrorf("--explain and --analyze exclude each other: --analyze runs the statement, --explain only plans it")
+	}
 	return nil
 }
 
@@ -117,7 +150,18 @@ func (s *sqlCmd) run(ctx context.Context, c *cli, args []string) error {
 	}
 	ctx, cancel := s.client.withTimeout(ctx)
 	defer cancel()
-	return streamQuery(ctx, cl, &miniodbv1.QueryRequest{Sql: sql, Consistency: s.consistency}, out)
+	req := &miniodbv1.QueryRequest{Sql: sql, Consistency: s.consistency, Execution: s.execution, Pruning: s.pruning}
+	if s.explain || s.analyze {
+		resp, err := cl.query.Explain(ctx, connect.NewRequest(&miniodbv1.ExplainRequest{Query: req, Analyze: s.analyze}))
+		if err != nil {
+			return err
+		}
+		for _, line := range resp.Msg.Lines {
+			fmt.Fprintln(c.stdout, line)
+		}
+		return nil
+	}
+	return streamQuery(ctx, cl, req, out)
 }
 
 // streamQuery runs req through QueryStream and feeds the result to out.

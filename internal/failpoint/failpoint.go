@@ -33,6 +33,7 @@ var Points = []string{
 	"compaction-after-upload",  // after the merged upload, before CompactionCommit
 	"compaction-after-commit",  // after CompactionCommit is applied on the leader
 	"gc-mid-delete",            // the collector deleted objects, before ForgetObjects
+	"fragment-run",             // a node starts a fragment of another node's distributed query
 }
 
 // ErrInjected is returned by Inject for the error action.

@@ -1252,6 +1252,113 @@ func (x *WriteResponse) GetDuplicate() bool {
 	return false
 }
 
+type ExplainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Query *QueryRequest          `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// Run the statement (discarding its rows) and report what it did.
+	Analyze       bool `protobuf:"varint,2,opt,name=analyze,proto3" json:"analyze,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainRequest) Reset() {
+	*x = ExplainRequest{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRequest) ProtoMessage() {}
+
+func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
+func (*ExplainRequest) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ExplainRequest) GetQuery() *QueryRequest {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *ExplainRequest) GetAnalyze() bool {
+	if x != nil {
+		return x.Analyze
+	}
+	return false
+}
+
+type ExplainResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "distributed", "gathered" or "single".
+	Mode string `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`
+	// The plan for people, one line each.
+	Lines         []string `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainResponse) Reset() {
+	*x = ExplainResponse{}
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainResponse) ProtoMessage() {}
+
+func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
+func (*ExplainResponse) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ExplainResponse) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *ExplainResponse) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
 type QueryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Sql   string                 `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
@@ -1276,7 +1383,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1395,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[19]
+	mi := &file_miniodb_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1408,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryRequest) GetSql() string {
@@ -1352,7 +1459,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1471,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[20]
+	mi := &file_miniodb_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1484,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryResponse) GetColumns() []*ResultColumn {
@@ -1405,7 +1512,7 @@ type ResultColumn struct {
 
 func (x *ResultColumn) Reset() {
 	*x = ResultColumn{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1524,7 @@ func (x *ResultColumn) String() string {
 func (*ResultColumn) ProtoMessage() {}
 
 func (x *ResultColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[21]
+	mi := &file_miniodb_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1537,7 @@ func (x *ResultColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultColumn.ProtoReflect.Descriptor instead.
 func (*ResultColumn) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResultColumn) GetName() string {
@@ -1457,7 +1564,7 @@ type QueryStreamResponse struct {
 
 func (x *QueryStreamResponse) Reset() {
 	*x = QueryStreamResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1576,7 @@ func (x *QueryStreamResponse) String() string {
 func (*QueryStreamResponse) ProtoMessage() {}
 
 func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[22]
+	mi := &file_miniodb_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1589,7 @@ func (x *QueryStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStreamResponse.ProtoReflect.Descriptor instead.
 func (*QueryStreamResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *QueryStreamResponse) GetColumns() []*ResultColumn {
@@ -1519,7 +1626,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1638,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[23]
+	mi := &file_miniodb_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1651,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateTokenRequest) GetRole() string {
@@ -1600,7 +1707,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1719,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[24]
+	mi := &file_miniodb_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1732,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -1659,7 +1766,7 @@ type TokenInfo struct {
 
 func (x *TokenInfo) Reset() {
 	*x = TokenInfo{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1778,7 @@ func (x *TokenInfo) String() string {
 func (*TokenInfo) ProtoMessage() {}
 
 func (x *TokenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[25]
+	mi := &file_miniodb_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1791,7 @@ func (x *TokenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
 func (*TokenInfo) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TokenInfo) GetId() string {
@@ -1758,7 +1865,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1877,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[26]
+	mi := &file_miniodb_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1890,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 type ListTokensResponse struct {
@@ -1795,7 +1902,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1914,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[27]
+	mi := &file_miniodb_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +1927,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListTokensResponse) GetTokens() []*TokenInfo {
@@ -1841,7 +1948,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1960,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[28]
+	mi := &file_miniodb_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +1973,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RevokeTokenRequest) GetId() string {
@@ -1884,7 +1991,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2003,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[29]
+	mi := &file_miniodb_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2016,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 type WhoAmIRequest struct {
@@ -1920,7 +2027,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2039,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[30]
+	mi := &file_miniodb_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2052,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 type WhoAmIResponse struct {
@@ -1959,7 +2066,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2078,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[31]
+	mi := &file_miniodb_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2091,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WhoAmIResponse) GetAuth() bool {
@@ -2011,7 +2118,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2130,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[32]
+	mi := &file_miniodb_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2143,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AuditRequest) GetLimit() int32 {
@@ -2055,7 +2162,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2174,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[33]
+	mi := &file_miniodb_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2187,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AuditResponse) GetEntries() []*AuditEntry {
@@ -2104,7 +2211,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2223,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[34]
+	mi := &file_miniodb_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2236,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AuditEntry) GetRaftIndex() uint64 {
@@ -2187,7 +2294,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2306,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[35]
+	mi := &file_miniodb_v1_api_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2319,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BackupRequest) GetTo() string {
@@ -2248,7 +2355,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2367,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[36]
+	mi := &file_miniodb_v1_api_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2380,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BackupResponse) GetFilesTotal() int64 {
@@ -2349,7 +2456,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2468,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[37]
+	mi := &file_miniodb_v1_api_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2481,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{37}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CompactRequest) GetTable() string {
@@ -2404,7 +2511,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2523,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[38]
+	mi := &file_miniodb_v1_api_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2536,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{38}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CompactResponse) GetMerges() int64 {
@@ -2481,7 +2588,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2600,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[39]
+	mi := &file_miniodb_v1_api_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2613,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{39}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *JoinRequest) GetNodeId() string {
@@ -2548,7 +2655,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2560,7 +2667,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[40]
+	mi := &file_miniodb_v1_api_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2573,7 +2680,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{40}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *JoinResponse) GetLeaderId() string {
@@ -2599,7 +2706,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[41]
+	mi := &file_miniodb_v1_api_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2718,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[41]
+	mi := &file_miniodb_v1_api_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2731,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{41}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RemoveRequest) GetNodeId() string {
@@ -2642,7 +2749,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[42]
+	mi := &file_miniodb_v1_api_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2654,7 +2761,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[42]
+	mi := &file_miniodb_v1_api_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2667,7 +2774,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{42}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{44}
 }
 
 // Member is one node of the cluster as the Raft configuration and the
@@ -2685,7 +2792,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[43]
+	mi := &file_miniodb_v1_api_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2804,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[43]
+	mi := &file_miniodb_v1_api_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2817,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{43}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Member) GetNodeId() string {
@@ -2756,7 +2863,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[44]
+	mi := &file_miniodb_v1_api_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +2875,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[44]
+	mi := &file_miniodb_v1_api_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +2888,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{44}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{46}
 }
 
 type StatusResponse struct {
@@ -2815,7 +2922,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[45]
+	mi := &file_miniodb_v1_api_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2827,7 +2934,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[45]
+	mi := &file_miniodb_v1_api_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2840,7 +2947,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{45}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -2998,7 +3105,7 @@ type TableStatus struct {
 
 func (x *TableStatus) Reset() {
 	*x = TableStatus{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[46]
+	mi := &file_miniodb_v1_api_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3117,7 @@ func (x *TableStatus) String() string {
 func (*TableStatus) ProtoMessage() {}
 
 func (x *TableStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[46]
+	mi := &file_miniodb_v1_api_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3130,7 @@ func (x *TableStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableStatus.ProtoReflect.Descriptor instead.
 func (*TableStatus) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{46}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TableStatus) GetName() string {
@@ -3112,7 +3219,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[47]
+	mi := &file_miniodb_v1_api_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3124,7 +3231,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[47]
+	mi := &file_miniodb_v1_api_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3137,7 +3244,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{47}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FlushRequest) GetTable() string {
@@ -3157,7 +3264,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_miniodb_v1_api_proto_msgTypes[48]
+	mi := &file_miniodb_v1_api_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3169,7 +3276,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_api_proto_msgTypes[48]
+	mi := &file_miniodb_v1_api_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3182,7 +3289,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{48}
+	return file_miniodb_v1_api_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FlushResponse) GetFilesWritten() int64 {
@@ -3306,7 +3413,13 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\x12\x1d\n" +
 	"\n" +
 	"raft_index\x18\x02 \x01(\x04R\traftIndex\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\xa4\x01\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"Z\n" +
+	"\x0eExplainRequest\x12.\n" +
+	"\x05query\x18\x01 \x01(\v2\x18.miniodb.v1.QueryRequestR\x05query\x12\x18\n" +
+	"\aanalyze\x18\x02 \x01(\bR\aanalyze\";\n" +
+	"\x0fExplainResponse\x12\x12\n" +
+	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x14\n" +
+	"\x05lines\x18\x02 \x03(\tR\x05lines\"\xa4\x01\n" +
 	"\fQueryRequest\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12 \n" +
 	"\vconsistency\x18\x02 \x01(\tR\vconsistency\x12(\n" +
@@ -3468,10 +3581,11 @@ const file_miniodb_v1_api_proto_rawDesc = "" +
 	"\fWriteService\x12>\n" +
 	"\x05Write\x12\x18.miniodb.v1.WriteRequest\x1a\x19.miniodb.v1.WriteResponse\"\x00\x12A\n" +
 	"\x06Delete\x12\x19.miniodb.v1.DeleteRequest\x1a\x1a.miniodb.v1.DeleteResponse\"\x00\x12T\n" +
-	"\vWriteStream\x12\x1e.miniodb.v1.WriteStreamRequest\x1a\x1f.miniodb.v1.WriteStreamResponse\"\x00(\x010\x012\xa2\x01\n" +
+	"\vWriteStream\x12\x1e.miniodb.v1.WriteStreamRequest\x1a\x1f.miniodb.v1.WriteStreamResponse\"\x00(\x010\x012\xeb\x01\n" +
 	"\fQueryService\x12A\n" +
 	"\x05Query\x12\x18.miniodb.v1.QueryRequest\x1a\x19.miniodb.v1.QueryResponse\"\x03\x90\x02\x01\x12O\n" +
-	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x012\xc9\x02\n" +
+	"\vQueryStream\x12\x18.miniodb.v1.QueryRequest\x1a\x1f.miniodb.v1.QueryStreamResponse\"\x03\x90\x02\x010\x01\x12G\n" +
+	"\aExplain\x12\x1a.miniodb.v1.ExplainRequest\x1a\x1b.miniodb.v1.ExplainResponse\"\x03\x90\x02\x012\xc9\x02\n" +
 	"\vAuthService\x12P\n" +
 	"\vCreateToken\x12\x1e.miniodb.v1.CreateTokenRequest\x1a\x1f.miniodb.v1.CreateTokenResponse\"\x00\x12P\n" +
 	"\n" +
@@ -3499,7 +3613,7 @@ func file_miniodb_v1_api_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_api_proto_rawDescData
 }
 
-var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_miniodb_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_miniodb_v1_api_proto_goTypes = []any{
 	(*CreateTableRequest)(nil),  // 0: miniodb.v1.CreateTableRequest
 	(*CreateTableResponse)(nil), // 1: miniodb.v1.CreateTableResponse
@@ -3520,119 +3634,124 @@ var file_miniodb_v1_api_proto_goTypes = []any{
 	(*WriteRequest)(nil),        // 16: miniodb.v1.WriteRequest
 	(*Record)(nil),              // 17: miniodb.v1.Record
 	(*WriteResponse)(nil),       // 18: miniodb.v1.WriteResponse
-	(*QueryRequest)(nil),        // 19: miniodb.v1.QueryRequest
-	(*QueryResponse)(nil),       // 20: miniodb.v1.QueryResponse
-	(*ResultColumn)(nil),        // 21: miniodb.v1.ResultColumn
-	(*QueryStreamResponse)(nil), // 22: miniodb.v1.QueryStreamResponse
-	(*CreateTokenRequest)(nil),  // 23: miniodb.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil), // 24: miniodb.v1.CreateTokenResponse
-	(*TokenInfo)(nil),           // 25: miniodb.v1.TokenInfo
-	(*ListTokensRequest)(nil),   // 26: miniodb.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),  // 27: miniodb.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),  // 28: miniodb.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil), // 29: miniodb.v1.RevokeTokenResponse
-	(*WhoAmIRequest)(nil),       // 30: miniodb.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),      // 31: miniodb.v1.WhoAmIResponse
-	(*AuditRequest)(nil),        // 32: miniodb.v1.AuditRequest
-	(*AuditResponse)(nil),       // 33: miniodb.v1.AuditResponse
-	(*AuditEntry)(nil),          // 34: miniodb.v1.AuditEntry
-	(*BackupRequest)(nil),       // 35: miniodb.v1.BackupRequest
-	(*BackupResponse)(nil),      // 36: miniodb.v1.BackupResponse
-	(*CompactRequest)(nil),      // 37: miniodb.v1.CompactRequest
-	(*CompactResponse)(nil),     // 38: miniodb.v1.CompactResponse
-	(*JoinRequest)(nil),         // 39: miniodb.v1.JoinRequest
-	(*JoinResponse)(nil),        // 40: miniodb.v1.JoinResponse
-	(*RemoveRequest)(nil),       // 41: miniodb.v1.RemoveRequest
-	(*RemoveResponse)(nil),      // 42: miniodb.v1.RemoveResponse
-	(*Member)(nil),              // 43: miniodb.v1.Member
-	(*StatusRequest)(nil),       // 44: miniodb.v1.StatusRequest
-	(*StatusResponse)(nil),      // 45: miniodb.v1.StatusResponse
-	(*TableStatus)(nil),         // 46: miniodb.v1.TableStatus
-	(*FlushRequest)(nil),        // 47: miniodb.v1.FlushRequest
-	(*FlushResponse)(nil),       // 48: miniodb.v1.FlushResponse
-	(*Column)(nil),              // 49: miniodb.v1.Column
-	(Partitioning)(0),           // 50: miniodb.v1.Partitioning
-	(*FlushPolicy)(nil),         // 51: miniodb.v1.FlushPolicy
-	(*CompactionPolicy)(nil),    // 52: miniodb.v1.CompactionPolicy
-	(*structpb.Struct)(nil),     // 53: google.protobuf.Struct
-	(*structpb.ListValue)(nil),  // 54: google.protobuf.ListValue
+	(*ExplainRequest)(nil),      // 19: miniodb.v1.ExplainRequest
+	(*ExplainResponse)(nil),     // 20: miniodb.v1.ExplainResponse
+	(*QueryRequest)(nil),        // 21: miniodb.v1.QueryRequest
+	(*QueryResponse)(nil),       // 22: miniodb.v1.QueryResponse
+	(*ResultColumn)(nil),        // 23: miniodb.v1.ResultColumn
+	(*QueryStreamResponse)(nil), // 24: miniodb.v1.QueryStreamResponse
+	(*CreateTokenRequest)(nil),  // 25: miniodb.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil), // 26: miniodb.v1.CreateTokenResponse
+	(*TokenInfo)(nil),           // 27: miniodb.v1.TokenInfo
+	(*ListTokensRequest)(nil),   // 28: miniodb.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),  // 29: miniodb.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),  // 30: miniodb.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil), // 31: miniodb.v1.RevokeTokenResponse
+	(*WhoAmIRequest)(nil),       // 32: miniodb.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),      // 33: miniodb.v1.WhoAmIResponse
+	(*AuditRequest)(nil),        // 34: miniodb.v1.AuditRequest
+	(*AuditResponse)(nil),       // 35: miniodb.v1.AuditResponse
+	(*AuditEntry)(nil),          // 36: miniodb.v1.AuditEntry
+	(*BackupRequest)(nil),       // 37: miniodb.v1.BackupRequest
+	(*BackupResponse)(nil),      // 38: miniodb.v1.BackupResponse
+	(*CompactRequest)(nil),      // 39: miniodb.v1.CompactRequest
+	(*CompactResponse)(nil),     // 40: miniodb.v1.CompactResponse
+	(*JoinRequest)(nil),         // 41: miniodb.v1.JoinRequest
+	(*JoinResponse)(nil),        // 42: miniodb.v1.JoinResponse
+	(*RemoveRequest)(nil),       // 43: miniodb.v1.RemoveRequest
+	(*RemoveResponse)(nil),      // 44: miniodb.v1.RemoveResponse
+	(*Member)(nil),              // 45: miniodb.v1.Member
+	(*StatusRequest)(nil),       // 46: miniodb.v1.StatusRequest
+	(*StatusResponse)(nil),      // 47: miniodb.v1.StatusResponse
+	(*TableStatus)(nil),         // 48: miniodb.v1.TableStatus
+	(*FlushRequest)(nil),        // 49: miniodb.v1.FlushRequest
+	(*FlushResponse)(nil),       // 50: miniodb.v1.FlushResponse
+	(*Column)(nil),              // 51: miniodb.v1.Column
+	(Partitioning)(0),           // 52: miniodb.v1.Partitioning
+	(*FlushPolicy)(nil),         // 53: miniodb.v1.FlushPolicy
+	(*CompactionPolicy)(nil),    // 54: miniodb.v1.CompactionPolicy
+	(*structpb.Struct)(nil),     // 55: google.protobuf.Struct
+	(*structpb.ListValue)(nil),  // 56: google.protobuf.ListValue
 }
 var file_miniodb_v1_api_proto_depIdxs = []int32{
-	49, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
-	50, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
-	51, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
-	52, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	51, // 0: miniodb.v1.CreateTableRequest.columns:type_name -> miniodb.v1.Column
+	52, // 1: miniodb.v1.CreateTableRequest.partitioning:type_name -> miniodb.v1.Partitioning
+	53, // 2: miniodb.v1.CreateTableRequest.flush:type_name -> miniodb.v1.FlushPolicy
+	54, // 3: miniodb.v1.CreateTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 4: miniodb.v1.CreateTableResponse.table:type_name -> miniodb.v1.TableInfo
 	10, // 5: miniodb.v1.ListTablesResponse.tables:type_name -> miniodb.v1.TableInfo
 	10, // 6: miniodb.v1.GetTableResponse.table:type_name -> miniodb.v1.TableInfo
-	52, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
+	54, // 7: miniodb.v1.AlterTableRequest.compaction:type_name -> miniodb.v1.CompactionPolicy
 	10, // 8: miniodb.v1.AlterTableResponse.table:type_name -> miniodb.v1.TableInfo
-	49, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
-	50, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
-	51, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
-	52, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
+	51, // 9: miniodb.v1.TableInfo.columns:type_name -> miniodb.v1.Column
+	52, // 10: miniodb.v1.TableInfo.partitioning:type_name -> miniodb.v1.Partitioning
+	53, // 11: miniodb.v1.TableInfo.flush:type_name -> miniodb.v1.FlushPolicy
+	54, // 12: miniodb.v1.TableInfo.compaction:type_name -> miniodb.v1.CompactionPolicy
 	16, // 13: miniodb.v1.WriteStreamRequest.batch:type_name -> miniodb.v1.WriteRequest
 	13, // 14: miniodb.v1.WriteStreamResponse.rejected:type_name -> miniodb.v1.RejectedBatch
-	53, // 15: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
+	55, // 15: miniodb.v1.WriteRequest.rows:type_name -> google.protobuf.Struct
 	17, // 16: miniodb.v1.WriteRequest.records:type_name -> miniodb.v1.Record
-	53, // 17: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
-	21, // 18: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
-	54, // 19: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
-	21, // 20: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
-	54, // 21: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
-	25, // 22: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
-	25, // 23: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
-	25, // 24: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
-	34, // 25: miniodb.v1.AuditResponse.entries:type_name -> miniodb.v1.AuditEntry
-	46, // 26: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
-	43, // 27: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
-	0,  // 28: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
-	2,  // 29: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
-	4,  // 30: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
-	6,  // 31: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
-	8,  // 32: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
-	16, // 33: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
-	14, // 34: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
-	11, // 35: miniodb.v1.WriteService.WriteStream:input_type -> miniodb.v1.WriteStreamRequest
-	19, // 36: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
-	19, // 37: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
-	23, // 38: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
-	26, // 39: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
-	28, // 40: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
-	30, // 41: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
-	44, // 42: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
-	47, // 43: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
-	39, // 44: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
-	41, // 45: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
-	37, // 46: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
-	35, // 47: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
-	32, // 48: miniodb.v1.ClusterService.Audit:input_type -> miniodb.v1.AuditRequest
-	1,  // 49: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
-	3,  // 50: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
-	5,  // 51: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
-	7,  // 52: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
-	9,  // 53: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
-	18, // 54: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
-	15, // 55: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
-	12, // 56: miniodb.v1.WriteService.WriteStream:output_type -> miniodb.v1.WriteStreamResponse
-	20, // 57: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
-	22, // 58: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
-	24, // 59: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
-	27, // 60: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
-	29, // 61: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
-	31, // 62: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
-	45, // 63: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
-	48, // 64: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
-	40, // 65: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
-	42, // 66: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
-	38, // 67: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
-	36, // 68: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
-	33, // 69: miniodb.v1.ClusterService.Audit:output_type -> miniodb.v1.AuditResponse
-	49, // [49:70] is the sub-list for method output_type
-	28, // [28:49] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	55, // 17: miniodb.v1.Record.payload:type_name -> google.protobuf.Struct
+	21, // 18: miniodb.v1.ExplainRequest.query:type_name -> miniodb.v1.QueryRequest
+	23, // 19: miniodb.v1.QueryResponse.columns:type_name -> miniodb.v1.ResultColumn
+	56, // 20: miniodb.v1.QueryResponse.rows:type_name -> google.protobuf.ListValue
+	23, // 21: miniodb.v1.QueryStreamResponse.columns:type_name -> miniodb.v1.ResultColumn
+	56, // 22: miniodb.v1.QueryStreamResponse.rows:type_name -> google.protobuf.ListValue
+	27, // 23: miniodb.v1.CreateTokenResponse.info:type_name -> miniodb.v1.TokenInfo
+	27, // 24: miniodb.v1.ListTokensResponse.tokens:type_name -> miniodb.v1.TokenInfo
+	27, // 25: miniodb.v1.WhoAmIResponse.token:type_name -> miniodb.v1.TokenInfo
+	36, // 26: miniodb.v1.AuditResponse.entries:type_name -> miniodb.v1.AuditEntry
+	48, // 27: miniodb.v1.StatusResponse.tables:type_name -> miniodb.v1.TableStatus
+	45, // 28: miniodb.v1.StatusResponse.members:type_name -> miniodb.v1.Member
+	0,  // 29: miniodb.v1.TableService.CreateTable:input_type -> miniodb.v1.CreateTableRequest
+	2,  // 30: miniodb.v1.TableService.ListTables:input_type -> miniodb.v1.ListTablesRequest
+	4,  // 31: miniodb.v1.TableService.GetTable:input_type -> miniodb.v1.GetTableRequest
+	6,  // 32: miniodb.v1.TableService.DropTable:input_type -> miniodb.v1.DropTableRequest
+	8,  // 33: miniodb.v1.TableService.AlterTable:input_type -> miniodb.v1.AlterTableRequest
+	16, // 34: miniodb.v1.WriteService.Write:input_type -> miniodb.v1.WriteRequest
+	14, // 35: miniodb.v1.WriteService.Delete:input_type -> miniodb.v1.DeleteRequest
+	11, // 36: miniodb.v1.WriteService.WriteStream:input_type -> miniodb.v1.WriteStreamRequest
+	21, // 37: miniodb.v1.QueryService.Query:input_type -> miniodb.v1.QueryRequest
+	21, // 38: miniodb.v1.QueryService.QueryStream:input_type -> miniodb.v1.QueryRequest
+	19, // 39: miniodb.v1.QueryService.Explain:input_type -> miniodb.v1.ExplainRequest
+	25, // 40: miniodb.v1.AuthService.CreateToken:input_type -> miniodb.v1.CreateTokenRequest
+	28, // 41: miniodb.v1.AuthService.ListTokens:input_type -> miniodb.v1.ListTokensRequest
+	30, // 42: miniodb.v1.AuthService.RevokeToken:input_type -> miniodb.v1.RevokeTokenRequest
+	32, // 43: miniodb.v1.AuthService.WhoAmI:input_type -> miniodb.v1.WhoAmIRequest
+	46, // 44: miniodb.v1.ClusterService.Status:input_type -> miniodb.v1.StatusRequest
+	49, // 45: miniodb.v1.ClusterService.Flush:input_type -> miniodb.v1.FlushRequest
+	41, // 46: miniodb.v1.ClusterService.Join:input_type -> miniodb.v1.JoinRequest
+	43, // 47: miniodb.v1.ClusterService.Remove:input_type -> miniodb.v1.RemoveRequest
+	39, // 48: miniodb.v1.ClusterService.Compact:input_type -> miniodb.v1.CompactRequest
+	37, // 49: miniodb.v1.ClusterService.Backup:input_type -> miniodb.v1.BackupRequest
+	34, // 50: miniodb.v1.ClusterService.Audit:input_type -> miniodb.v1.AuditRequest
+	1,  // 51: miniodb.v1.TableService.CreateTable:output_type -> miniodb.v1.CreateTableResponse
+	3,  // 52: miniodb.v1.TableService.ListTables:output_type -> miniodb.v1.ListTablesResponse
+	5,  // 53: miniodb.v1.TableService.GetTable:output_type -> miniodb.v1.GetTableResponse
+	7,  // 54: miniodb.v1.TableService.DropTable:output_type -> miniodb.v1.DropTableResponse
+	9,  // 55: miniodb.v1.TableService.AlterTable:output_type -> miniodb.v1.AlterTableResponse
+	18, // 56: miniodb.v1.WriteService.Write:output_type -> miniodb.v1.WriteResponse
+	15, // 57: miniodb.v1.WriteService.Delete:output_type -> miniodb.v1.DeleteResponse
+	12, // 58: miniodb.v1.WriteService.WriteStream:output_type -> miniodb.v1.WriteStreamResponse
+	22, // 59: miniodb.v1.QueryService.Query:output_type -> miniodb.v1.QueryResponse
+	24, // 60: miniodb.v1.QueryService.QueryStream:output_type -> miniodb.v1.QueryStreamResponse
+	20, // 61: miniodb.v1.QueryService.Explain:output_type -> miniodb.v1.ExplainResponse
+	26, // 62: miniodb.v1.AuthService.CreateToken:output_type -> miniodb.v1.CreateTokenResponse
+	29, // 63: miniodb.v1.AuthService.ListTokens:output_type -> miniodb.v1.ListTokensResponse
+	31, // 64: miniodb.v1.AuthService.RevokeToken:output_type -> miniodb.v1.RevokeTokenResponse
+	33, // 65: miniodb.v1.AuthService.WhoAmI:output_type -> miniodb.v1.WhoAmIResponse
+	47, // 66: miniodb.v1.ClusterService.Status:output_type -> miniodb.v1.StatusResponse
+	50, // 67: miniodb.v1.ClusterService.Flush:output_type -> miniodb.v1.FlushResponse
+	42, // 68: miniodb.v1.ClusterService.Join:output_type -> miniodb.v1.JoinResponse
+	44, // 69: miniodb.v1.ClusterService.Remove:output_type -> miniodb.v1.RemoveResponse
+	40, // 70: miniodb.v1.ClusterService.Compact:output_type -> miniodb.v1.CompactResponse
+	38, // 71: miniodb.v1.ClusterService.Backup:output_type -> miniodb.v1.BackupResponse
+	35, // 72: miniodb.v1.ClusterService.Audit:output_type -> miniodb.v1.AuditResponse
+	51, // [51:73] is the sub-list for method output_type
+	29, // [29:51] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_api_proto_init() }
@@ -3648,7 +3767,7 @@ func file_miniodb_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_api_proto_rawDesc), len(file_miniodb_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -64,6 +64,8 @@ const (
 	// QueryServiceQueryStreamProcedure is the fully-qualified name of the QueryService's QueryStream
 	// RPC.
 	QueryServiceQueryStreamProcedure = "/miniodb.v1.QueryService/QueryStream"
+	// QueryServiceExplainProcedure is the fully-qualified name of the QueryService's Explain RPC.
+	QueryServiceExplainProcedure = "/miniodb.v1.QueryService/Explain"
 	// AuthServiceCreateTokenProcedure is the fully-qualified name of the AuthService's CreateToken RPC.
 	AuthServiceCreateTokenProcedure = "/miniodb.v1.AuthService/CreateToken"
 	// AuthServiceListTokensProcedure is the fully-qualified name of the AuthService's ListTokens RPC.
@@ -425,6 +427,12 @@ type QueryServiceClient interface {
 	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
 	// QueryStream sends the columns first, then the rows in chunks.
 	QueryStream(context.Context, *connect.Request[v1.QueryRequest]) (*connect.ServerStreamForClient[v1.QueryStreamResponse], error)
+	// Explain plans a statement (or, with analyze, runs it) and says how:
+	// distributed, gathered or single and why, files and bytes before and
+	// after pruning, each fragment's node, files, bytes, rows, time and
+	// cache hits, the partial and final SQL, the hot rows read. The same
+	// lines answer "EXPLAIN [ANALYZE] …" sent to Query.
+	Explain(context.Context, *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error)
 }
 
 // NewQueryServiceClient constructs a client for the miniodb.v1.QueryService service. By default, it
@@ -452,6 +460,13 @@ func NewQueryServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		explain: connect.NewClient[v1.ExplainRequest, v1.ExplainResponse](
+			httpClient,
+			baseURL+QueryServiceExplainProcedure,
+			connect.WithSchema(queryServiceMethods.ByName("Explain")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -459,6 +474,7 @@ func NewQueryServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 type queryServiceClient struct {
 	query       *connect.Client[v1.QueryRequest, v1.QueryResponse]
 	queryStream *connect.Client[v1.QueryRequest, v1.QueryStreamResponse]
+	explain     *connect.Client[v1.ExplainRequest, v1.ExplainResponse]
 }
 
 // Query calls miniodb.v1.QueryService.Query.
@@ -471,11 +487,22 @@ func (c *queryServiceClient) QueryStream(ctx context.Context, req *connect.Reque
 	return c.queryStream.CallServerStream(ctx, req)
 }
 
+// Explain calls miniodb.v1.QueryService.Explain.
+func (c *queryServiceClient) Explain(ctx context.Context, req *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error) {
+	return c.explain.CallUnary(ctx, req)
+}
+
 // QueryServiceHandler is an implementation of the miniodb.v1.QueryService service.
 type QueryServiceHandler interface {
 	Query(context.Context, *connect.Request[v1.QueryRequest]) (*connect.Response[v1.QueryResponse], error)
 	// QueryStream sends the columns first, then the rows in chunks.
 	QueryStream(context.Context, *connect.Request[v1.QueryRequest], *connect.ServerStream[v1.QueryStreamResponse]) error
+	// Explain plans a statement (or, with analyze, runs it) and says how:
+	// distributed, gathered or single and why, files and bytes before and
+	// after pruning, each fragment's node, files, bytes, rows, time and
+	// cache hits, the partial and final SQL, the hot rows read. The same
+	// lines answer "EXPLAIN [ANALYZE] …" sent to Query.
+	Explain(context.Context, *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error)
 }
 
 // NewQueryServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -499,12 +526,21 @@ func NewQueryServiceHandler(svc QueryServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	queryServiceExplainHandler := connect.NewUnaryHandler(
+		QueryServiceExplainProcedure,
+		svc.Explain,
+		connect.WithSchema(queryServiceMethods.ByName("Explain")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/miniodb.v1.QueryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case QueryServiceQueryProcedure:
 			queryServiceQueryHandler.ServeHTTP(w, r)
 		case QueryServiceQueryStreamProcedure:
 			queryServiceQueryStreamHandler.ServeHTTP(w, r)
+		case QueryServiceExplainProcedure:
+			queryServiceExplainHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -520,6 +556,10 @@ func (UnimplementedQueryServiceHandler) Query(context.Context, *connect.Request[
 
 func (UnimplementedQueryServiceHandler) QueryStream(context.Context, *connect.Request[v1.QueryRequest], *connect.ServerStream[v1.QueryStreamResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.QueryService.QueryStream is not implemented"))
+}
+
+func (UnimplementedQueryServiceHandler) Explain(context.Context, *connect.Request[v1.ExplainRequest]) (*connect.Response[v1.ExplainResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("miniodb.v1.QueryService.Explain is not implemented"))
 }
 
 // AuthServiceClient is a client for the miniodb.v1.AuthService service.
