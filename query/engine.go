@@ -361,7 +361,8 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		return fail(fmt.Errorf("query: connection id: %w", err))
 	}
 	plan = &Plan{Mode: ModeSingle}
-	if opts.Exchange != nil && opts.Execution != string(ModeSingle) {
+	auto := opts.Execution == "" || opts.Execution == "auto"
+	if opts.Exchange != nil && opts.Execution != string(ModeSingle) && !(auto && len(opts.Exchange.Nodes()) < 2) {
 		p, err := e.distribute(ctx, conn, a, sqlText, views, opts.Execution)
 		if err != nil {
 			return fail(err)
@@ -373,10 +374,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 			if len(files) < len(views[p.table].Files) {
 				preds = a.Refs[p.ref].Predicates
 			}
-			auto := opts.Execution == "" || opts.Execution == "auto"
 			switch {
-			case auto && len(opts.Exchange.Nodes()) < 2:
-				plan.Reason = "the cluster has one node"
 			case auto && p.mode != ModeDistributed:
 			case auto && bytes < opts.DistributeMinBytes:
 				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, less than the %d worth distributing", bytes, opts.DistributeMinBytes)

@@ -219,7 +219,9 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 	}
 	orig, err := describe(ctx, conn, renameRef(sqlText, ref, empty))
 	if err != nil {
-		return nil, wrapDuckDB(err, e.dir)
+		// Running it single reports the statement's own error, if it has
+		// one (the renamed reference may be what fails, as in DESCRIBE).
+		return &distPlan{mode: ModeSingle, reason: "the statement does not bind over a renamed table: " + e.scrub(err.Error())}, nil
 	}
 
 	var partialNames []string
