@@ -42,6 +42,15 @@ var differentialQueries = []string{
 	"SELECT count(*) FROM events WHERE id = 'id-17'",
 	"SELECT count(*) FROM events WHERE region = 'eu' OR status = 200",
 	"SELECT count(*) FROM events WHERE note IS NULL",
+	"SELECT count(*) FROM events WHERE note IS NOT NULL",
+	"SELECT count(*), min(ts) FROM events WHERE note IS NULL AND ts >= '2026-01-02'",
+	"SELECT count(*) FROM events WHERE status IN (404, 500)",
+	"SELECT count(*) FROM events WHERE status IN (404, 500.0, 1e3)",
+	"SELECT count(*) FROM events WHERE region IN ('eu', 'nowhere') AND value IN (1.5, 99.99, 50)",
+	"SELECT count(*) FROM events WHERE id IN ('id-1', 'id-17', 'id-2399')",
+	"SELECT count(*) FROM events WHERE ts IN (TIMESTAMP '2026-01-01 00:00:00', TIMESTAMP '2026-01-03 12:00:00')",
+	"SELECT count(*) FROM events WHERE score IN (1, 2) AND note IS NOT NULL",
+	"SELECT count(*) FROM events WHERE status NOT IN (404) AND score IS NOT NULL",
 	"SELECT count(note), min(note) FROM events",
 	"SELECT id, ts, value, region, host, status, note FROM events ORDER BY ts, id LIMIT 20",
 	"SELECT id, value FROM events WHERE ts >= '2026-01-03' ORDER BY value DESC, id LIMIT 5",
@@ -305,7 +314,13 @@ func randomPredicate(rng *rand.Rand, q string) string {
 		}
 	}
 	one := func() string {
-		switch rng.IntN(8) {
+		switch rng.IntN(11) {
+		case 8:
+			return fmt.Sprintf("%s IN (%s, %s)", col("status"), []string{"200", "404", "500", "404.0", "403"}[rng.IntN(5)], []string{"200", "500", "300", "1e3"}[rng.IntN(4)])
+		case 9:
+			return fmt.Sprintf("%s IN (%s, %s)", col("ts"), ts(), ts())
+		case 10:
+			return fmt.Sprintf("%s IS %sNULL", col([]string{"note", "score", "value", "region"}[rng.IntN(4)]), []string{"", "NOT "}[rng.IntN(2)])
 		case 0, 1:
 			return fmt.Sprintf("%s %s %s", col("ts"), op(), ts())
 		case 2:

@@ -43,52 +43,52 @@ func TestFileMayMatch(t *testing.T) {
 		p    Predicate
 		want bool
 	}{
-		{Predicate{"ts", OpGe, str("2026-01-02")}, false},
-		{Predicate{"ts", OpGe, str("2026-01-01 23:00:00")}, true},
-		{Predicate{"ts", OpGt, str("2026-01-01 23:00:00")}, false},
-		{Predicate{"ts", OpGt, str("2026-01-01 22:59:59.999999")}, true},
-		{Predicate{"ts", OpLt, str("2026-01-01")}, false},
-		{Predicate{"ts", OpLe, str("2026-01-01")}, true},
-		{Predicate{"ts", OpEq, tsl(LitTimestampTZ, "2026-01-01T12:00:00Z")}, true},
-		{Predicate{"ts", OpGe, tsl(LitTimestampTZ, "2026-01-02T00:00:00+02:00")}, true}, // 2026-01-01 22:00 UTC
-		{Predicate{"ts", OpGe, tsl(LitTimestampTZ, "2026-01-02T02:00:00+02")}, false},
-		{Predicate{"ts", OpGe, tsl(LitTimestampTZ, "2026-01-02 00:00:00")}, false},    // session zone UTC
-		{Predicate{"ts", OpGe, tsl(LitTimestamp, "2026-01-02T00:00:00+02:00")}, true}, // not reasoned about
+		{Predicate{Column: "ts", Op: OpGe, Value: str("2026-01-02")}, false},
+		{Predicate{Column: "ts", Op: OpGe, Value: str("2026-01-01 23:00:00")}, true},
+		{Predicate{Column: "ts", Op: OpGt, Value: str("2026-01-01 23:00:00")}, false},
+		{Predicate{Column: "ts", Op: OpGt, Value: str("2026-01-01 22:59:59.999999")}, true},
+		{Predicate{Column: "ts", Op: OpLt, Value: str("2026-01-01")}, false},
+		{Predicate{Column: "ts", Op: OpLe, Value: str("2026-01-01")}, true},
+		{Predicate{Column: "ts", Op: OpEq, Value: tsl(LitTimestampTZ, "2026-01-01T12:00:00Z")}, true},
+		{Predicate{Column: "ts", Op: OpGe, Value: tsl(LitTimestampTZ, "2026-01-02T00:00:00+02:00")}, true}, // 2026-01-01 22:00 UTC
+		{Predicate{Column: "ts", Op: OpGe, Value: tsl(LitTimestampTZ, "2026-01-02T02:00:00+02")}, false},
+		{Predicate{Column: "ts", Op: OpGe, Value: tsl(LitTimestampTZ, "2026-01-02 00:00:00")}, false},    // session zone UTC
+		{Predicate{Column: "ts", Op: OpGe, Value: tsl(LitTimestamp, "2026-01-02T00:00:00+02:00")}, true}, // not reasoned about
 		// DuckDB drops the time of a DATE literal: not reasoned about.
-		{Predicate{"ts", OpEq, tsl(LitDate, "2026-01-01 15:00")}, true},
-		{Predicate{"ts", OpLt, tsl(LitDate, "2026-01-01 15:00")}, true},
-		{Predicate{"ts", OpGe, tsl(LitDate, "2026-01-02")}, false},
-		{Predicate{"ts", OpLe, tsl(LitDate, "2026-01-01")}, true},
-		{Predicate{"ts", OpGe, str("garbage")}, true},
-		{Predicate{"ts", OpGe, str("2026-01-01 12:00:00.1234567")}, true},
-		{Predicate{"ts", OpGe, str("2026-02-30")}, true},
-		{Predicate{"value", OpGt, num(9)}, false},
-		{Predicate{"value", OpGe, dbl(9.0)}, true},
-		{Predicate{"value", OpLt, dbl(1.5)}, false},
-		{Predicate{"value", OpLt, dbl(1.25)}, false},
-		{Predicate{"value", OpLt, dec("1.5")}, true}, // a DECIMAL within a bit of the bound: kept
-		{Predicate{"value", OpLt, dec("1.25")}, false},
-		{Predicate{"status", OpEq, num(500)}, false},
-		{Predicate{"status", OpEq, num(300)}, true},
-		{Predicate{"status", OpGt, dbl(403.5)}, true},
-		{Predicate{"status", OpGt, dbl(404.5)}, false},
-		{Predicate{"status", OpGt, dec("404.5")}, false},
-		{Predicate{"status", OpEq, dec("404.0")}, true},
+		{Predicate{Column: "ts", Op: OpEq, Value: tsl(LitDate, "2026-01-01 15:00")}, true},
+		{Predicate{Column: "ts", Op: OpLt, Value: tsl(LitDate, "2026-01-01 15:00")}, true},
+		{Predicate{Column: "ts", Op: OpGe, Value: tsl(LitDate, "2026-01-02")}, false},
+		{Predicate{Column: "ts", Op: OpLe, Value: tsl(LitDate, "2026-01-01")}, true},
+		{Predicate{Column: "ts", Op: OpGe, Value: str("garbage")}, true},
+		{Predicate{Column: "ts", Op: OpGe, Value: str("2026-01-01 12:00:00.1234567")}, true},
+		{Predicate{Column: "ts", Op: OpGe, Value: str("2026-02-30")}, true},
+		{Predicate{Column: "value", Op: OpGt, Value: num(9)}, false},
+		{Predicate{Column: "value", Op: OpGe, Value: dbl(9.0)}, true},
+		{Predicate{Column: "value", Op: OpLt, Value: dbl(1.5)}, false},
+		{Predicate{Column: "value", Op: OpLt, Value: dbl(1.25)}, false},
+		{Predicate{Column: "value", Op: OpLt, Value: dec("1.5")}, true}, // a DECIMAL within a bit of the bound: kept
+		{Predicate{Column: "value", Op: OpLt, Value: dec("1.25")}, false},
+		{Predicate{Column: "status", Op: OpEq, Value: num(500)}, false},
+		{Predicate{Column: "status", Op: OpEq, Value: num(300)}, true},
+		{Predicate{Column: "status", Op: OpGt, Value: dbl(403.5)}, true},
+		{Predicate{Column: "status", Op: OpGt, Value: dbl(404.5)}, false},
+		{Predicate{Column: "status", Op: OpGt, Value: dec("404.5")}, false},
+		{Predicate{Column: "status", Op: OpEq, Value: dec("404.0")}, true},
 		// 17 digits: through float64 12345678901234568.5 would round to
 		// ...568 and the file would look like it matched nothing.
-		{Predicate{"big", OpGt, dec("12345678901234567.5")}, true},
-		{Predicate{"big", OpLt, dec("12345678901234567.5")}, true},
-		{Predicate{"big", OpGt, dec("12345678901234568.5")}, true}, // as DOUBLE, big rounds up to it
-		{Predicate{"big", OpGt, dec("12345678901234570.5")}, false},
-		{Predicate{"region", OpEq, str("us")}, false},
-		{Predicate{"region", OpEq, str("eu")}, true},
-		{Predicate{"region", OpLt, str("ap")}, false},
-		{Predicate{"region", OpEq, tsl(LitTimestamp, "2026-01-01")}, true}, // compared as TIMESTAMP by DuckDB
-		{Predicate{"note", OpEq, str("x")}, false},                         // only NULLs
-		{Predicate{"later", OpEq, num(1)}, false},                          // column newer than the file
-		{Predicate{"unknown", OpEq, num(1)}, true},                         // an outer column or an alias
-		{Predicate{"region", OpEq, num(1)}, true},                          // type mismatch: DuckDB decides
-		{Predicate{"status", OpEq, str("300")}, true},                      // a string cast to BIGINT: DuckDB decides
+		{Predicate{Column: "big", Op: OpGt, Value: dec("12345678901234567.5")}, true},
+		{Predicate{Column: "big", Op: OpLt, Value: dec("12345678901234567.5")}, true},
+		{Predicate{Column: "big", Op: OpGt, Value: dec("12345678901234568.5")}, true}, // as DOUBLE, big rounds up to it
+		{Predicate{Column: "big", Op: OpGt, Value: dec("12345678901234570.5")}, false},
+		{Predicate{Column: "region", Op: OpEq, Value: str("us")}, false},
+		{Predicate{Column: "region", Op: OpEq, Value: str("eu")}, true},
+		{Predicate{Column: "region", Op: OpLt, Value: str("ap")}, false},
+		{Predicate{Column: "region", Op: OpEq, Value: tsl(LitTimestamp, "2026-01-01")}, true}, // compared as TIMESTAMP by DuckDB
+		{Predicate{Column: "note", Op: OpEq, Value: str("x")}, false},                         // only NULLs
+		{Predicate{Column: "later", Op: OpEq, Value: num(1)}, false},                          // column newer than the file
+		{Predicate{Column: "unknown", Op: OpEq, Value: num(1)}, true},                         // an outer column or an alias
+		{Predicate{Column: "region", Op: OpEq, Value: num(1)}, true},                          // type mismatch: DuckDB decides
+		{Predicate{Column: "status", Op: OpEq, Value: str("300")}, true},                      // a string cast to BIGINT: DuckDB decides
 	}
 	for _, tt := range tests {
 		if got := fileMayMatch(file, schema, []Predicate{tt.p}); got != tt.want {

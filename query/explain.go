@@ -72,7 +72,7 @@ func (p *Plan) Explain(analyze bool, rows int64, elapsed time.Duration) []string
 		if len(t.Predicates) > 0 {
 			var ps []string
 			for _, pr := range t.Predicates {
-				ps = append(ps, fmt.Sprintf("%s %s %s", pr.Column, pr.Op, pr.Value))
+				ps = append(ps, pr.String())
 			}
 			add("  pruned by: %s", strings.Join(ps, " AND "))
 		}

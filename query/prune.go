@@ -25,10 +25,13 @@ const (
 	OpLe
 	OpGt
 	OpGe
+	OpIn        // column IN (Values…), literals all of one kind
+	OpIsNull    // column IS NULL (no Value)
+	OpIsNotNull // column IS NOT NULL (no Value)
 )
 
 func (o Op) String() string {
-	return [...]string{"=", "<", "<=", ">", ">="}[o]
+	return [...]string{"=", "<", "<=", ">", ">=", "IN", "IS NULL", "IS NOT NULL"}[o]
 }
 
 // LitKind is how a predicate's constant was written; it decides how DuckDB
@@ -78,9 +81,23 @@ type Predicate struct {
 	Column string
 	Op     Op
 	Value  Literal
+	// Values are the list of OpIn.
+	Values []Literal
 }
 
-func (p Predicate) String() string { return fmt.Sprintf("%s %s %s", p.Column, p.Op, p.Value) }
+func (p Predicate) String() string {
+	switch p.Op {
+	case OpIsNull, OpIsNotNull:
+		return fmt.Sprintf("%s %s", p.Column, p.Op)
+	case OpIn:
+		vals := make([]string, len(p.Values))
+		for i, v := range p.Values {
+			vals[i] = v.String()
+		}
+		return fmt.Sprintf("%s IN (%s)", p.Column, strings.Join(vals, ", "))
+	}
+	return fmt.Sprintf("%s %s %s", p.Column, p.Op, p.Value)
+}
 
 var compareOps = map[string]Op{
 	"COMPARE_EQUAL":                OpEq,
@@ -123,6 +140,40 @@ func conjuncts(where map[string]any, binding string) []Predicate {
 			if okc && oku {
 				preds = append(preds, Predicate{Column: col, Op: OpLe, Value: hi})
 			}
+		case "COMPARE_IN":
+			// DuckDB compares the column with every value in one type,
+			// the widest of all: with values of one kind that is the type
+			// each comparison alone would use, so the file may match
+			// when one of the equalities may.
+			children, _ := e["children"].([]any)
+			if len(children) < 2 {
+				return
+			}
+			col, ok := columnRef(asMap(children[0]), binding)
+			if !ok {
+				return
+			}
+			var vals []Literal
+			for _, c := range children[1:] {
+				v, ok := constant(asMap(c))
+				if !ok || v.Kind != vals0Kind(vals, v.Kind) {
+					return
+				}
+				vals = append(vals, v)
+			}
+			preds = append(preds, Predicate{Column: col, Op: OpIn, Values: vals})
+		case "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL":
+			children, _ := e["children"].([]any)
+			if len(children) != 1 {
+				return
+			}
+			if col, ok := columnRef(asMap(children[0]), binding); ok {
+				op := OpIsNull
+				if e["type"] == "OPERATOR_IS_NOT_NULL" {
+					op = OpIsNotNull
+				}
+				preds = append(preds, Predicate{Column: col, Op: op})
+			}
 		default:
 			op, ok := compareOps[asString(e["type"])]
 			if !ok {
@@ -146,6 +197,14 @@ func conjuncts(where map[string]any, binding string) []Predicate {
 }
 
 func asString(v any) string { s, _ := v.(string); return s }
+
+// vals0Kind is the kind of the first literal of vals, or k when empty.
+func vals0Kind(vals []Literal, k LitKind) LitKind {
+	if len(vals) == 0 {
+		return k
+	}
+	return vals[0].Kind
+}
 
 // columnRef returns the column of a reference "col" or "binding.col".
 // An unqualified name may still be an outer query's column or a select
@@ -254,7 +313,7 @@ func constant(e map[string]any) (Literal, bool) {
 func pruneFiles(view raftfsm.TableView, schema map[string]v1.ColumnType, preds []Predicate) []*v1.DataFile {
 	var tsPreds []Predicate
 	for _, p := range preds {
-		if p.Column == "ts" && schema["ts"] == v1.ColumnType_COLUMN_TYPE_TIMESTAMP {
+		if p.Column == "ts" && schema["ts"] == v1.ColumnType_COLUMN_TYPE_TIMESTAMP && (p.Op <= OpGe || p.Op == OpIn) {
 			tsPreds = append(tsPreds, p)
 		}
 	}
@@ -294,6 +353,20 @@ func fileMayMatch(file *v1.DataFile, schema map[string]v1.ColumnType, preds []Pr
 				break
 			}
 		}
+		switch {
+		case p.Op == OpIsNull:
+			// A column the file does not have reads as NULL in all its
+			// rows; otherwise the null count says.
+			if st != nil && st.NullCount == 0 && file.RowCount > 0 {
+				return false
+			}
+			continue
+		case p.Op == OpIsNotNull:
+			if st == nil || st.NullCount >= file.RowCount {
+				return false
+			}
+			continue
+		}
 		if st == nil {
 			// The column did not exist when the file was written: all its
 			// values are NULL there and no comparison is true.
@@ -302,6 +375,19 @@ func fileMayMatch(file *v1.DataFile, schema map[string]v1.ColumnType, preds []Pr
 		if st.Min == nil || st.Max == nil {
 			if st.NullCount == file.RowCount {
 				return false // only NULLs: no comparison is true
+			}
+			continue
+		}
+		if p.Op == OpIn {
+			some := false
+			for _, v := range p.Values {
+				if rangeMayMatch(t, st.Min, st.Max, OpEq, v) {
+					some = true
+					break
+				}
+			}
+			if !some {
+				return false
 			}
 			continue
 		}
