@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/miniodb/miniodb/objstore"
 	v1 "github.com/miniodb/miniodb/proto/miniodb/v1"
@@ -661,12 +662,13 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 	var groups []*group
 	byKey := map[string]*group{}
 	var parts []string
-	for _, f := range files {
-		path, rel, err := e.cache.Acquire(ctx, f.Key, f.SizeBytes)
-		if err != nil {
-			return tp, "", release, err
-		}
-		releases = append(releases, rel)
+	paths, rels, err := e.acquireAll(ctx, files)
+	releases = rels
+	if err != nil {
+		return tp, "", release, err
+	}
+	for i, f := range files {
+		path := paths[i]
 		tp.BytesRead += f.SizeBytes
 		first := len(view.Tombstones)
 		for i, t := range view.Tombstones {
@@ -817,4 +819,37 @@ func schemaKey(f *v1.DataFile) string {
 		fmt.Fprintf(&b, "%s:%d,", c.Name, c.Type)
 	}
 	return b.String()
+}
+
+// fetchParallelism bounds the downloads one query runs at once: a cold
+// query over thousands of small files waits for round trips, not for
+// bandwidth, when it fetches them one after another.
+const fetchParallelism = 16
+
+// acquireAll pins files in the cache, fetching missing ones in parallel,
+// and returns their local paths in order and the releases of those it
+// pinned (all of them unless err is set).
+func (e *Engine) acquireAll(ctx context.Context, files []*v1.DataFile) ([]string, []func(), error) {
+	paths := make([]string, len(files))
+	rels := make([]func(), len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fetchParallelism)
+	for i, f := range files {
+		g.Go(func() error {
+			path, rel, err := e.cache.Acquire(gctx, f.Key, f.SizeBytes)
+			if err != nil {
+				return err
+			}
+			paths[i], rels[i] = path, rel
+			return nil
+		})
+	}
+	err := g.Wait()
+	var pinned []func()
+	for _, r := range rels {
+		if r != nil {
+			pinned = append(pinned, r)
+		}
+	}
+	return paths, pinned, err
 }

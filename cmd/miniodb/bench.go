@@ -276,6 +276,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(b), float64(a)/float64(b))
 	}
 	fmt.Fprintln(stdout)
+	if *nodes > 1 {
+		return benchExecutions(ctx, qc, raw, *repeat, *nodes, stdout)
+	}
+	return nil
+}
+
+// benchExecutions times each query on the cluster run single (the leader
+// alone), distributed and gathered, beside raw DuckDB, in one run.
+func benchExecutions(ctx context.Context, qc miniodbv1connect.QueryServiceClient, raw *sql.DB, repeat, nodes int, stdout io.Writer) error {
+	modes := []string{"single", "distributed", "gathered"}
+	fmt.Fprintf(stdout, "## Execution modes on %d nodes (median of %d)\n\n| query | single ms | distributed ms | gathered ms | raw DuckDB ms | distributed / single |\n|---|---|---|---|---|---|\n", nodes, repeat)
+	for _, q := range benchQueries {
+		times := map[string][]time.Duration{}
+		for i := 0; i < repeat; i++ {
+			for _, m := range modes {
+				t0 := time.Now()
+				if _, err := qc.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: q.sql, Execution: m})); err != nil {
+					return fmt.Errorf("%s (%s): %w", q.name, m, err)
+				}
+				times[m] = append(times[m], time.Since(t0))
+			}
+			t0 := time.Now()
+			if err := drain(ctx, raw, q.sql); err != nil {
+				return fmt.Errorf("%s (raw): %w", q.name, err)
+			}
+			times["raw"] = append(times["raw"], time.Since(t0))
+		}
+		med := map[string]time.Duration{}
+		for m, ts := range times {
+			slices.Sort(ts)
+			med[m] = pct(ts, 0.5)
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", q.name, ms(med["single"]), ms(med["distributed"]), ms(med["gathered"]), ms(med["raw"]),
+			float64(med["distributed"])/float64(med["single"]))
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 
