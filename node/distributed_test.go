@@ -39,6 +39,10 @@ var distributedQueries = []string{
 	"SELECT median(value), quantile_cont(value, 0.9) FROM events",
 	"SELECT region, stddev_samp(value) > 0, string_agg(DISTINCT status::VARCHAR, ',' ORDER BY status::VARCHAR) FROM events GROUP BY region ORDER BY region",
 	"SELECT region, count(*) FROM events GROUP BY ROLLUP (region) ORDER BY region NULLS LAST",
+	"SELECT region, status, grouping(region) AS g, grouping(region, status), count(*), avg(value) FROM events GROUP BY CUBE (region, status) ORDER BY g, 1 NULLS FIRST, 2 NULLS FIRST",
+	"SELECT region, host, count(DISTINCT status), sum(value) FROM events GROUP BY GROUPING SETS ((region), (region, host), (), ()) ORDER BY 1 NULLS FIRST, 2 NULLS FIRST, 4",
+	"SELECT note, count(*) FROM events GROUP BY ROLLUP (note) ORDER BY grouping(note), note NULLS FIRST",
+	"SELECT count(*) FROM events WHERE region = 'nowhere' GROUP BY ROLLUP (region)",
 	"SELECT region, arg_max(id, value) FROM events GROUP BY ALL ORDER BY 1",
 }
 

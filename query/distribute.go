@@ -51,6 +51,9 @@ type skeleton struct {
 	dkeys  int      // keys added for DISTINCT aggregates, __d1..__dN
 	aggs   int      // partial aggregates __a1..__aN
 	merges []string // the merged aggregates' SQL, __m1..__mN, over partialsRel
+	// groupBy is the merge's GROUP BY clause over the keys: the keys, or
+	// the statement's grouping sets ("" for one global group).
+	groupBy string
 	// rows (no aggregates): extra ORDER BY columns __o1..__oN after the
 	// select list's; order is the final ORDER BY over __c/__o columns;
 	// limit and offset the statement's (-1: none); distinct as written.
@@ -192,9 +195,6 @@ func (p *planner) aggregates() (skeleton, string) {
 	}
 	sets := asList(node["group_sets"])
 	groups := asList(node["group_expressions"])
-	if len(sets) > 1 {
-		return skeleton{}, "GROUPING SETS, ROLLUP and CUBE run on the coordinator"
-	}
 	items := asList(node["select_list"])
 	for _, it := range items {
 		if m, _ := it.(map[string]any); m == nil || m["class"] == "STAR" {
@@ -327,6 +327,26 @@ func (p *planner) aggregates() (skeleton, string) {
 	}
 	// rewrite replaces group keys and aggregates in e by the merged
 	// relation's columns.
+	// grouping(keys…) is computed where the grouping sets are, in the
+	// merge, over the key columns.
+	grouping := func(g map[string]any) string {
+		k := exprKey(g, p.binding)
+		if i, ok := mergeIdx[k]; ok {
+			return fmt.Sprintf("__m%d", i+1)
+		}
+		var args []string
+		for _, c := range asList(g["children"]) {
+			i, ok := keyIdx[exprKey(asMap(c), p.binding)]
+			if !ok {
+				fail = "GROUPING() of an expression that is not a GROUP BY key"
+				return ""
+			}
+			args = append(args, quoteIdent(fmt.Sprintf("__k%d", i+1)))
+		}
+		merges = append(merges, fmt.Sprintf("grouping(%s)", strings.Join(args, ", ")))
+		mergeIdx[k] = len(merges) - 1
+		return fmt.Sprintf("__m%d", len(merges))
+	}
 	var rewrite func(v any) any
 	rewrite = func(v any) any {
 		switch x := v.(type) {
@@ -337,6 +357,9 @@ func (p *planner) aggregates() (skeleton, string) {
 			}
 			return out
 		case map[string]any:
+			if x["type"] == "GROUPING_FUNCTION" {
+				return colRefNode(grouping(x), asString(x["alias"]))
+			}
 			if _, ok := x["class"]; ok {
 				if i, ok := keyIdx[exprKey(x, p.binding)]; ok {
 					return colRefNode(fmt.Sprintf("__k%d", i+1), asString(x["alias"]))
@@ -446,7 +469,39 @@ func (p *planner) aggregates() (skeleton, string) {
 		partial["group_expressions"] = grp
 		partial["group_sets"] = []any{set}
 	}
-	return skeleton{ref: 0, partial: partial, outer: outer, keys: len(keys), dkeys: len(dkeys), aggs: len(partialAggs), merges: merges}, ""
+	// The merge groups by the statement's grouping sets over the keys
+	// (the partials are grouped by all keys, the finest of the sets).
+	var groupBy string
+	if len(keys) > 0 {
+		var all []string
+		for i := range keys {
+			all = append(all, quoteIdent(fmt.Sprintf("__k%d", i+1)))
+		}
+		groupBy = strings.Join(all, ", ")
+		plain := len(sets) == 0 || len(sets) == 1 && len(asList(sets[0])) == len(keys)
+		for j, ix := range asList(append(sets, nil)[0]) {
+			if n, err := ix.(json.Number).Int64(); !plain || err != nil || n != int64(j) {
+				plain = false
+				break
+			}
+		}
+		if !plain {
+			var sl []string
+			for _, s := range sets {
+				var ks []string
+				for _, ix := range asList(s) {
+					n, err := ix.(json.Number).Int64()
+					if err != nil || n < 0 || int(n) >= len(keys) {
+						return skeleton{}, "unexpected grouping set"
+					}
+					ks = append(ks, quoteIdent(fmt.Sprintf("__k%d", n+1)))
+				}
+				sl = append(sl, "("+strings.Join(ks, ", ")+")")
+			}
+			groupBy = "GROUPING SETS (" + strings.Join(sl, ", ") + ")"
+		}
+	}
+	return skeleton{ref: 0, partial: partial, outer: outer, keys: len(keys), dkeys: len(dkeys), aggs: len(partialAggs), merges: merges, groupBy: groupBy}, ""
 }
 
 // rows plans a statement without aggregates: each fragment runs the select

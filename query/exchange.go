@@ -284,8 +284,8 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 			inner = []string{"count(*) AS __m0"}
 		}
 		merged := fmt.Sprintf("SELECT %s FROM %s", strings.Join(inner, ", "), quoteIdent(partialsRel))
-		if len(keys) > 0 {
-			merged += " GROUP BY " + strings.Join(keys, ", ")
+		if sk.groupBy != "" {
+			merged += " GROUP BY " + sk.groupBy
 		}
 		p.final = fmt.Sprintf("WITH %s AS (%s) %s", quoteIdent(mergedRel), merged, stmts[1])
 	default:
