@@ -54,6 +54,9 @@ type skeleton struct {
 	// groupBy is the merge's GROUP BY clause over the keys: the keys, or
 	// the statement's grouping sets ("" for one global group).
 	groupBy string
+	// windows are columns the merge needs per group before it
+	// aggregates (the group means of variances), __g1..__gN.
+	windows []string
 	// rows (no aggregates): extra ORDER BY columns __o1..__oN after the
 	// select list's; order is the final ORDER BY over __c/__o columns;
 	// limit and offset the statement's (-1: none); distinct as written.
@@ -75,6 +78,8 @@ var decomposable = map[string]string{
 	"avg": "avg", "mean": "avg",
 	"bool_and": "same", "bool_or": "same",
 	"bit_and": "same", "bit_or": "same", "bit_xor": "same",
+	"var_pop": "var", "var_samp": "var", "variance": "var",
+	"stddev_pop": "var", "stddev_samp": "var", "stddev": "var",
 }
 
 // volatile are functions (and the keywords DuckDB parses as column
@@ -255,6 +260,7 @@ func (p *planner) aggregates() (skeleton, string) {
 		return quoteIdent(fmt.Sprintf("__a%d", len(partialAggs)))
 	}
 	var fail string
+	var windows []string
 	// merge registers the aggregate f and returns its merged column.
 	merge := func(f map[string]any) string {
 		k := exprKey(f, p.binding)
@@ -319,6 +325,28 @@ func (p *planner) aggregates() (skeleton, string) {
 				s := addPartial(f, "sum")
 				c := addPartial(f, "count")
 				m = fmt.Sprintf("CAST(sum(%s) AS DOUBLE) / sum(%s)", s, c)
+			case "var":
+				// Each partial brings its count, mean and population
+				// variance; the merge adds the partials' squared
+				// deviations and the spread of their means around the
+				// group's mean (Chan et al.), which stays exact to
+				// rounding where sums of squares would cancel.
+				n := addPartial(f, "count")
+				mean := addPartial(f, "avg")
+				vp := addPartial(f, "var_pop")
+				windows = append(windows, fmt.Sprintf("sum(%s * %s) OVER __w / sum(%s) OVER __w", n, mean, n))
+				g := quoteIdent(fmt.Sprintf("__g%d", len(windows)))
+				m2 := fmt.Sprintf("(sum(%s * %s) + sum(%s * (%s - %s) * (%s - %s)))", vp, n, n, mean, g, mean, g)
+				switch name {
+				case "var_pop":
+					m = fmt.Sprintf("CASE WHEN sum(%s) = 0 THEN NULL ELSE %s / sum(%s) END", n, m2, n)
+				case "stddev_pop":
+					m = fmt.Sprintf("CASE WHEN sum(%s) = 0 THEN NULL ELSE sqrt(%s / sum(%s)) END", n, m2, n)
+				case "var_samp", "variance":
+					m = fmt.Sprintf("CASE WHEN sum(%s) <= 1 THEN NULL ELSE %s / (sum(%s) - 1) END", n, m2, n)
+				default:
+					m = fmt.Sprintf("CASE WHEN sum(%s) <= 1 THEN NULL ELSE sqrt(%s / (sum(%s) - 1)) END", n, m2, n)
+				}
 			}
 		}
 		merges = append(merges, m)
@@ -499,9 +527,12 @@ func (p *planner) aggregates() (skeleton, string) {
 				sl = append(sl, "("+strings.Join(ks, ", ")+")")
 			}
 			groupBy = "GROUPING SETS (" + strings.Join(sl, ", ") + ")"
+			if len(windows) > 0 {
+				return skeleton{}, "variances with grouping sets run on the coordinator"
+			}
 		}
 	}
-	return skeleton{ref: 0, partial: partial, outer: outer, keys: len(keys), dkeys: len(dkeys), aggs: len(partialAggs), merges: merges, groupBy: groupBy}, ""
+	return skeleton{ref: 0, partial: partial, outer: outer, keys: len(keys), dkeys: len(dkeys), aggs: len(partialAggs), merges: merges, groupBy: groupBy, windows: windows}, ""
 }
 
 // rows plans a statement without aggregates: each fragment runs the select

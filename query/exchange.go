@@ -283,7 +283,19 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 		if len(inner) == 0 {
 			inner = []string{"count(*) AS __m0"}
 		}
-		merged := fmt.Sprintf("SELECT %s FROM %s", strings.Join(inner, ", "), quoteIdent(partialsRel))
+		src := quoteIdent(partialsRel)
+		if len(sk.windows) > 0 {
+			var ws []string
+			for i, w := range sk.windows {
+				ws = append(ws, fmt.Sprintf("%s AS %s", w, quoteIdent(fmt.Sprintf("__g%d", i+1))))
+			}
+			part := ""
+			if len(keys) > 0 {
+				part = "PARTITION BY " + strings.Join(keys, ", ")
+			}
+			src = fmt.Sprintf("(SELECT *, %s FROM %s WINDOW __w AS (%s)) AS __src", strings.Join(ws, ", "), src, part)
+		}
+		merged := fmt.Sprintf("SELECT %s FROM %s", strings.Join(inner, ", "), src)
 		if sk.groupBy != "" {
 			merged += " GROUP BY " + sk.groupBy
 		}
