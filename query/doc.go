@@ -76,4 +76,33 @@
 // tests run fixed and randomly generated queries (subqueries, IN, EXISTS,
 // CTEs, aliases, self-joins, unions) with and without pruning against DuckDB
 // over the same rows.
+//
+// # Distribution
+//
+// With an Exchange (the node's cluster), a strong read of one table may
+// run on every node: the planner (distribute.go) decides on the parse
+// tree whether a statement is distributed (partial aggregates, a per-node
+// top-k or DISTINCT, or a filtered projection per fragment, merged on the
+// coordinator), gathered (fragments filter and project, the coordinator
+// runs the statement) or single. It works on DuckDB's tree and lets DuckDB
+// print the partial and final statements (json_deserialize_sql) instead of
+// printing SQL itself, so every expression keeps DuckDB's own spelling;
+// then it binds them over empty relations of the table's types and uses a
+// plan only when the final statement's column names and types equal the
+// original's (else it gathers). Plans are cached by text and schema.
+//
+// Partials travel as Parquet files, written and read by DuckDB itself
+// (COPY … TO in the spill directory, read_parquet on the coordinator):
+// binary and compressed, exact for every type the planner lets through
+// (HUGEINT as DECIMAL(38,0)), no value converted in Go, no new build tag.
+// Arrow IPC (duckdb-go's Arrow interface) would need the duckdb_arrow
+// build tag on every build and test of the module and an Arrow
+// dependency in the query path for the same job.
+//
+// Files go to nodes by rendezvous hashing on the object key, so a node's
+// cache keeps what it read last time and a lost node moves only its own
+// files; a fragment that fails with ErrFragment (the node is down or its
+// store failing) is run again on each file's next node, and a statement
+// error fails the query. The coordinator reads the hot rows itself, in
+// the query's transaction, at the index of the file list.
 package query
