@@ -215,7 +215,15 @@ func (n *Node) flushPartition(ctx context.Context, term uint64, view raftfsm.Tab
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	meta, err := parquetio.WriteFile(f, view.Spec.Columns, batches, parquetio.WriteOptions{})
+	// A bloom filter on a VARCHAR id lets point lookups skip the file
+	// (query.Engine.bloomPrune) and DuckDB skip row groups.
+	var opts parquetio.WriteOptions
+	for _, c := range view.Spec.Columns {
+		if c.Name == "id" && c.Type == v1.ColumnType_COLUMN_TYPE_VARCHAR {
+			opts.BloomFilterColumns = []string{"id"}
+		}
+	}
+	meta, err := parquetio.WriteFile(f, view.Spec.Columns, batches, opts)
 	if err != nil {
 		return 0, fmt.Errorf("write parquet: %w", err)
 	}

@@ -102,8 +102,9 @@ type Engine struct {
 	viewMu    sync.Mutex
 	viewCache map[uint64]map[string]string
 
-	trees treeCache
-	plans planCache
+	trees  treeCache
+	plans  planCache
+	blooms bloomCache
 	// aggregates are the names of DuckDB's aggregate functions.
 	aggregates map[string]bool
 }
@@ -370,7 +371,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		}
 		plan.Reason = p.reason
 		if p.mode != ModeSingle {
-			files, bytes := e.prunedFiles(a.Refs[p.ref], views[p.table], opts.NoPruning)
+			files, bytes := e.prunedFiles(ctx, a.Refs[p.ref], views[p.table], opts.NoPruning)
 			var preds []Predicate
 			if len(files) < len(views[p.table].Files) {
 				preds = a.Refs[p.ref].Predicates
@@ -400,7 +401,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 			}
 		}
 	}
-	rels, runSQL, err := e.relations(a, views, sqlText, opts.NoPruning)
+	rels, runSQL, err := e.relations(ctx, a, views, sqlText, opts.NoPruning)
 	if err != nil {
 		return fail(err)
 	}
@@ -493,7 +494,7 @@ type relation struct {
 // replaced by that view (aliased to the name it was bound under, so
 // qualified columns still resolve); every other reference reads the
 // table's unpruned view, which is built only if some reference reads it.
-func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlText string, noPruning bool) ([]relation, string, error) {
+func (e *Engine) relations(ctx context.Context, a *Analysis, views map[string]raftfsm.TableView, sqlText string, noPruning bool) ([]relation, string, error) {
 	type edit struct {
 		start, end int
 		text       string
@@ -521,6 +522,7 @@ func (e *Engine) relations(a *Analysis, views map[string]raftfsm.TableView, sqlT
 			types[strings.ToLower(c.Name)] = c.Type
 		}
 		files := pruneFiles(view, types, ref.Predicates)
+		files = e.bloomPrune(ctx, files, idLookups(ref.Predicates, types))
 		if len(files) == len(view.Files) {
 			needFull[ref.Table] = true // nothing to prune: share the table's view
 			continue

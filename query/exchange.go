@@ -689,7 +689,7 @@ func (e *Engine) RunFragment(ctx context.Context, req *v1.RunFragmentRequest, w 
 
 // prunedFiles returns the files of view that reference ref may read, and
 // their bytes.
-func (e *Engine) prunedFiles(ref TableRef, view raftfsm.TableView, noPruning bool) ([]*v1.DataFile, int64) {
+func (e *Engine) prunedFiles(ctx context.Context, ref TableRef, view raftfsm.TableView, noPruning bool) ([]*v1.DataFile, int64) {
 	files := view.Files
 	if !e.cfg.NoPruning && !noPruning && len(ref.Predicates) > 0 {
 		types := map[string]v1.ColumnType{}
@@ -697,6 +697,7 @@ func (e *Engine) prunedFiles(ref TableRef, view raftfsm.TableView, noPruning boo
 			types[strings.ToLower(c.Name)] = c.Type
 		}
 		files = pruneFiles(view, types, ref.Predicates)
+		files = e.bloomPrune(ctx, files, idLookups(ref.Predicates, types))
 	}
 	var bytes int64
 	for _, f := range files {
