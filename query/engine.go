@@ -175,6 +175,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		// literal compared with a TIMESTAMP column is converted in the
 		// session time zone, which otherwise follows the process TZ.
 		"SET TimeZone = 'UTC'",
+		// A cached file's path names one download of one immutable
+		// object, so its Parquet footer can be kept across queries: a
+		// query over a few files otherwise spends most of its time
+		// binding read_parquet, which reads every footer again.
+		"SET parquet_metadata_cache = true",
 	}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, fmt.Sprintf("SET memory_limit = %s", quoteString(cfg.MemoryLimit)))
