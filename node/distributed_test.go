@@ -48,6 +48,9 @@ var distributedQueries = []string{
 	"SELECT note, count(*) FROM events GROUP BY ROLLUP (note) ORDER BY grouping(note), note NULLS FIRST",
 	"SELECT count(*) FROM events WHERE region = 'nowhere' GROUP BY ROLLUP (region)",
 	"SELECT region, arg_max(id, value) FROM events GROUP BY ALL ORDER BY 1",
+	"SELECT region, arg_min(value, id), max_by(ts, id), arg_max(note, id), min_by(note, id) FILTER (WHERE status = 404) FROM events GROUP BY region ORDER BY 1",
+	"SELECT arg_min(id, id), arg_max(score, id) FROM events WHERE region = 'nowhere'",
+	"SELECT arg_min(status, id) FILTER (WHERE note IS NULL), count(*) FROM events",
 }
 
 // TestDistributedDifferential runs the differential queries on a

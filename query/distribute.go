@@ -78,6 +78,8 @@ var decomposable = map[string]string{
 	"avg": "avg", "mean": "avg",
 	"bool_and": "same", "bool_or": "same",
 	"bit_and": "same", "bit_or": "same", "bit_xor": "same",
+	"arg_min": "argmin", "argmin": "argmin", "min_by": "argmin",
+	"arg_max": "argmax", "argmax": "argmax", "max_by": "argmax",
 	"var_pop": "var", "var_samp": "var", "variance": "var",
 	"stddev_pop": "var", "stddev_samp": "var", "stddev": "var",
 }
@@ -325,6 +327,31 @@ func (p *planner) aggregates() (skeleton, string) {
 				s := addPartial(f, "sum")
 				c := addPartial(f, "count")
 				m = fmt.Sprintf("CAST(sum(%s) AS DOUBLE) / sum(%s)", s, c)
+			case "argmin", "argmax":
+				// arg_min(a, v) skips rows where a or v is NULL: each
+				// partial brings its arg_min and the smallest v of the
+				// rows it considered, and the merge takes arg_min of those.
+				if len(asList(f["children"])) != 2 {
+					fail = fmt.Sprintf("%s() with a count runs on the coordinator", name)
+					return ""
+				}
+				fn, pick := "arg_min", "min"
+				if kind == "argmax" {
+					fn, pick = "arg_max", "max"
+				}
+				a := addPartial(f, fn)
+				v := withAlias(f, "")
+				v["function_name"] = pick
+				args := asList(f["children"])
+				v["children"] = []any{args[1]}
+				conds := []any{notNull(args[0]), notNull(args[1])}
+				if flt := asMap(f["filter"]); flt != nil {
+					conds = append(conds, flt)
+				}
+				v["filter"] = map[string]any{"class": "CONJUNCTION", "type": "CONJUNCTION_AND", "alias": "", "children": conds}
+				partialAggs = append(partialAggs, v)
+				vc := quoteIdent(fmt.Sprintf("__a%d", len(partialAggs)))
+				m = fmt.Sprintf("%s(%s, %s)", fn, a, vc)
 			case "var":
 				// Each partial brings its count, mean and population
 				// variance; the merge adds the partials' squared
@@ -904,6 +931,10 @@ func withAlias(e map[string]any, alias string) map[string]any {
 
 func colRefNode(name, alias string) map[string]any {
 	return map[string]any{"class": "COLUMN_REF", "type": "COLUMN_REF", "alias": alias, "column_names": []any{name}}
+}
+
+func notNull(e any) map[string]any {
+	return map[string]any{"class": "OPERATOR", "type": "OPERATOR_IS_NOT_NULL", "alias": "", "children": []any{e}}
 }
 
 func countStar() map[string]any {

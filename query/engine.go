@@ -305,6 +305,7 @@ type TablePlan struct {
 	FilesTotal   int
 	FilesRead    int
 	BytesRead    int64
+	BytesTotal   int64 // of all the table's files, before pruning
 	HotRows      int64
 	Predicates   []Predicate
 	AppliedIndex uint64
@@ -642,6 +643,7 @@ func (e *Engine) SyncAll(ctx context.Context, idle time.Duration) error {
 // table's hot rows.
 func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view raftfsm.TableView) (TablePlan, string, func(), error) {
 	tp := TablePlan{Table: rel.table, Ref: rel.ref, FilesTotal: len(view.Files), Predicates: rel.preds, AppliedIndex: view.AppliedIndex}
+	_, _, tp.BytesTotal = view.FileTotals()
 	tp.HotRows, _ = view.HotRows()
 	files := rel.files
 	tp.FilesRead = len(files)

@@ -61,6 +61,7 @@ type Options struct {
 // tablePlan reports the files a relation reads.
 func (e *Engine) tablePlan(table string, ref int, view raftfsm.TableView, files []*v1.DataFile) TablePlan {
 	tp := TablePlan{Table: table, Ref: ref, FilesTotal: len(view.Files), FilesRead: len(files), AppliedIndex: view.AppliedIndex}
+	_, _, tp.BytesTotal = view.FileTotals()
 	tp.HotRows, _ = view.HotRows()
 	for _, f := range files {
 		tp.BytesRead += f.SizeBytes

@@ -68,7 +68,8 @@ func (p *Plan) Explain(analyze bool, rows int64, elapsed time.Duration) []string
 		if t.Ref >= 0 {
 			name = fmt.Sprintf("%s (reference %d)", t.Table, t.Ref+1)
 		}
-		add("table %s: reads %d of %d files, %s; %d hot rows at applied index %d", name, t.FilesRead, t.FilesTotal, byteSize(t.BytesRead), t.HotRows, t.AppliedIndex)
+		add("table %s: reads %d of %d files, %s of %s; %d hot rows at applied index %d", name, t.FilesRead, t.FilesTotal,
+			byteSize(t.BytesRead), byteSize(t.BytesTotal), t.HotRows, t.AppliedIndex)
 		if len(t.Predicates) > 0 {
 			var ps []string
 			for _, pr := range t.Predicates {
