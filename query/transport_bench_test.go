@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -65,7 +66,18 @@ func BenchmarkPartialTransport(b *testing.B) {
 				}
 				lv := &structpb.ListValue{Values: make([]*structpb.Value, 4)}
 				for i, v := range vals {
-					lv.Values[i], _ = structpb.NewValue(fmt.Sprint(v))
+					switch x := v.(type) {
+					case string:
+						lv.Values[i] = structpb.NewStringValue(x)
+					case time.Time:
+						lv.Values[i] = structpb.NewStringValue(x.Format(time.RFC3339Nano))
+					case float64:
+						lv.Values[i] = structpb.NewNumberValue(x)
+					case int64:
+						lv.Values[i] = structpb.NewNumberValue(float64(x))
+					default:
+						b.Fatalf("unexpected %T", v)
+					}
 				}
 				out, err := proto.Marshal(lv)
 				if err != nil {
