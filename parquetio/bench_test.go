@@ -69,11 +69,14 @@ func BenchmarkWriteFile(b *testing.B) {
 		batchRows int
 		jitter    bool
 		par       int
+		bloom     bool
 	}{
-		{"sorted/1batch", n, false, 1},
-		{"sorted/64kbatches", 64 * 1024, false, 1},
-		{"jitter/64kbatches", 64 * 1024, true, 1},
-		{"jitter/64kbatches/par2", 64 * 1024, true, 2},
+		{"sorted/1batch", n, false, 1, false},
+		{"sorted/64kbatches", 64 * 1024, false, 1, false},
+		{"jitter/64kbatches", 64 * 1024, true, 1, false},
+		{"jitter/64kbatches/par2", 64 * 1024, true, 2, false},
+		// What flush does since the id bloom filter (query.Engine.bloomPrune).
+		{"jitter/64kbatches/par2/bloom", 64 * 1024, true, 2, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			batches := benchBatches(n, bc.batchRows, bc.jitter)
@@ -82,7 +85,11 @@ func BenchmarkWriteFile(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				buf.Reset()
-				if _, err := WriteFile(&buf, benchSchema, batches, WriteOptions{Parallelism: bc.par}); err != nil {
+				opts := WriteOptions{Parallelism: bc.par}
+				if bc.bloom {
+					opts.BloomFilterColumns = []string{"id"}
+				}
+				if _, err := WriteFile(&buf, benchSchema, batches, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
