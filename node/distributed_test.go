@@ -242,3 +242,52 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("EXPLAIN through Query: %v", resp.Msg)
 	}
 }
+
+// TestQueryLargerThanCache runs queries over more data than the file cache
+// holds on one node: they run through a fragment that reads the files in
+// chunks, the answers are DuckDB's, and the cache stays within its bound.
+func TestQueryLargerThanCache(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.CacheBytes = 24 << 10
+	n := mustStartNode(t, cfg)
+	t.Cleanup(func() { n.Close() })
+	f := newDiffFixtureOn(t, n)
+	view, _ := n.fsm.Table("events")
+	if _, _, b := view.FileTotals(); b < 2*cfg.CacheBytes {
+		t.Fatalf("the table's files are %d bytes, want more than twice the cache of %d", b, cfg.CacheBytes)
+	}
+	ex, err := n.newExchange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunked := 0
+	for _, q := range []string{
+		"SELECT region, count(*), sum(value), avg(status), count(DISTINCT host) FROM events GROUP BY region ORDER BY region",
+		"SELECT id, value FROM events ORDER BY value DESC, id LIMIT 7",
+		"SELECT median(value), count(*) FROM events",
+		"SELECT count(*) FROM events WHERE status = 404",
+	} {
+		want, err := queryRows(f.raw.QueryContext(context.Background(), q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, plan, err := engineQueryWith(n.engine, q, query.Options{Exchange: ex})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if got != want {
+			t.Errorf("%s (ran %s: %s)\nMinIODB:\n%s\nDuckDB:\n%s", q, plan.Mode, plan.Reason, got, want)
+		}
+		for _, fr := range plan.Fragments {
+			if fr.Stats != nil && fr.Stats.Chunks > 1 {
+				chunked++
+			}
+		}
+		if size := n.engine.Cache().Size(); size > cfg.CacheBytes {
+			t.Errorf("%s: the cache holds %d bytes, more than its %d", q, size, cfg.CacheBytes)
+		}
+	}
+	if chunked < 3 {
+		t.Errorf("%d queries read their files in chunks, want at least 3", chunked)
+	}
+}

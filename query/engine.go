@@ -370,7 +370,18 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 	}
 	plan = &Plan{Mode: ModeSingle}
 	auto := opts.Execution == "" || opts.Execution == "auto"
-	if opts.Exchange != nil && opts.Execution != string(ModeSingle) && !(auto && len(opts.Exchange.Nodes()) < 2) {
+	// A statement over more files than half the cache holds runs through
+	// fragments even on one node: they read the files in chunks, pinned
+	// one chunk at a time (RunFragment), so the cache stays bounded.
+	cacheHalf := e.cfg.CacheBytes / 2
+	large := false
+	if len(a.Refs) == 1 {
+		if v, ok := views[a.Refs[0].Table]; ok {
+			_, _, b := v.FileTotals()
+			large = b > cacheHalf
+		}
+	}
+	if opts.Exchange != nil && opts.Execution != string(ModeSingle) && !(auto && len(opts.Exchange.Nodes()) < 2 && !large) {
 		p, err := e.distribute(ctx, conn, a, sqlText, views, opts.Execution)
 		if err != nil {
 			return fail(err)
@@ -382,9 +393,13 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 			if len(files) < len(views[p.table].Files) {
 				preds = a.Refs[p.ref].Predicates
 			}
+			streams := bytes > cacheHalf
+			if auto && streams {
+				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, more than half the file cache: its files stream through it in chunks", bytes)
+			}
 			switch {
-			case auto && p.mode != ModeDistributed:
-			case auto && bytes < opts.DistributeMinBytes:
+			case auto && p.mode != ModeDistributed && !streams:
+			case auto && bytes < opts.DistributeMinBytes && !streams:
 				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, less than the %d worth distributing", bytes, opts.DistributeMinBytes)
 			case opts.PlanOnly:
 				plan.Mode, plan.Partial, plan.Final, plan.SQL = p.mode, p.partial, p.final, p.final

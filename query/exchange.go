@@ -656,23 +656,41 @@ func (e *Engine) RunFragment(ctx context.Context, req *v1.RunFragmentRequest, w 
 			stats.CacheHits++
 		}
 	}
+	// Files larger together than half the cache are read in chunks, each
+	// chunk's files pinned only while its partial runs, so the cache
+	// stays bounded however much the fragment reads: partials of
+	// chunks merge like partials of nodes.
+	chunks := chunkFiles(req.Files, e.cfg.CacheBytes/2)
+	stats.Chunks = int64(len(chunks))
 	view := raftfsm.TableView{Spec: &v1.TableSpec{Name: req.Table, Columns: req.Columns}, Files: req.Files, Tombstones: req.Tombstones}
-	tp, stmt, release, err := e.viewOf(ctx, relation{name: fragmentRel, table: req.Table, ref: -1, files: req.Files}, "", view)
-	if release != nil {
-		defer release()
-	}
-	if err != nil {
-		return stats, fmt.Errorf("%w: %w", ErrFragment, err)
-	}
-	stats.BytesRead = tp.BytesRead
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(fragmentRel), stmt)); err != nil {
-		return stats, fmt.Errorf("query: fragment view: %w", scrubbed{e.scrub(err.Error()), err})
-	}
 	defer conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(fragmentRel))
-	out := filepath.Join(e.dir, "spill", "out-"+randomID()+".parquet")
-	defer os.Remove(out)
-	if err := conn.QueryRowContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", req.Sql, quoteString(out))).Scan(&stats.RowsOut); err != nil {
-		return stats, wrapDuckDB(err, e.dir)
+	var outs []string
+	defer func() {
+		for _, o := range outs {
+			os.Remove(o)
+		}
+	}()
+	for _, files := range chunks {
+		out := filepath.Join(e.dir, "spill", "out-"+randomID()+".parquet")
+		outs = append(outs, out)
+		rows, bytes, err := e.runChunk(ctx, conn, req, view, files, out)
+		stats.BytesRead += bytes
+		stats.RowsOut += rows
+		if err != nil {
+			return stats, err
+		}
+	}
+	out := outs[0]
+	if len(outs) > 1 {
+		var paths []string
+		for _, o := range outs {
+			paths = append(paths, quoteString(o))
+		}
+		out = filepath.Join(e.dir, "spill", "out-"+randomID()+".parquet")
+		outs = append(outs, out)
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM read_parquet([%s])) TO %s (FORMAT parquet)", strings.Join(paths, ", "), quoteString(out))); err != nil {
+			return stats, fmt.Errorf("query: combine the fragment's chunks: %w", wrapDuckDB(err, e.dir))
+		}
 	}
 	f, err := os.Open(out)
 	if err != nil {
@@ -686,6 +704,45 @@ func (e *Engine) RunFragment(ctx context.Context, req *v1.RunFragmentRequest, w 
 		return stats, fmt.Errorf("%w: send result: %w", ErrFragment, err)
 	}
 	return stats, nil
+}
+
+// runChunk runs the fragment's partial over files (pinned until it ends)
+// into the Parquet file out.
+func (e *Engine) runChunk(ctx context.Context, conn *sql.Conn, req *v1.RunFragmentRequest, view raftfsm.TableView, files []*v1.DataFile, out string) (rows, bytes int64, err error) {
+	tp, stmt, release, err := e.viewOf(ctx, relation{name: fragmentRel, table: req.Table, ref: -1, files: files}, "", view)
+	if release != nil {
+		defer release()
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrFragment, err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(fragmentRel), stmt)); err != nil {
+		return 0, tp.BytesRead, fmt.Errorf("query: fragment view: %w", scrubbed{e.scrub(err.Error()), err})
+	}
+	if err := conn.QueryRowContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet)", req.Sql, quoteString(out))).Scan(&rows); err != nil {
+		return 0, tp.BytesRead, wrapDuckDB(err, e.dir)
+	}
+	return rows, tp.BytesRead, nil
+}
+
+// chunkFiles splits files into runs of at most budget bytes (a file
+// larger than the budget is a run of its own); no files is one empty run.
+func chunkFiles(files []*v1.DataFile, budget int64) [][]*v1.DataFile {
+	var out [][]*v1.DataFile
+	var cur []*v1.DataFile
+	var size int64
+	for _, f := range files {
+		if len(cur) > 0 && size+f.SizeBytes > budget {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, f)
+		size += f.SizeBytes
+	}
+	if len(cur) > 0 || len(out) == 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // prunedFiles returns the files of view that reference ref may read, and

@@ -86,6 +86,9 @@ func (p *Plan) Explain(analyze bool, rows int64, elapsed time.Duration) []string
 		if s := f.Stats; s != nil && analyze {
 			line += fmt.Sprintf("; %d rows out (%s), %v, %d of %d files cached", s.RowsOut, byteSize(s.BytesOut),
 				(time.Duration(s.Micros) * time.Microsecond).Round(10*time.Microsecond), s.CacheHits, s.Files)
+			if s.Chunks > 1 {
+				line += fmt.Sprintf(", read in %d chunks", s.Chunks)
+			}
 		}
 		if f.Error != "" {
 			line += "; failed, files moved: " + f.Error

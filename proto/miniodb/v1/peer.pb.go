@@ -365,10 +365,14 @@ type FragmentStats struct {
 	Files     int64                  `protobuf:"varint,2,opt,name=files,proto3" json:"files,omitempty"`
 	BytesRead int64                  `protobuf:"varint,3,opt,name=bytes_read,json=bytesRead,proto3" json:"bytes_read,omitempty"`
 	// Files found in the node's cache (the others were downloaded).
-	CacheHits     int64 `protobuf:"varint,4,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
-	RowsOut       int64 `protobuf:"varint,5,opt,name=rows_out,json=rowsOut,proto3" json:"rows_out,omitempty"`
-	BytesOut      int64 `protobuf:"varint,6,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
-	Micros        int64 `protobuf:"varint,7,opt,name=micros,proto3" json:"micros,omitempty"`
+	CacheHits int64 `protobuf:"varint,4,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
+	RowsOut   int64 `protobuf:"varint,5,opt,name=rows_out,json=rowsOut,proto3" json:"rows_out,omitempty"`
+	BytesOut  int64 `protobuf:"varint,6,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	Micros    int64 `protobuf:"varint,7,opt,name=micros,proto3" json:"micros,omitempty"`
+	// Runs of files the node read one after another, each pinned in its
+	// cache only while it ran: more than one when the files are larger
+	// together than half the cache.
+	Chunks        int64 `protobuf:"varint,8,opt,name=chunks,proto3" json:"chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -452,6 +456,13 @@ func (x *FragmentStats) GetMicros() int64 {
 	return 0
 }
 
+func (x *FragmentStats) GetChunks() int64 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
 var File_miniodb_v1_peer_proto protoreflect.FileDescriptor
 
 const file_miniodb_v1_peer_proto_rawDesc = "" +
@@ -479,7 +490,7 @@ const file_miniodb_v1_peer_proto_rawDesc = "" +
 	"\x03sql\x18\x05 \x01(\tR\x03sql\"Z\n" +
 	"\x13RunFragmentResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12/\n" +
-	"\x05stats\x18\x02 \x01(\v2\x19.miniodb.v1.FragmentStatsR\x05stats\"\xc7\x01\n" +
+	"\x05stats\x18\x02 \x01(\v2\x19.miniodb.v1.FragmentStatsR\x05stats\"\xdf\x01\n" +
 	"\rFragmentStats\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x1d\n" +
@@ -489,7 +500,8 @@ const file_miniodb_v1_peer_proto_rawDesc = "" +
 	"cache_hits\x18\x04 \x01(\x03R\tcacheHits\x12\x19\n" +
 	"\brows_out\x18\x05 \x01(\x03R\arowsOut\x12\x1b\n" +
 	"\tbytes_out\x18\x06 \x01(\x03R\bbytesOut\x12\x16\n" +
-	"\x06micros\x18\a \x01(\x03R\x06micros2Y\n" +
+	"\x06micros\x18\a \x01(\x03R\x06micros\x12\x16\n" +
+	"\x06chunks\x18\b \x01(\x03R\x06chunks2Y\n" +
 	"\vPeerService\x12J\n" +
 	"\tWriteMany\x12\x1c.miniodb.v1.WriteManyRequest\x1a\x1d.miniodb.v1.WriteManyResponse\"\x002e\n" +
 	"\x0fFragmentService\x12R\n" +
