@@ -85,13 +85,34 @@ func TestDifferentialAfterCompaction(t *testing.T) {
 // collector deletes replaced ones after a one-second grace: every answer
 // must count every acknowledged row exactly once.
 func TestQueriesThroughCompactions(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.CompactionOff = false
-	cfg.CompactionCheck = 50 * time.Millisecond
-	cfg.Compaction = compaction.Policy{TargetFileBytes: 1 << 30, MinFiles: 2, MaxFiles: 8}
-	cfg.DeleteGrace = MinDeleteGrace
-	n := mustStartNode(t, cfg)
-	defer n.Close()
+	compacting := func(cfg *Config) {
+		cfg.CompactionOff = false
+		cfg.CompactionCheck = 50 * time.Millisecond
+		cfg.Compaction = compaction.Policy{TargetFileBytes: 1 << 30, MinFiles: 2, MaxFiles: 8}
+		cfg.DeleteGrace = MinDeleteGrace
+	}
+	t.Run("single", func(t *testing.T) {
+		cfg := testConfig(t, t.TempDir())
+		compacting(&cfg)
+		n := mustStartNode(t, cfg)
+		defer n.Close()
+		queriesThroughCompactions(t, n, "")
+	})
+	// Distributed and gathered on three nodes: the fragments read files
+	// on the followers while merges replace them and the leader's
+	// collector deletes them a second later.
+	for _, execution := range []string{"distributed", "gathered"} {
+		t.Run(execution, func(t *testing.T) {
+			nodes := startCluster(t, 3, func(_ int, cfg *Config) { compacting(cfg) })
+			queriesThroughCompactions(t, nodes[0], execution)
+		})
+	}
+}
+
+// queriesThroughCompactions writes and flushes small files through the
+// leader n while two clients query without pause with the given execution
+// mode; every answer must hold every row acknowledged before it, once.
+func queriesThroughCompactions(t *testing.T, n *Node, execution string) {
 	c := newClient(t, n)
 	ctx := context.Background()
 
@@ -108,7 +129,7 @@ func TestQueriesThroughCompactions(t *testing.T) {
 				default:
 				}
 				floor := acked.Load()
-				resp, err := c.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT count(*), count(DISTINCT id), sum(one) FROM events"}))
+				resp, err := c.query.Query(ctx, connect.NewRequest(&v1.QueryRequest{Sql: "SELECT count(*), count(DISTINCT id), sum(one) FROM events", Execution: execution}))
 				if err != nil {
 					if connect.CodeOf(err) == connect.CodeNotFound && floor == 0 {
 						continue // the table is not created yet
