@@ -151,6 +151,9 @@ type Config struct {
 	// QueryTimeout is the statement timeout; a request may ask for less
 	// (Connect-Timeout-Ms, grpc-timeout, timeout_ms on /v1/query).
 	QueryTimeout time.Duration
+	// FragmentTimeout bounds one node's fragment of a distributed query;
+	// a fragment that takes longer has its files run on another node.
+	FragmentTimeout time.Duration
 	// MaxConcurrentQueries bounds the queries this node runs at once;
 	// beyond it a query is refused with ResourceExhausted.
 	MaxConcurrentQueries int
@@ -204,6 +207,7 @@ func DefaultConfig() Config {
 		MaxResultBytes:        256 << 20,
 		MaxPartitionsPerWrite: 100,
 		QueryTimeout:          5 * time.Minute,
+		FragmentTimeout:       time.Minute,
 		MaxConcurrentQueries:  16,
 		DistributeMinBytes:    64 << 20,
 		FlushRows:             1_000_000,
@@ -267,7 +271,7 @@ func (c *Config) Validate() error {
 		{"flush rows", c.FlushRows}, {"flush bytes", c.FlushBytes}, {"flush age", int64(c.FlushAge)},
 		{"flush check", int64(c.FlushCheck)}, {"snapshot threshold", int64(c.SnapshotThreshold)},
 		{"snapshot interval", int64(c.SnapshotInterval)}, {"apply timeout", int64(c.ApplyTimeout)},
-		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)},
+		{"join timeout", int64(c.JoinTimeout)}, {"query timeout", int64(c.QueryTimeout)}, {"fragment timeout", int64(c.FragmentTimeout)},
 		{"max concurrent queries", int64(c.MaxConcurrentQueries)}, {"cache bytes", c.CacheBytes},
 		{"compaction check", int64(c.CompactionCheck)}, {"compaction concurrency", int64(c.CompactionConcurrency)},
 		{"compaction buffer rows", int64(c.CompactionBufferRows)},

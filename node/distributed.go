@@ -121,7 +121,7 @@ func (x *exchange) Run(ctx context.Context, node string, req *v1.RunFragmentRequ
 	if !ok {
 		return nil, fmt.Errorf("%w: node %s is not a member", query.ErrFragment, node)
 	}
-	ctx, cancel := context.WithTimeout(ctx, x.n.cfg.QueryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, x.n.cfg.FragmentTimeout)
 	defer cancel()
 	start := time.Now()
 	stream, err := x.n.peers.get(addr).fragment.RunFragment(ctx, connect.NewRequest(req))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -289,5 +290,50 @@ func TestQueryLargerThanCache(t *testing.T) {
 	}
 	if chunked < 3 {
 		t.Errorf("%d queries read their files in chunks, want at least 3", chunked)
+	}
+}
+
+// TestDistributedFragmentTimesOut pauses every fragment on one node past
+// the fragment timeout: its files run elsewhere and the query answers.
+func TestDistributedFragmentTimesOut(t *testing.T) {
+	fp, err := failpoint.Parse("fragment-run=pause(3s)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := startCluster(t, 3, func(i int, cfg *Config) {
+		cfg.FragmentTimeout = 300 * time.Millisecond
+		if i == 2 {
+			cfg.Failpoints = fp
+		}
+	})
+	f := newDiffFixtureOn(t, nodes[0])
+	ex, err := f.node.newExchange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT status, count(*), min(ts) FROM events GROUP BY status ORDER BY status"
+	want, err := queryRows(f.raw.QueryContext(context.Background(), q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, plan, err := engineQueryWith(f.node.engine, q, query.Options{Exchange: ex, Execution: "distributed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("MinIODB:\n%s\nDuckDB:\n%s", got, want)
+	}
+	timedOut := false
+	for _, fr := range plan.Fragments {
+		if fr.Node == "n3" && strings.Contains(fr.Error, "deadline") {
+			timedOut = true
+		}
+	}
+	if !timedOut {
+		t.Errorf("fragments %+v: want n3's to time out", plan.Fragments)
+	}
+	if el := time.Since(start); el > 2500*time.Millisecond {
+		t.Errorf("the query took %v: it waited for the paused node", el)
 	}
 }

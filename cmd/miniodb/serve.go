@@ -81,6 +81,7 @@ func serveFlags(cfg *node.Config, configFile, logLevel *string) *flag.FlagSet {
 	fs.Var((*sizeFlag)(&cfg.MaxResultBytes), "max-result-bytes", "largest result a unary Query returns (QueryStream has no limit)")
 	fs.IntVar(&cfg.MaxPartitionsPerWrite, "max-partitions-per-write", cfg.MaxPartitionsPerWrite, "most partitions one write may touch (each becomes a file)")
 	fs.DurationVar(&cfg.QueryTimeout, "query-timeout", cfg.QueryTimeout, "statement timeout (a request may ask for less)")
+	fs.DurationVar(&cfg.FragmentTimeout, "fragment-timeout", cfg.FragmentTimeout, "how long one node's share of a distributed query may take before its files run on another node")
 	fs.IntVar(&cfg.MaxConcurrentQueries, "max-concurrent-queries", cfg.MaxConcurrentQueries, "queries run at once on this node; more are refused (ResourceExhausted)")
 	fs.Int64Var(&cfg.DistributeMinBytes, "distribute-min-bytes", cfg.DistributeMinBytes, "bytes a query must read (after pruning) before the leader spreads it over the cluster's nodes")
 	fs.Int64Var(&cfg.FlushRows, "flush-rows", cfg.FlushRows, "flush a partition at this many hot rows")
