@@ -142,7 +142,8 @@ func planSkeleton(a *Analysis, columns map[string]map[string]bool, aggregate fun
 			return gathered(0, fmt.Sprintf("the WHERE clause names %s, which is not a column of %s", c, ref.Table))
 		}
 	}
-	p := &planner{binding: binding, cols: cols, aggregate: aggregate, node: node}
+	p := &planner{bindings: map[string]map[string]bool{strings.ToLower(binding): cols}, strip: binding, aggregate: aggregate, node: node,
+		from: tableFrom(binding, fragmentRel)}
 	var sk skeleton
 	var reason string
 	if hasAggregate(node, aggregate) || len(asList(node["group_expressions"])) > 0 || node["having"] != nil || node["aggregate_handling"] != "STANDARD_HANDLING" {
@@ -158,20 +159,47 @@ func planSkeleton(a *Analysis, columns map[string]map[string]bool, aggregate fun
 }
 
 type planner struct {
-	binding   string
-	cols      map[string]bool
+	// bindings are the columns of each table the statement binds, by the
+	// name it binds it under; strip is the binding whose qualifier
+	// expression keys drop (the one table's), "" with joins.
+	bindings  map[string]map[string]bool
+	strip     string
 	aggregate func(string) bool
 	node      map[string]any
+	// from is the partial's FROM item: the fragment's relation under the
+	// name the statement bound the table to, joined to the broadcast
+	// relations of small tables as the statement joins them.
+	from map[string]any
 }
 
-// fragmentFrom is the FROM item of a partial: the fragment's relation
-// under the name the statement bound the table to.
-func (p *planner) fragmentFrom() map[string]any {
+// foreign returns the first column reference in e that is not provably a
+// column of one of the statement's tables, or "".
+func (p *planner) foreign(e map[string]any) string {
+	return foreignIn(e, p.bindings)
+}
+
+// isColumn reports whether some table of the statement has the column.
+func (p *planner) isColumn(name string) bool {
+	for _, cols := range p.bindings {
+		if cols[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// fragmentFrom is the FROM item of a partial.
+func (p *planner) fragmentFrom() map[string]any { return p.from }
+
+func tableFrom(binding, rel string) map[string]any {
 	return map[string]any{
-		"type": "BASE_TABLE", "alias": p.binding, "sample": nil, "schema_name": "", "table_name": fragmentRel,
+		"type": "BASE_TABLE", "alias": binding, "sample": nil, "schema_name": "", "table_name": rel,
 		"column_name_alias": []any{}, "catalog_name": "", "at_clause": nil,
 	}
 }
+
+// broadcastRel is the relation a small table is broadcast as.
+func broadcastRel(table string) string { return "__miniodb.broadcast." + table }
 
 // selectNode returns a copy of the statement's SELECT node with the
 // clauses a partial or final statement sets itself cleared.
@@ -224,7 +252,7 @@ func (p *planner) aggregates() (skeleton, string) {
 				return skeleton{}, "GROUP BY a constant runs on the coordinator"
 			}
 			e = withAlias(items[i-1].(map[string]any), "")
-		case e["class"] == "COLUMN_REF" && len(asList(e["column_names"])) == 1 && !p.cols[strings.ToLower(asString(asList(e["column_names"])[0]))]:
+		case e["class"] == "COLUMN_REF" && len(asList(e["column_names"])) == 1 && !p.isColumn(strings.ToLower(asString(asList(e["column_names"])[0]))):
 			name := strings.ToLower(asString(asList(e["column_names"])[0]))
 			found := false
 			for _, it := range items {
@@ -240,14 +268,14 @@ func (p *planner) aggregates() (skeleton, string) {
 		if hasAggregate(e, p.aggregate) {
 			return skeleton{}, "an aggregate in GROUP BY"
 		}
-		if c := foreignColumn(e, p.binding, p.cols); c != "" {
+		if c := p.foreign(e); c != "" {
 			return skeleton{}, fmt.Sprintf("GROUP BY names %s, which is not a column of the table", c)
 		}
 		keys = append(keys, e)
 	}
 	keyIdx := map[string]int{}
 	for i, k := range keys {
-		keyIdx[exprKey(k, p.binding)] = i
+		keyIdx[exprKey(k, p.strip)] = i
 	}
 
 	var partialAggs []map[string]any // partial aggregate expressions, __a1..
@@ -265,7 +293,7 @@ func (p *planner) aggregates() (skeleton, string) {
 	var windows []string
 	// merge registers the aggregate f and returns its merged column.
 	merge := func(f map[string]any) string {
-		k := exprKey(f, p.binding)
+		k := exprKey(f, p.strip)
 		if i, ok := mergeIdx[k]; ok {
 			return fmt.Sprintf("__m%d", i+1)
 		}
@@ -284,13 +312,13 @@ func (p *planner) aggregates() (skeleton, string) {
 				fail = "nested aggregate or window function"
 				return ""
 			}
-			if col := foreignColumn(c.(map[string]any), p.binding, p.cols); col != "" {
+			if col := p.foreign(c.(map[string]any)); col != "" {
 				fail = fmt.Sprintf("%s() reads %s, which is not a column of the table", name, col)
 				return ""
 			}
 		}
 		if flt, _ := f["filter"].(map[string]any); flt != nil {
-			if col := foreignColumn(flt, p.binding, p.cols); col != "" {
+			if col := p.foreign(flt); col != "" {
 				fail = fmt.Sprintf("a FILTER names %s, which is not a column of the table", col)
 				return ""
 			}
@@ -303,7 +331,7 @@ func (p *planner) aggregates() (skeleton, string) {
 				return ""
 			}
 			arg := withAlias(children[0].(map[string]any), "")
-			ak := exprKey(arg, p.binding)
+			ak := exprKey(arg, p.strip)
 			i, ok := dIdx[ak]
 			if !ok {
 				dkeys = append(dkeys, arg)
@@ -385,13 +413,13 @@ func (p *planner) aggregates() (skeleton, string) {
 	// grouping(keys…) is computed where the grouping sets are, in the
 	// merge, over the key columns.
 	grouping := func(g map[string]any) string {
-		k := exprKey(g, p.binding)
+		k := exprKey(g, p.strip)
 		if i, ok := mergeIdx[k]; ok {
 			return fmt.Sprintf("__m%d", i+1)
 		}
 		var args []string
 		for _, c := range asList(g["children"]) {
-			i, ok := keyIdx[exprKey(asMap(c), p.binding)]
+			i, ok := keyIdx[exprKey(asMap(c), p.strip)]
 			if !ok {
 				fail = "GROUPING() of an expression that is not a GROUP BY key"
 				return ""
@@ -416,7 +444,7 @@ func (p *planner) aggregates() (skeleton, string) {
 				return colRefNode(grouping(x), asString(x["alias"]))
 			}
 			if _, ok := x["class"]; ok {
-				if i, ok := keyIdx[exprKey(x, p.binding)]; ok {
+				if i, ok := keyIdx[exprKey(x, p.strip)]; ok {
 					return colRefNode(fmt.Sprintf("__k%d", i+1), asString(x["alias"]))
 				}
 				if x["class"] == "FUNCTION" && p.aggregate(strings.ToLower(asString(x["function_name"]))) {
@@ -609,10 +637,10 @@ func (p *planner) rows() (skeleton, string) {
 				aliases[a] = i
 			}
 		}
-		if k := exprKey(m, p.binding); itemKeys[k] == 0 {
+		if k := exprKey(m, p.strip); itemKeys[k] == 0 {
 			itemKeys[k] = i + 1
 		}
-		if c := foreignColumn(m, p.binding, p.cols); c != "" {
+		if c := p.foreign(m); c != "" {
 			return sk, fmt.Sprintf("the select list names %s, which is not a column of the table", c)
 		}
 	}
@@ -640,7 +668,7 @@ func (p *planner) rows() (skeleton, string) {
 			}
 		}
 		if col == "" {
-			if i := itemKeys[exprKey(e, p.binding)]; i > 0 && noStarBefore(items, i-1) {
+			if i := itemKeys[exprKey(e, p.strip)]; i > 0 && noStarBefore(items, i-1) {
 				col = fmt.Sprintf("__c%d", i)
 			}
 		}
@@ -648,7 +676,7 @@ func (p *planner) rows() (skeleton, string) {
 			if sk.distinct {
 				return sk, "DISTINCT with ORDER BY an expression that is not selected"
 			}
-			if c := foreignColumn(e, p.binding, p.cols); c != "" {
+			if c := p.foreign(e); c != "" {
 				return sk, fmt.Sprintf("ORDER BY names %s, which is not a column of the table", c)
 			}
 			for a := range aliases {
@@ -756,6 +784,12 @@ func hasAggregate(v any, aggregate func(string) bool) bool {
 // provably a column of the table (bound as binding, with columns cols),
 // or "".
 func foreignColumn(e map[string]any, binding string, cols map[string]bool) string {
+	return foreignIn(e, map[string]map[string]bool{strings.ToLower(binding): cols})
+}
+
+// foreignIn is foreignColumn over several tables, by binding: a bare
+// name must be a column of one of them, a qualified one of its table.
+func foreignIn(e map[string]any, bindings map[string]map[string]bool) string {
 	bad := ""
 	walk(e, func(m map[string]any) bool {
 		if m["class"] == "LAMBDA" {
@@ -766,9 +800,15 @@ func foreignColumn(e map[string]any, binding string, cols map[string]bool) strin
 			return true
 		}
 		names := asList(m["column_names"])
+		one := false
+		if len(names) == 1 {
+			for _, cols := range bindings {
+				one = one || cols[strings.ToLower(asString(names[0]))]
+			}
+		}
 		switch {
-		case len(names) == 1 && cols[strings.ToLower(asString(names[0]))]:
-		case len(names) == 2 && strings.EqualFold(asString(names[0]), binding) && cols[strings.ToLower(asString(names[1]))]:
+		case one:
+		case len(names) == 2 && bindings[strings.ToLower(asString(names[0]))][strings.ToLower(asString(names[1]))]:
 		default:
 			parts := make([]string, len(names))
 			for i, n := range names {
