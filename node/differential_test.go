@@ -146,6 +146,22 @@ func newDiffFixtureOn(t *testing.T, n *Node) *diffFixture {
 			c.flush("events")
 		}
 	}
+	// A small table to join: hosts h-0…h-17 (h-18 and h-19 have none),
+	// half of them flushed, half hot.
+	var hosts bytes.Buffer
+	for i := range 18 {
+		fmt.Fprintf(&hosts, `{"name":"h-%d","dc":"dc%d","weight":%d}`+"\n", i, i%4, i%5)
+		if i == 8 {
+			if _, err := n.Write(ctx, WriteInput{Table: "hosts", Input: ingest.NDJSON(hosts.Bytes())}); err != nil {
+				t.Fatal(err)
+			}
+			c.flush("hosts")
+			hosts.Reset()
+		}
+	}
+	if _, err := n.Write(ctx, WriteInput{Table: "hosts", Input: ingest.NDJSON(hosts.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
 	view, _ := n.fsm.Table("events")
 	if len(view.Files) < 9 {
 		t.Fatalf("want several files per partition, got %d", len(view.Files))
@@ -173,6 +189,13 @@ func newDiffFixtureOn(t *testing.T, n *Node) *diffFixture {
 	if _, err := raw.Exec(fmt.Sprintf(`SET TimeZone = 'UTC'; CREATE TABLE events AS SELECT %s FROM read_json('%s', format = 'newline_delimited',
 		columns = {id: 'VARCHAR', ts: 'TIMESTAMP', value: 'DOUBLE', region: 'VARCHAR', host: 'VARCHAR', status: 'BIGINT', note: 'VARCHAR', score: 'DOUBLE'})`,
 		strings.Join(cols, ", "), file)); err != nil {
+		t.Fatal(err)
+	}
+	var hostRows []string
+	for i := range 18 {
+		hostRows = append(hostRows, fmt.Sprintf("('h-%d', 'dc%d', %d)", i, i%4, i%5))
+	}
+	if _, err := raw.Exec("CREATE TABLE hosts(name VARCHAR, dc VARCHAR, weight BIGINT); INSERT INTO hosts VALUES " + strings.Join(hostRows, ", ")); err != nil {
 		t.Fatal(err)
 	}
 	noPrune, err := query.Open(ctx, query.Config{Dir: t.TempDir(), Store: n.store, Catalog: n.fsm, NoPruning: true, Threads: 2})

@@ -40,6 +40,9 @@ type skeleton struct {
 	mode   Mode
 	reason string // why the statement is not distributed (mode != distributed)
 	ref    int    // index into Analysis.Refs of the table reference that is distributed
+	// broadcast are the small tables the statement joins the distributed
+	// one with: every fragment gets all their rows.
+	broadcast []string
 
 	// partial is the statement each fragment runs over fragmentRel, as a
 	// parse tree (json_deserialize_sql turns it into SQL).
@@ -104,7 +107,7 @@ func planSkeleton(a *Analysis, columns map[string]map[string]bool, aggregate fun
 		return sk
 	}
 	if len(a.Refs) != 1 {
-		return skeleton{mode: ModeSingle, reason: fmt.Sprintf("the statement reads %d table references; only a statement over one table is distributed", len(a.Refs))}
+		return planJoin(a, columns, aggregate)
 	}
 	ref := a.Refs[0]
 	if ref.Start < 0 {
@@ -1033,4 +1036,153 @@ func asMap(v any) map[string]any {
 func asBool(v any) bool {
 	b, _ := v.(bool)
 	return b
+}
+
+// planJoin plans a statement whose outermost FROM joins one table (the
+// leftmost, the one distributed) with others that are broadcast whole to
+// every fragment: inner joins, and left joins that keep the distributed
+// side, with ON conditions, so that every row of the join comes from one
+// row of the distributed table and is produced where that row is read.
+// Whether the others are small enough is decided when the query runs.
+func planJoin(a *Analysis, columns map[string]map[string]bool, aggregate func(string) bool) skeleton {
+	single := func(reason string) skeleton { return skeleton{mode: ModeSingle, reason: reason} }
+	if bad := unsafeAnywhere(a.Root, false); bad != "" {
+		return single(bad)
+	}
+	node, _ := a.Root["node"].(map[string]any)
+	if node == nil || node["type"] != "SELECT_NODE" {
+		return single("the statement is not a plain SELECT")
+	}
+	from := asMap(node["from_table"])
+	if from["type"] != "JOIN" {
+		return single(fmt.Sprintf("the statement reads %d table references outside one join", len(a.Refs)))
+	}
+	if cm := asMap(node["cte_map"]); len(asList(cm["map"])) > 0 {
+		return single("the statement declares CTEs")
+	}
+	if node["qualify"] != nil || node["sample"] != nil {
+		return single("QUALIFY or SAMPLE runs on the coordinator")
+	}
+	if bad := unsafeAnywhere(node["select_list"], true); bad != "" {
+		return single(bad)
+	}
+	type table struct {
+		name, binding string
+		ref           map[string]any
+	}
+	var tables []table
+	var conditions []map[string]any
+	// The left spine of the join: each step joins one table on the right.
+	var rebuild func(t map[string]any) (map[string]any, string)
+	rebuild = func(t map[string]any) (map[string]any, string) {
+		switch t["type"] {
+		case "BASE_TABLE":
+			if t["sample"] != nil || len(asList(t["column_name_alias"])) > 0 {
+				return nil, "a joined table with a sample or column aliases"
+			}
+			name := strings.ToLower(asString(t["table_name"]))
+			binding := strings.ToLower(asString(t["alias"]))
+			if binding == "" {
+				binding = name
+			}
+			tables = append(tables, table{name: name, binding: binding, ref: t})
+			if len(tables) == 1 {
+				return tableFrom(binding, fragmentRel), ""
+			}
+			return tableFrom(binding, broadcastRel(name)), ""
+		case "JOIN":
+			jt := asString(t["join_type"])
+			switch {
+			case jt != "INNER" && jt != "LEFT":
+				return nil, fmt.Sprintf("a %s join runs on the coordinator (only inner joins and left joins that keep the distributed table are distributed)", jt)
+			case t["ref_type"] != "REGULAR":
+				return nil, fmt.Sprintf("a %s join runs on the coordinator", asString(t["ref_type"]))
+			case len(asList(t["using_columns"])) > 0:
+				return nil, "a join with USING runs on the coordinator"
+			case t["condition"] == nil:
+				return nil, "a join without ON runs on the coordinator"
+			case t["sample"] != nil || asString(t["alias"]) != "":
+				return nil, "a sampled or aliased join runs on the coordinator"
+			}
+			if asMap(t["right"])["type"] != "BASE_TABLE" {
+				return nil, "a join whose right side is not a table runs on the coordinator"
+			}
+			left, reason := rebuild(asMap(t["left"]))
+			if reason != "" {
+				return nil, reason
+			}
+			right, reason := rebuild(asMap(t["right"]))
+			if reason != "" {
+				return nil, reason
+			}
+			conditions = append(conditions, asMap(t["condition"]))
+			out := map[string]any{}
+			for k, v := range t {
+				out[k] = v
+			}
+			out["left"], out["right"] = left, right
+			return out, ""
+		}
+		return nil, "a join of something other than tables runs on the coordinator"
+	}
+	rewritten, reason := rebuild(from)
+	if reason != "" {
+		return single(reason)
+	}
+	if len(tables) != len(a.Refs) {
+		return single("the statement reads tables outside its join")
+	}
+	bindings := map[string]map[string]bool{}
+	var broadcast []string
+	for i, t := range tables {
+		if _, dup := bindings[t.binding]; dup {
+			return single(fmt.Sprintf("the name %s is bound twice", t.binding))
+		}
+		cols, ok := columns[t.name]
+		if !ok {
+			return single(fmt.Sprintf("%s is not a MinIODB table", t.name))
+		}
+		bindings[t.binding] = cols
+		if i > 0 && !slices.Contains(broadcast, t.name) {
+			broadcast = append(broadcast, t.name)
+		}
+	}
+	ref := -1
+	for i, r := range a.Refs {
+		b := r.Alias
+		if b == "" {
+			b = r.Table
+		}
+		if r.Table == tables[0].name && strings.EqualFold(b, tables[0].binding) {
+			ref = i
+		}
+		if r.Start < 0 {
+			return single("a table reference could not be located in the text")
+		}
+	}
+	if ref < 0 {
+		return single("the distributed table's reference was not found")
+	}
+	for _, c := range conditions {
+		if col := foreignIn(c, bindings); col != "" {
+			return single(fmt.Sprintf("a join condition names %s, which is not a column of the joined tables", col))
+		}
+	}
+	if w := asMap(node["where_clause"]); w != nil {
+		if col := foreignIn(w, bindings); col != "" {
+			return single(fmt.Sprintf("the WHERE clause names %s, which is not a column of the joined tables", col))
+		}
+	}
+	p := &planner{bindings: bindings, aggregate: aggregate, node: node, from: rewritten}
+	var sk skeleton
+	if hasAggregate(node, aggregate) || len(asList(node["group_expressions"])) > 0 || node["having"] != nil || node["aggregate_handling"] != "STANDARD_HANDLING" {
+		sk, reason = p.aggregates()
+	} else {
+		sk, reason = p.rows()
+	}
+	if reason != "" {
+		return single(reason)
+	}
+	sk.mode, sk.ref, sk.broadcast = ModeDistributed, ref, broadcast
+	return sk
 }

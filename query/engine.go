@@ -397,7 +397,22 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 			if auto && streams {
 				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, more than half the file cache: its files stream through it in chunks", bytes)
 			}
+			tooLarge := ""
+			limit := opts.BroadcastMaxBytes
+			if limit == 0 {
+				limit = DefaultBroadcastMaxBytes
+			}
+			for _, t := range p.broadcast {
+				v := views[t]
+				_, _, fb := v.FileTotals()
+				_, hb := v.HotRows()
+				if fb+hb > limit {
+					tooLarge = fmt.Sprintf("the joined table %s holds %d bytes, more than the %d that are broadcast to every node", t, fb+hb, limit)
+				}
+			}
 			switch {
+			case tooLarge != "":
+				plan.Reason = tooLarge
 			case auto && p.mode != ModeDistributed && !streams:
 			case auto && bytes < opts.DistributeMinBytes && !streams:
 				plan.Reason = fmt.Sprintf("the statement reads %d bytes after pruning, less than the %d worth distributing", bytes, opts.DistributeMinBytes)
@@ -408,7 +423,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 				plan.Fragments = assignFragments(opts.Exchange.Nodes(), files)
 				return fail(nil)
 			default:
-				rows, done, err := e.runDistributed(ctx, conn, plan, p, views[p.table], idents[p.table], files, opts.Exchange)
+				rows, done, err := e.runDistributed(ctx, conn, plan, p, views, idents, files, opts.Exchange)
 				if len(plan.Tables) > 0 {
 					plan.Tables[0].Predicates = preds
 				}

@@ -56,7 +56,15 @@ type Options struct {
 	// PlanOnly plans the statement and returns no rows (EXPLAIN): no
 	// file is downloaded and no fragment runs.
 	PlanOnly bool
+	// BroadcastMaxBytes bounds a table joined to a distributed one (its
+	// files and hot rows), which every fragment gets whole
+	// (0: DefaultBroadcastMaxBytes).
+	BroadcastMaxBytes int64
 }
+
+// DefaultBroadcastMaxBytes is the largest table a distributed statement
+// joins by sending it to every node.
+const DefaultBroadcastMaxBytes = 16 << 20
 
 // tablePlan reports the files a relation reads.
 func (e *Engine) tablePlan(table string, ref int, view raftfsm.TableView, files []*v1.DataFile) TablePlan {
@@ -109,6 +117,8 @@ type distPlan struct {
 	cols      []Column
 	// final runs on the coordinator over partialsRel.
 	final string
+	// broadcast are the small tables every fragment gets whole.
+	broadcast []string
 }
 
 // planCache remembers distributed plans by statement text and schema.
@@ -148,37 +158,42 @@ var transportTypes = regexp.MustCompile(`^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGI
 // distribute returns the plan for statement a over view, planning (and
 // binding, to learn the types) on a cache miss.
 func (e *Engine) distribute(ctx context.Context, conn *sql.Conn, a *Analysis, sqlText string, views map[string]raftfsm.TableView, force string) (*distPlan, error) {
-	if len(a.Refs) != 1 {
-		return &distPlan{mode: ModeSingle, reason: fmt.Sprintf("the statement reads %d table references; only a statement over one table is distributed", len(a.Refs))}, nil
+	if len(a.Refs) == 0 {
+		return &distPlan{mode: ModeSingle, reason: "the statement reads no table"}, nil
 	}
-	table := a.Refs[0].Table
-	view, ok := views[table]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrTableNotFound, table)
+	key := force + "\x00" + sqlText
+	columns := map[string]map[string]bool{}
+	for _, t := range slices.Sorted(slices.Values(a.Tables)) {
+		view, ok := views[t]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrTableNotFound, t)
+		}
+		key += "\x00" + t + ":" + schemaFingerprint(view.Spec.Columns)
+		columns[t] = lowerSet(view.Spec.Columns)
 	}
-	key := force + "\x00" + schemaFingerprint(view.Spec.Columns) + "\x00" + sqlText
 	if p := e.plans.get(key); p != nil {
 		return p, nil
 	}
-	cols := map[string]bool{}
-	for _, c := range view.Spec.Columns {
-		cols[strings.ToLower(c.Name)] = true
+	sk := planSkeleton(a, columns, e.isAggregate)
+	gatherable := len(a.Refs) == 1 && sk.mode != ModeSingle
+	if force == string(ModeGathered) && sk.mode == ModeDistributed && gatherable {
+		sk = skeleton{mode: ModeGathered, reason: "gathered on request", ref: 0, columns: referencedColumns(a.Root, columns[a.Refs[0].Table])}
 	}
-	sk := planSkeleton(a, map[string]map[string]bool{table: cols}, e.isAggregate)
-	if force == string(ModeGathered) && sk.mode == ModeDistributed {
-		sk = skeleton{mode: ModeGathered, reason: "gathered on request", ref: 0, columns: referencedColumns(a.Root, cols)}
-	}
-	p, err := e.bindPlan(ctx, conn, a, sqlText, view, sk)
+	p, err := e.bindPlan(ctx, conn, a, sqlText, views, sk)
 	if err != nil {
 		return nil, err
 	}
 	if p.mode == ModeDistributed && p.reason != "" {
 		// The distributed plan did not bind to the statement's types:
-		// gather instead.
+		// gather instead (a join runs single).
 		reason := p.reason
-		sk = skeleton{mode: ModeGathered, ref: 0, columns: referencedColumns(a.Root, cols)}
-		if p, err = e.bindPlan(ctx, conn, a, sqlText, view, sk); err != nil {
-			return nil, err
+		if !gatherable {
+			p = &distPlan{mode: ModeSingle}
+		} else {
+			sk = skeleton{mode: ModeGathered, ref: 0, columns: referencedColumns(a.Root, columns[a.Refs[0].Table])}
+			if p, err = e.bindPlan(ctx, conn, a, sqlText, views, sk); err != nil {
+				return nil, err
+			}
 		}
 		p.reason = reason
 	}
@@ -199,26 +214,34 @@ func schemaFingerprint(cols []*v1.Column) string {
 // have the original statement's column names and types, or the plan is not
 // used (reason says why; a statement that does not bind at all fails here
 // with DuckDB's error, as it would when run).
-func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlText string, view raftfsm.TableView, sk skeleton) (*distPlan, error) {
-	p := &distPlan{mode: sk.mode, reason: sk.reason, ref: sk.ref}
+func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlText string, views map[string]raftfsm.TableView, sk skeleton) (*distPlan, error) {
+	p := &distPlan{mode: sk.mode, reason: sk.reason, ref: sk.ref, broadcast: sk.broadcast}
 	if sk.mode == ModeSingle {
 		return p, nil
 	}
 	ref := a.Refs[sk.ref]
 	p.table = ref.Table
+	view := views[ref.Table]
 	binding := ref.Alias
 	if binding == "" {
 		binding = ref.Table
 	}
-	empty := "__miniodb.empty." + ref.Table
-	var sel []string
-	for _, c := range view.Spec.Columns {
-		sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", sqlType(c.Type), quoteIdent(c.Name)))
+	emptyOf := func(t string) string { return "__miniodb.empty." + t }
+	empty := emptyOf(ref.Table)
+	for _, t := range a.Tables {
+		var sel []string
+		for _, c := range views[t].Spec.Columns {
+			sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", sqlType(c.Type), quoteIdent(c.Name)))
+		}
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s WHERE false", quoteIdent(emptyOf(t)), strings.Join(sel, ", "))); err != nil {
+			return nil, fmt.Errorf("query: plan: %w", err)
+		}
 	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s WHERE false", quoteIdent(empty), strings.Join(sel, ", "))); err != nil {
-		return nil, fmt.Errorf("query: plan: %w", err)
+	renamed, err := renameRefs(sqlText, a.Refs, func(r TableRef) string { return emptyOf(r.Table) })
+	if err != nil {
+		return &distPlan{mode: ModeSingle, reason: err.Error()}, nil
 	}
-	orig, err := describe(ctx, conn, renameRef(sqlText, ref, empty))
+	orig, err := describe(ctx, conn, renamed)
 	if err != nil {
 		// Running it single reports the statement's own error, if it has
 		// one (the renamed reference may be what fails, as in DESCRIBE).
@@ -349,7 +372,11 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 		named[i] = quoteIdent(n)
 	}
 	p.partial = fmt.Sprintf("SELECT * FROM (%s) AS __p(%s)", p.partial, strings.Join(named, ", "))
-	bound, err := describe(ctx, conn, strings.ReplaceAll(p.partial, quoteIdent(fragmentRel), quoteIdent(empty)))
+	onEmpty := strings.ReplaceAll(p.partial, quoteIdent(fragmentRel), quoteIdent(empty))
+	for _, t := range p.broadcast {
+		onEmpty = strings.ReplaceAll(onEmpty, quoteIdent(broadcastRel(t)), quoteIdent(emptyOf(t)))
+	}
+	bound, err := describe(ctx, conn, onEmpty)
 	if err != nil {
 		if sk.mode == ModeDistributed {
 			p.reason = "the partial statement does not bind: " + e.scrub(err.Error())
@@ -397,6 +424,29 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 		return p, nil
 	}
 	return p, nil
+}
+
+// renameRefs returns sqlText with every table reference renamed to the
+// relation rel gives it, each bound under its own name.
+func renameRefs(sqlText string, refs []TableRef, rel func(TableRef) string) (string, error) {
+	sorted := slices.Clone(refs)
+	slices.SortFunc(sorted, func(x, y TableRef) int { return x.Start - y.Start })
+	var b strings.Builder
+	last := 0
+	for _, r := range sorted {
+		if r.Start < last {
+			return "", fmt.Errorf("table references overlap at byte %d", r.Start)
+		}
+		text := quoteIdent(rel(r))
+		if r.Alias == "" {
+			text += " AS " + quoteIdent(r.Table)
+		}
+		b.WriteString(sqlText[last:r.Start])
+		b.WriteString(text)
+		last = r.End
+	}
+	b.WriteString(sqlText[last:])
+	return b.String(), nil
 }
 
 // renameRef returns sqlText with the table reference renamed to rel,
@@ -528,7 +578,7 @@ type FragmentPlan struct {
 // runFragments runs the plan's partial over files on the exchange's nodes
 // and returns the result files (in the engine's spill directory), their
 // per-fragment reports, and a cleanup that removes the files.
-func (e *Engine) runFragments(ctx context.Context, ex Exchange, p *distPlan, view raftfsm.TableView, files []*v1.DataFile) ([]string, []FragmentPlan, func(), error) {
+func (e *Engine) runFragments(ctx context.Context, ex Exchange, p *distPlan, view raftfsm.TableView, files []*v1.DataFile, broadcasts []*v1.Broadcast) ([]string, []FragmentPlan, func(), error) {
 	nodes := ex.Nodes()
 	var mu sync.Mutex
 	var outs []string
@@ -569,7 +619,7 @@ func (e *Engine) runFragments(ctx context.Context, ex Exchange, p *distPlan, vie
 		var firstErr error
 		for _, node := range order {
 			fs := assign[node]
-			req := &v1.RunFragmentRequest{Table: view.Spec.Name, Columns: view.Spec.Columns, Files: fs, Tombstones: view.Tombstones, Sql: p.transport}
+			req := &v1.RunFragmentRequest{Table: view.Spec.Name, Columns: view.Spec.Columns, Files: fs, Tombstones: view.Tombstones, Sql: p.transport, Broadcasts: broadcasts}
 			out := filepath.Join(e.dir, "spill", "fragment-"+randomID()+".parquet")
 			wg.Go(func() {
 				rep := FragmentPlan{Node: node, Files: len(fs), Attempts: attempt}
@@ -662,6 +712,22 @@ func (e *Engine) RunFragment(ctx context.Context, req *v1.RunFragmentRequest, w 
 	// chunks merge like partials of nodes.
 	chunks := chunkFiles(req.Files, e.cfg.CacheBytes/2)
 	stats.Chunks = int64(len(chunks))
+	for _, b := range req.Broadcasts {
+		path := filepath.Join(e.dir, "spill", "broadcast-"+randomID()+".parquet")
+		if err := os.WriteFile(path, b.Parquet, 0o600); err != nil {
+			return stats, fmt.Errorf("%w: broadcast %s: %w", ErrFragment, b.Table, err)
+		}
+		defer os.Remove(path)
+		var sel []string
+		for _, c := range b.Columns {
+			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), sqlType(c.Type), quoteIdent(c.Name)))
+		}
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM read_parquet(%s)",
+			quoteIdent(broadcastRel(b.Table)), strings.Join(sel, ", "), quoteString(path))); err != nil {
+			return stats, fmt.Errorf("query: broadcast view of %s: %w", b.Table, scrubbed{e.scrub(err.Error()), err})
+		}
+		defer conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(broadcastRel(b.Table)))
+	}
 	view := raftfsm.TableView{Spec: &v1.TableSpec{Name: req.Table, Columns: req.Columns}, Files: req.Files, Tombstones: req.Tombstones}
 	defer conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+quoteIdent(fragmentRel))
 	var outs []string
@@ -769,7 +835,8 @@ func (e *Engine) prunedFiles(ctx context.Context, ref TableRef, view raftfsm.Tab
 // which sees exactly the hot rows of view), and the final statement over
 // all partials. done removes the fragments' results and releases the
 // files' hold.
-func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, view raftfsm.TableView, hotIdent string, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
+func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, views map[string]raftfsm.TableView, idents map[string]string, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
+	view, hotIdent := views[p.table], idents[p.table]
 	plan.Mode, plan.Partial, plan.Final, plan.SQL = p.mode, p.partial, p.final, p.final
 	plan.Tables = append(plan.Tables, e.tablePlan(p.table, p.ref, view, files))
 	keys := make([]string, len(files))
@@ -777,12 +844,45 @@ func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan,
 		keys[i] = f.Key
 	}
 	release := ex.Hold(keys)
-	outs, reports, removeOuts, err := e.runFragments(ctx, ex, p, view, files)
-	plan.Fragments = reports
+	var releases []func()
 	done := func() {
-		removeOuts()
+		for _, r := range releases {
+			r()
+		}
 		release()
 	}
+	// The joined small tables, whole, at the same index as the files and
+	// hot rows: a view of each here (the hot partial reads it), and its
+	// rows as one Parquet file for the fragments.
+	var broadcasts []*v1.Broadcast
+	for _, t := range p.broadcast {
+		bv := views[t]
+		tp, stmt, rel, err := e.viewOf(ctx, relation{name: broadcastRel(t), table: t, ref: -1, files: bv.Files}, idents[t], bv)
+		if rel != nil {
+			releases = append(releases, rel)
+		}
+		if err != nil {
+			return nil, done, err
+		}
+		plan.Tables = append(plan.Tables, tp)
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(broadcastRel(t)), stmt)); err != nil {
+			return nil, done, fmt.Errorf("query: broadcast view of %s: %w", t, scrubbed{e.scrub(err.Error()), err})
+		}
+		out := filepath.Join(e.dir, "spill", "broadcast-"+randomID()+".parquet")
+		_, err = conn.ExecContext(ctx, fmt.Sprintf("COPY (SELECT * FROM %s) TO %s (FORMAT parquet)", quoteIdent(broadcastRel(t)), quoteString(out)))
+		var data []byte
+		if err == nil {
+			data, err = os.ReadFile(out)
+		}
+		os.Remove(out)
+		if err != nil {
+			return nil, done, fmt.Errorf("query: broadcast %s: %w", t, wrapDuckDB(err, e.dir))
+		}
+		broadcasts = append(broadcasts, &v1.Broadcast{Table: t, Columns: bv.Spec.Columns, Parquet: data})
+	}
+	outs, reports, removeOuts, err := e.runFragments(ctx, ex, p, view, files, broadcasts)
+	plan.Fragments = reports
+	releases = append(releases, removeOuts)
 	if err != nil {
 		return nil, done, err
 	}

@@ -234,8 +234,11 @@ type RunFragmentRequest struct {
 	Files []*DataFile `protobuf:"bytes,3,rep,name=files,proto3" json:"files,omitempty"`
 	// The table's deletes the files may still hold rows of.
 	Tombstones []*Tombstone `protobuf:"bytes,4,rep,name=tombstones,proto3" json:"tombstones,omitempty"`
-	// The partial statement, over the relation "__miniodb.fragment".
-	Sql           string `protobuf:"bytes,5,opt,name=sql,proto3" json:"sql,omitempty"`
+	// The partial statement, over the relation "__miniodb.fragment" (and
+	// the broadcast tables, as "__miniodb.broadcast.<table>").
+	Sql string `protobuf:"bytes,5,opt,name=sql,proto3" json:"sql,omitempty"`
+	// Small tables the statement joins, whole, at the coordinator's index.
+	Broadcasts    []*Broadcast `protobuf:"bytes,6,rep,name=broadcasts,proto3" json:"broadcasts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -305,6 +308,74 @@ func (x *RunFragmentRequest) GetSql() string {
 	return ""
 }
 
+func (x *RunFragmentRequest) GetBroadcasts() []*Broadcast {
+	if x != nil {
+		return x.Broadcasts
+	}
+	return nil
+}
+
+type Broadcast struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Table   string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Columns []*Column              `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
+	// The table's rows (files and hot rows) as one Parquet file.
+	Parquet       []byte `protobuf:"bytes,3,opt,name=parquet,proto3" json:"parquet,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Broadcast) Reset() {
+	*x = Broadcast{}
+	mi := &file_miniodb_v1_peer_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Broadcast) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Broadcast) ProtoMessage() {}
+
+func (x *Broadcast) ProtoReflect() protoreflect.Message {
+	mi := &file_miniodb_v1_peer_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Broadcast.ProtoReflect.Descriptor instead.
+func (*Broadcast) Descriptor() ([]byte, []int) {
+	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Broadcast) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *Broadcast) GetColumns() []*Column {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *Broadcast) GetParquet() []byte {
+	if x != nil {
+		return x.Parquet
+	}
+	return nil
+}
+
 type RunFragmentResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The next piece of the result file.
@@ -317,7 +388,7 @@ type RunFragmentResponse struct {
 
 func (x *RunFragmentResponse) Reset() {
 	*x = RunFragmentResponse{}
-	mi := &file_miniodb_v1_peer_proto_msgTypes[5]
+	mi := &file_miniodb_v1_peer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +400,7 @@ func (x *RunFragmentResponse) String() string {
 func (*RunFragmentResponse) ProtoMessage() {}
 
 func (x *RunFragmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_peer_proto_msgTypes[5]
+	mi := &file_miniodb_v1_peer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +413,7 @@ func (x *RunFragmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunFragmentResponse.ProtoReflect.Descriptor instead.
 func (*RunFragmentResponse) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{5}
+	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RunFragmentResponse) GetData() []byte {
@@ -379,7 +450,7 @@ type FragmentStats struct {
 
 func (x *FragmentStats) Reset() {
 	*x = FragmentStats{}
-	mi := &file_miniodb_v1_peer_proto_msgTypes[6]
+	mi := &file_miniodb_v1_peer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +462,7 @@ func (x *FragmentStats) String() string {
 func (*FragmentStats) ProtoMessage() {}
 
 func (x *FragmentStats) ProtoReflect() protoreflect.Message {
-	mi := &file_miniodb_v1_peer_proto_msgTypes[6]
+	mi := &file_miniodb_v1_peer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +475,7 @@ func (x *FragmentStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FragmentStats.ProtoReflect.Descriptor instead.
 func (*FragmentStats) Descriptor() ([]byte, []int) {
-	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{6}
+	return file_miniodb_v1_peer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FragmentStats) GetNode() string {
@@ -479,7 +550,7 @@ const file_miniodb_v1_peer_proto_rawDesc = "" +
 	"\x14ForwardedWriteResult\x125\n" +
 	"\bresponse\x18\x01 \x01(\v2\x19.miniodb.v1.WriteResponseR\bresponse\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xcd\x01\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x84\x02\n" +
 	"\x12RunFragmentRequest\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12,\n" +
 	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12*\n" +
@@ -487,7 +558,14 @@ const file_miniodb_v1_peer_proto_rawDesc = "" +
 	"\n" +
 	"tombstones\x18\x04 \x03(\v2\x15.miniodb.v1.TombstoneR\n" +
 	"tombstones\x12\x10\n" +
-	"\x03sql\x18\x05 \x01(\tR\x03sql\"Z\n" +
+	"\x03sql\x18\x05 \x01(\tR\x03sql\x125\n" +
+	"\n" +
+	"broadcasts\x18\x06 \x03(\v2\x15.miniodb.v1.BroadcastR\n" +
+	"broadcasts\"i\n" +
+	"\tBroadcast\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12,\n" +
+	"\acolumns\x18\x02 \x03(\v2\x12.miniodb.v1.ColumnR\acolumns\x12\x18\n" +
+	"\aparquet\x18\x03 \x01(\fR\aparquet\"Z\n" +
 	"\x13RunFragmentResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12/\n" +
 	"\x05stats\x18\x02 \x01(\v2\x19.miniodb.v1.FragmentStatsR\x05stats\"\xdf\x01\n" +
@@ -519,39 +597,42 @@ func file_miniodb_v1_peer_proto_rawDescGZIP() []byte {
 	return file_miniodb_v1_peer_proto_rawDescData
 }
 
-var file_miniodb_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_miniodb_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_miniodb_v1_peer_proto_goTypes = []any{
 	(*WriteManyRequest)(nil),     // 0: miniodb.v1.WriteManyRequest
 	(*ForwardedWrite)(nil),       // 1: miniodb.v1.ForwardedWrite
 	(*WriteManyResponse)(nil),    // 2: miniodb.v1.WriteManyResponse
 	(*ForwardedWriteResult)(nil), // 3: miniodb.v1.ForwardedWriteResult
 	(*RunFragmentRequest)(nil),   // 4: miniodb.v1.RunFragmentRequest
-	(*RunFragmentResponse)(nil),  // 5: miniodb.v1.RunFragmentResponse
-	(*FragmentStats)(nil),        // 6: miniodb.v1.FragmentStats
-	(*WriteRequest)(nil),         // 7: miniodb.v1.WriteRequest
-	(*WriteResponse)(nil),        // 8: miniodb.v1.WriteResponse
-	(*Column)(nil),               // 9: miniodb.v1.Column
-	(*DataFile)(nil),             // 10: miniodb.v1.DataFile
-	(*Tombstone)(nil),            // 11: miniodb.v1.Tombstone
+	(*Broadcast)(nil),            // 5: miniodb.v1.Broadcast
+	(*RunFragmentResponse)(nil),  // 6: miniodb.v1.RunFragmentResponse
+	(*FragmentStats)(nil),        // 7: miniodb.v1.FragmentStats
+	(*WriteRequest)(nil),         // 8: miniodb.v1.WriteRequest
+	(*WriteResponse)(nil),        // 9: miniodb.v1.WriteResponse
+	(*Column)(nil),               // 10: miniodb.v1.Column
+	(*DataFile)(nil),             // 11: miniodb.v1.DataFile
+	(*Tombstone)(nil),            // 12: miniodb.v1.Tombstone
 }
 var file_miniodb_v1_peer_proto_depIdxs = []int32{
 	1,  // 0: miniodb.v1.WriteManyRequest.writes:type_name -> miniodb.v1.ForwardedWrite
-	7,  // 1: miniodb.v1.ForwardedWrite.request:type_name -> miniodb.v1.WriteRequest
+	8,  // 1: miniodb.v1.ForwardedWrite.request:type_name -> miniodb.v1.WriteRequest
 	3,  // 2: miniodb.v1.WriteManyResponse.results:type_name -> miniodb.v1.ForwardedWriteResult
-	8,  // 3: miniodb.v1.ForwardedWriteResult.response:type_name -> miniodb.v1.WriteResponse
-	9,  // 4: miniodb.v1.RunFragmentRequest.columns:type_name -> miniodb.v1.Column
-	10, // 5: miniodb.v1.RunFragmentRequest.files:type_name -> miniodb.v1.DataFile
-	11, // 6: miniodb.v1.RunFragmentRequest.tombstones:type_name -> miniodb.v1.Tombstone
-	6,  // 7: miniodb.v1.RunFragmentResponse.stats:type_name -> miniodb.v1.FragmentStats
-	0,  // 8: miniodb.v1.PeerService.WriteMany:input_type -> miniodb.v1.WriteManyRequest
-	4,  // 9: miniodb.v1.FragmentService.RunFragment:input_type -> miniodb.v1.RunFragmentRequest
-	2,  // 10: miniodb.v1.PeerService.WriteMany:output_type -> miniodb.v1.WriteManyResponse
-	5,  // 11: miniodb.v1.FragmentService.RunFragment:output_type -> miniodb.v1.RunFragmentResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 3: miniodb.v1.ForwardedWriteResult.response:type_name -> miniodb.v1.WriteResponse
+	10, // 4: miniodb.v1.RunFragmentRequest.columns:type_name -> miniodb.v1.Column
+	11, // 5: miniodb.v1.RunFragmentRequest.files:type_name -> miniodb.v1.DataFile
+	12, // 6: miniodb.v1.RunFragmentRequest.tombstones:type_name -> miniodb.v1.Tombstone
+	5,  // 7: miniodb.v1.RunFragmentRequest.broadcasts:type_name -> miniodb.v1.Broadcast
+	10, // 8: miniodb.v1.Broadcast.columns:type_name -> miniodb.v1.Column
+	7,  // 9: miniodb.v1.RunFragmentResponse.stats:type_name -> miniodb.v1.FragmentStats
+	0,  // 10: miniodb.v1.PeerService.WriteMany:input_type -> miniodb.v1.WriteManyRequest
+	4,  // 11: miniodb.v1.FragmentService.RunFragment:input_type -> miniodb.v1.RunFragmentRequest
+	2,  // 12: miniodb.v1.PeerService.WriteMany:output_type -> miniodb.v1.WriteManyResponse
+	6,  // 13: miniodb.v1.FragmentService.RunFragment:output_type -> miniodb.v1.RunFragmentResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_miniodb_v1_peer_proto_init() }
@@ -568,7 +649,7 @@ func file_miniodb_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_miniodb_v1_peer_proto_rawDesc), len(file_miniodb_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
