@@ -229,7 +229,8 @@ func TestExplain(t *testing.T) {
 		{q, "distributed", true, []string{"mode: distributed", "rows out", "files cached", "result: 3 rows"}, nil},
 		{q, "auto", false, []string{"mode: single", "less than the 67108864 worth distributing", "ran: "}, []string{"fragment on"}},
 		{"SELECT median(value) FROM events", "distributed", false, []string{"mode: gathered", "why: aggregate median() does not decompose exactly", "partial (every fragment; the hot rows on the coordinator): SELECT * FROM (SELECT \"value\" FROM"}, nil},
-		{"SELECT count(*) FROM events a JOIN events b USING (id)", "distributed", false, []string{"mode: single", "why: the statement reads 2 table references"}, nil},
+		{"SELECT count(*) FROM events a JOIN events b USING (id)", "distributed", false, []string{"mode: single", "why: a join with USING runs on the coordinator"}, nil},
+		{"SELECT h.dc, count(*) FROM events e JOIN hosts h ON e.host = h.name GROUP BY 1", "distributed", true, []string{"mode: distributed", "table hosts: reads 1 of 1 files", "9 hot rows", `"__miniodb.broadcast.hosts" AS h`, "result: 4 rows"}, nil},
 		{"EXPLAIN ANALYZE SELECT count(*) FROM events", "gathered", false, []string{"mode: gathered", "result: 1 rows"}, nil},
 	} {
 		got := explain(tc.sql, tc.execution, tc.analyze)
