@@ -136,10 +136,14 @@ func (a *api) writeRows(ctx context.Context, addr, table, requestID, upsertKey s
 	return res, nil
 }
 
-// readIDs runs SELECT id FROM table with the given consistency and returns
-// the ids in the order the server sent them.
-func (a *api) readIDs(ctx context.Context, addr, table, consistency string) ([]string, error) {
+// readIDs runs SELECT id FROM table with the given consistency and
+// execution mode ("" for the server's choice) and returns the ids in the
+// order the server sent them.
+func (a *api) readIDs(ctx context.Context, addr, table, consistency, execution string) ([]string, error) {
 	form := url.Values{"sql": {"SELECT id FROM " + table}, "consistency": {consistency}}
+	if execution != "" {
+		form.Set("execution", execution)
+	}
 	b, err := a.do(ctx, http.MethodPost, "http://"+addr+"/v1/query?format=json", "application/x-www-form-urlencoded", []byte(form.Encode()))
 	if err != nil {
 		return nil, err

@@ -164,6 +164,9 @@ func (c *Cluster) args(nd *Node, join bool) []string {
 		"--snapshot-interval", o.SnapshotInterval.String(),
 		"--query-threads", "1",
 		"--cache-bytes", "268435456",
+		// A partitioned or paused node's fragment moves to another node
+		// well within the workload's read timeout.
+		"--fragment-timeout", "1s",
 		"--log-level", o.LogLevel,
 	}
 	if o.DeleteGrace > 0 {

@@ -312,7 +312,7 @@ func finalReads(ctx context.Context, c *Cluster, hist *History, logf func(string
 		inv := hist.Invoke(ProcFinal, FReadDoomed, nil)
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		ids, err := c.api.readIDs(rctx, c.Nodes[0].HTTPAddr, DoomedTable, "strong")
+		ids, err := c.api.readIDs(rctx, c.Nodes[0].HTTPAddr, DoomedTable, "strong", "")
 		hist.Complete(inv, map[bool]string{true: OK, false: Fail}[err == nil], func(e *Event) {
 			e.Node = c.Nodes[0].ID
 			if err != nil {
@@ -326,7 +326,9 @@ func finalReads(ctx context.Context, c *Cluster, hist *History, logf func(string
 	if err != nil {
 		logf("final read of %s failed: %v", DoomedTable, err)
 	}
-	for _, f := range []struct{ fn, consistency string }{{FRead, "strong"}, {FReadLocal, "local"}} {
+	// Strong reads also run distributed (every node reads its share of
+	// the files) and gathered, so the fragments' answers are checked too.
+	for _, f := range []struct{ fn, consistency, execution string }{{FRead, "strong", ""}, {FReadLocal, "local", ""}, {FRead, "strong", "distributed"}, {FRead, "strong", "gathered"}} {
 		for _, nd := range c.Nodes {
 			var ids []string
 			var lastErr error
@@ -335,7 +337,7 @@ func finalReads(ctx context.Context, c *Cluster, hist *History, logf func(string
 				rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 				defer cancel()
 				var err error
-				ids, err = c.api.readIDs(rctx, nd.HTTPAddr, Table, f.consistency)
+				ids, err = c.api.readIDs(rctx, nd.HTTPAddr, Table, f.consistency, f.execution)
 				hist.Complete(inv, map[bool]string{true: OK, false: Fail}[err == nil], func(e *Event) {
 					e.Node = nd.ID
 					if err != nil {
@@ -348,10 +350,10 @@ func finalReads(ctx context.Context, c *Cluster, hist *History, logf func(string
 				return err
 			})
 			if err != nil {
-				logf("final %s read through %s failed: %v", f.consistency, nd.ID, lastErr)
+				logf("final %s%s read through %s failed: %v", f.consistency, suffix(f.execution), nd.ID, lastErr)
 				continue
 			}
-			logf("final %s read through %s: %d rows", f.consistency, nd.ID, len(ids))
+			logf("final %s%s read through %s: %d rows", f.consistency, suffix(f.execution), nd.ID, len(ids))
 		}
 	}
 }
@@ -482,4 +484,12 @@ func repoRoot() (string, error) {
 			return "", fmt.Errorf("jepsen: no github.com/miniodb/miniodb go.mod above %s", dir)
 		}
 	}
+}
+
+// suffix names an execution mode in a log line ("" for the server's).
+func suffix(execution string) string {
+	if execution == "" {
+		return ""
+	}
+	return " (" + execution + ")"
 }

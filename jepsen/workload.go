@@ -259,7 +259,11 @@ func (w *workload) reader(p int, rng *rand.Rand) {
 		nd := w.c.Nodes[rng.Intn(len(w.c.Nodes))]
 		inv := w.h.Invoke(p, FRead, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), w.opts.ReadTimeout)
-		ids, err := w.c.api.readIDs(ctx, nd.HTTPAddr, Table, "strong")
+		// A third of the reads let the leader choose, a third run
+		// distributed and a third gathered: fragments on every node,
+		// through the same faults.
+		execution := []string{"", "distributed", "gathered"}[rng.Intn(3)]
+		ids, err := w.c.api.readIDs(ctx, nd.HTTPAddr, Table, "strong", execution)
 		cancel()
 		typ := OK
 		if err != nil {
