@@ -703,9 +703,9 @@ func alterDetail(m *v1.AlterTableRequest) string {
 }
 
 // explain answers EXPLAIN [ANALYZE] with one VARCHAR column "plan", a
-// line per row. EXPLAIN plans the statement without reading anything;
-// EXPLAIN ANALYZE runs it, counts its rows and reports what each
-// fragment did.
+// line per row. EXPLAIN plans the statement without running it (an id
+// lookup still reads bloom filters to prune); EXPLAIN ANALYZE runs it,
+// counts its rows and reports what each fragment did.
 func (n *Node) explain(ctx context.Context, stmt string, analyze bool, opts query.Options, onColumns func([]*v1.ResultColumn) error, onRow func(*structpb.ListValue) error) error {
 	start := time.Now()
 	opts.PlanOnly = !analyze

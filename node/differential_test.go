@@ -411,20 +411,7 @@ func randomQuery(rng *rand.Rand, aliases string) string {
 
 // engineQuery runs q on an engine and renders its rows with writeRow.
 func engineQuery(e *query.Engine, q string) (string, *query.Plan, error) {
-	rows, plan, err := e.Query(context.Background(), q)
-	if err != nil {
-		return "", nil, err
-	}
-	defer rows.Close()
-	var b strings.Builder
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return "", nil, err
-		}
-		writeRow(&b, vals)
-	}
-	return b.String(), plan, rows.Err()
+	return engineQueryWith(e, q, query.Options{})
 }
 
 // queryRows renders the rows of a database/sql query with writeRow.

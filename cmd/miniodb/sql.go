@@ -43,8 +43,8 @@ node computes partial results over its share of the files, the leader
 merges them), "gathered" has the nodes filter and project while the leader
 runs the statement, "single" runs it on the leader alone. --explain prints
 how a statement would run (mode and why, files and bytes before and after
-pruning, the fragments, the partial and final SQL) without reading
-anything; --analyze runs it and adds what each fragment did. Sending
+pruning, the fragments, the partial and final SQL) without running it;
+--analyze runs it and adds what each fragment did. Sending
 "EXPLAIN [ANALYZE] SELECT …" does the same.
 
 Errors print the server's code and message on stderr; the exit code is 1.
