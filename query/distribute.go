@@ -254,12 +254,12 @@ func (p *planner) aggregates() (skeleton, string) {
 			if !ok || i < 1 || i > len(items) {
 				return skeleton{}, "GROUP BY a constant runs on the coordinator"
 			}
-			e = withAlias(items[i-1].(map[string]any), "")
+			e = withAlias(asMap(items[i-1]), "")
 		case e["class"] == "COLUMN_REF" && len(asList(e["column_names"])) == 1 && !p.isColumn(strings.ToLower(asString(asList(e["column_names"])[0]))):
 			name := strings.ToLower(asString(asList(e["column_names"])[0]))
 			found := false
 			for _, it := range items {
-				if m := it.(map[string]any); strings.ToLower(asString(m["alias"])) == name {
+				if m := asMap(it); strings.ToLower(asString(m["alias"])) == name {
 					e, found = withAlias(m, ""), true
 					break
 				}
@@ -315,7 +315,7 @@ func (p *planner) aggregates() (skeleton, string) {
 				fail = "nested aggregate or window function"
 				return ""
 			}
-			if col := p.foreign(c.(map[string]any)); col != "" {
+			if col := p.foreign(asMap(c)); col != "" {
 				fail = fmt.Sprintf("%s() reads %s, which is not a column of the table", name, col)
 				return ""
 			}
@@ -333,7 +333,7 @@ func (p *planner) aggregates() (skeleton, string) {
 				fail = fmt.Sprintf("%s(DISTINCT …) with a FILTER or several arguments runs on the coordinator", name)
 				return ""
 			}
-			arg := withAlias(children[0].(map[string]any), "")
+			arg := withAlias(asMap(children[0]), "")
 			ak := exprKey(arg, p.strip)
 			i, ok := dIdx[ak]
 			if !ok {
@@ -513,7 +513,7 @@ func (p *planner) aggregates() (skeleton, string) {
 	// error DuckDB reports when it binds the original statement.
 	aliases := map[string]bool{}
 	for _, it := range asList(outer["select_list"]) {
-		if a := asString(it.(map[string]any)["alias"]); a != "" {
+		if a := asString(asMap(it)["alias"]); a != "" {
 			aliases[strings.ToLower(a)] = true
 		}
 	}
@@ -566,7 +566,7 @@ func (p *planner) aggregates() (skeleton, string) {
 		groupBy = strings.Join(all, ", ")
 		plain := len(sets) == 0 || len(sets) == 1 && len(asList(sets[0])) == len(keys)
 		for j, ix := range asList(append(sets, nil)[0]) {
-			if n, err := ix.(json.Number).Int64(); !plain || err != nil || n != int64(j) {
+			if n, ok := setIndex(ix); !plain || !ok || n != int64(j) {
 				plain = false
 				break
 			}
@@ -576,8 +576,8 @@ func (p *planner) aggregates() (skeleton, string) {
 			for _, s := range sets {
 				var ks []string
 				for _, ix := range asList(s) {
-					n, err := ix.(json.Number).Int64()
-					if err != nil || n < 0 || int(n) >= len(keys) {
+					n, ok := setIndex(ix)
+					if !ok || n < 0 || int(n) >= len(keys) {
 						return skeleton{}, "unexpected grouping set"
 					}
 					ks = append(ks, quoteIdent(fmt.Sprintf("__k%d", n+1)))
@@ -1021,6 +1021,16 @@ func nonNegative(e map[string]any) (int64, bool) {
 	}
 	i, err := num.Int64()
 	return i, err == nil && i >= 0
+}
+
+// setIndex reads an index of a grouping set.
+func setIndex(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
 }
 
 func asList(v any) []any {
