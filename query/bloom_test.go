@@ -97,19 +97,22 @@ func TestBloomPrune(t *testing.T) {
 	// idLookups: the intersection of the id predicates.
 	types := map[string]v1.ColumnType{"id": v1.ColumnType_COLUMN_TYPE_VARCHAR}
 	str := func(s string) Literal { return Literal{Kind: LitString, Text: s} }
+	// nil: no restriction on id (every file may match); empty: no id
+	// can match.
 	for _, tc := range []struct {
 		preds []Predicate
 		want  string
+		none  bool // want nil
 	}{
-		{[]Predicate{{Column: "id", Op: OpEq, Value: str("x")}}, "[x]"},
-		{[]Predicate{{Column: "id", Op: OpIn, Values: []Literal{str("x"), str("y")}}, {Column: "id", Op: OpEq, Value: str("y")}}, "[y]"},
-		{[]Predicate{{Column: "id", Op: OpEq, Value: str("x")}, {Column: "id", Op: OpEq, Value: str("y")}}, "[]"},
-		{[]Predicate{{Column: "id", Op: OpGe, Value: str("x")}}, "[]"},
-		{[]Predicate{{Column: "id", Op: OpEq, Value: Literal{Kind: LitInt, Int: 3}}}, "[]"},
+		{[]Predicate{{Column: "id", Op: OpEq, Value: str("x")}}, "[x]", false},
+		{[]Predicate{{Column: "id", Op: OpIn, Values: []Literal{str("x"), str("y")}}, {Column: "id", Op: OpEq, Value: str("y")}}, "[y]", false},
+		{[]Predicate{{Column: "id", Op: OpEq, Value: str("x")}, {Column: "id", Op: OpEq, Value: str("y")}}, "[]", false},
+		{[]Predicate{{Column: "id", Op: OpGe, Value: str("x")}}, "[]", true},
+		{[]Predicate{{Column: "id", Op: OpEq, Value: Literal{Kind: LitInt, Int: 3}}}, "[]", true},
 	} {
 		got := idLookups(tc.preds, types)
-		if fmt.Sprint(got) != tc.want || (tc.want == "[]" && len(tc.preds) > 0 && tc.preds[0].Op == OpGe && got != nil) {
-			t.Errorf("idLookups(%v) = %v, want %s", tc.preds, got, tc.want)
+		if fmt.Sprint(got) != tc.want || (got == nil) != tc.none {
+			t.Errorf("idLookups(%v) = %#v, want %s (nil: %v)", tc.preds, got, tc.want, tc.none)
 		}
 	}
 }

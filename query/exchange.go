@@ -121,36 +121,6 @@ type distPlan struct {
 	broadcast []string
 }
 
-// planCache remembers distributed plans by statement text and schema.
-type planCache struct {
-	mu    sync.Mutex
-	plans map[string]*distPlan
-	order []string
-}
-
-func (c *planCache) get(key string) *distPlan {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.plans[key]
-}
-
-func (c *planCache) put(key string, p *distPlan) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.plans == nil {
-		c.plans = map[string]*distPlan{}
-	}
-	if _, ok := c.plans[key]; ok {
-		return
-	}
-	if len(c.order) >= treeCacheEntries {
-		delete(c.plans, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.plans[key] = p
-	c.order = append(c.order, key)
-}
-
 // transportTypes are the types a partial column may have: Parquet keeps
 // their values exactly (HUGEINT after a cast to DECIMAL(38,0)).
 var transportTypes = regexp.MustCompile(`^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|VARCHAR|BLOB|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|INTERVAL|UUID|JSON)$`)
@@ -270,7 +240,9 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 			}
 			p.partial += " WHERE " + w
 		}
-		p.final = renameRef(sqlText, ref, partialsRel)
+		if p.final, err = renameRefs(sqlText, []TableRef{ref}, func(TableRef) string { return partialsRel }); err != nil {
+			return nil, fmt.Errorf("query: plan: %w", err)
+		}
 	case sk.outer != nil:
 		// Aggregates: the outer statement's columns get the original's
 		// names, so the answer is named as DuckDB names it.
@@ -447,16 +419,6 @@ func renameRefs(sqlText string, refs []TableRef, rel func(TableRef) string) (str
 	}
 	b.WriteString(sqlText[last:])
 	return b.String(), nil
-}
-
-// renameRef returns sqlText with the table reference renamed to rel,
-// bound under the name the statement bound it to.
-func renameRef(sqlText string, ref TableRef, rel string) string {
-	text := quoteIdent(rel)
-	if ref.Alias == "" {
-		text += " AS " + quoteIdent(ref.Table)
-	}
-	return sqlText[:ref.Start] + text + sqlText[ref.End:]
 }
 
 func lowerSet(cols []*v1.Column) map[string]bool {

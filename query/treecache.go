@@ -14,9 +14,7 @@ import (
 // kept; the cache holds at most treeCacheEntries trees of texts up to
 // treeCacheMaxText bytes, and forgets the oldest first.
 type treeCache struct {
-	mu    sync.Mutex
-	trees map[string]map[string]any
-	order []string // insertion order, oldest first
+	c bounded[map[string]any]
 }
 
 const (
@@ -26,28 +24,59 @@ const (
 
 // parse returns the tree of text, from the cache or from DuckDB.
 func (c *treeCache) parse(ctx context.Context, conn *sql.Conn, text string) (map[string]any, error) {
-	c.mu.Lock()
-	tree, ok := c.trees[text]
-	c.mu.Unlock()
-	if ok {
+	if tree, ok := c.c.get(text); ok {
 		return tree, nil
 	}
 	tree, err := parseTree(ctx, conn, text)
 	if err != nil || len(text) > treeCacheMaxText {
 		return tree, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.trees == nil {
-		c.trees = map[string]map[string]any{}
-	}
-	if _, ok := c.trees[text]; !ok {
-		if len(c.order) >= treeCacheEntries {
-			delete(c.trees, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.trees[text] = tree
-		c.order = append(c.order, text)
-	}
+	c.c.put(text, tree)
 	return tree, nil
+}
+
+// planCache remembers distributed plans by statement text and schema
+// (plans are immutable once made).
+type planCache struct {
+	c bounded[*distPlan]
+}
+
+func (c *planCache) get(key string) *distPlan {
+	p, _ := c.c.get(key)
+	return p
+}
+
+func (c *planCache) put(key string, p *distPlan) { c.c.put(key, p) }
+
+// bounded is a map of at most treeCacheEntries values that forgets the
+// oldest first. Safe for concurrent use.
+type bounded[V any] struct {
+	mu    sync.Mutex
+	vals  map[string]V
+	order []string // insertion order, oldest first
+}
+
+func (b *bounded[V]) get(key string) (V, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.vals[key]
+	return v, ok
+}
+
+// put keeps the first value stored under a key.
+func (b *bounded[V]) put(key string, v V) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.vals == nil {
+		b.vals = map[string]V{}
+	}
+	if _, ok := b.vals[key]; ok {
+		return
+	}
+	if len(b.order) >= treeCacheEntries {
+		delete(b.vals, b.order[0])
+		b.order = b.order[1:]
+	}
+	b.vals[key] = v
+	b.order = append(b.order, key)
 }

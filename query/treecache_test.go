@@ -45,7 +45,7 @@ func TestTreeCache(t *testing.T) {
 	if _, err := c.parse(ctx, conn, "SELEC 1"); err == nil {
 		t.Fatal("syntax error parsed")
 	}
-	if _, ok := c.trees["SELEC 1"]; ok {
+	if _, ok := c.c.vals["SELEC 1"]; ok {
 		t.Error("a failed parse was cached")
 	}
 	for i := range treeCacheEntries + 10 {
@@ -53,10 +53,10 @@ func TestTreeCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(c.trees) != treeCacheEntries || len(c.order) != treeCacheEntries {
-		t.Errorf("%d trees, %d in order; want %d", len(c.trees), len(c.order), treeCacheEntries)
+	if len(c.c.vals) != treeCacheEntries || len(c.c.order) != treeCacheEntries {
+		t.Errorf("%d trees, %d in order; want %d", len(c.c.vals), len(c.c.order), treeCacheEntries)
 	}
-	if _, ok := c.trees[q]; ok {
+	if _, ok := c.c.vals[q]; ok {
 		t.Error("the oldest text was not forgotten")
 	}
 }
