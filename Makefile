@@ -30,11 +30,13 @@ verify: ## checks besides tests (CI runs them first): gofmt, go vet, staticcheck
 
 lint: verify
 
-bench: ## benchmarks: wal, parquet, ingest parsing, merges vs DuckDB COPY, whole-node ingest/query, the small-files case vs raw DuckDB, backups
+bench: ## benchmarks: wal, parquet, ingest parsing, merges vs DuckDB COPY, whole-node ingest/query, the small-files case vs raw DuckDB, hot rows after ingest, backups
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./wal/ ./parquetio/ ./ingest/
 	MINIODB_MERGE_BENCH=1 $(GO) test -count=1 -run '^TestMergeBench$$' -v ./compaction/
 	$(GO) run ./cmd/miniodb bench
 	$(GO) run ./cmd/miniodb bench --rows 2000000 --small-files 1000 --days 1
+	$(GO) run ./cmd/miniodb bench --rows 2000000 --hot
+	$(GO) test -run '^$$' -bench BenchmarkHotRows -benchtime 5x ./query/
 	$(GO) run ./cmd/miniodb bench --rows 10000000 --backup 100 --days 1
 
 clean-data: ## remove ./data (the embedded default's state)

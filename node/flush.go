@@ -54,13 +54,6 @@ func (n *Node) flushLoop() {
 			continue
 		}
 		backoff = 0
-		if n.engine != nil {
-			ctx, cancel := n.stopContext()
-			if err := n.engine.SyncAll(ctx, time.Minute); err != nil && ctx.Err() == nil {
-				n.logger.Warn("syncing hot mirrors failed", "error", err)
-			}
-			cancel()
-		}
 	}
 }
 

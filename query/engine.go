@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/sync/errgroup"
@@ -86,14 +84,6 @@ type Engine struct {
 	logger *slog.Logger
 	db     *sql.DB
 	cache  *Cache
-
-	// mirrorMu serialises syncing the hot mirrors and starting a query's
-	// transaction, so every query's transaction sees the mirrors exactly in
-	// the state of the views it took.
-	mirrorMu sync.Mutex
-	mirrors  map[string]*mirrorTable
-
-	lastQuery atomic.Int64 // unix nanos of the last query's start
 
 	// viewCache remembers, per DuckDB connection, the definition of the
 	// temporary view each table has there, so a query whose files and hot
@@ -191,7 +181,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))
 	}
 	settings = append(settings,
-		"CREATE SCHEMA "+hotSchema,
 		"SET lock_configuration = true",
 	)
 	for _, s := range settings {
@@ -199,6 +188,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			db.Close()
 			return nil, fmt.Errorf("query: configure duckdb (%s): %w", s, err)
 		}
+	}
+	if err := registerHot(ctx, db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	aggregates := map[string]bool{}
 	rows, err := db.QueryContext(ctx, "SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE function_type = 'aggregate'")
@@ -216,7 +209,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		aggregates[name] = true
 	}
 	rows.Close()
-	return &Engine{cfg: cfg, dir: dir, logger: logger, db: db, cache: cache, mirrors: map[string]*mirrorTable{}, aggregates: aggregates}, nil
+	return &Engine{cfg: cfg, dir: dir, logger: logger, db: db, cache: cache, aggregates: aggregates}, nil
 }
 
 // Close releases DuckDB and waits for the cache's downloads.
@@ -324,7 +317,6 @@ func (e *Engine) Query(ctx context.Context, sqlText string) (*Rows, *Plan, error
 // QueryWith is Query with options: an access check, pruning, and the
 // cluster to distribute the statement over.
 func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*Rows, *Plan, error) {
-	e.lastQuery.Store(time.Now().UnixNano())
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("query: connection: %w", err)
@@ -355,15 +347,12 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		}
 	}
 	tables := slices.Sorted(slices.Values(a.Tables))
-	views, idents, txn, err := e.begin(ctx, conn, tables)
-	if err != nil {
-		return fail(err)
-	}
-	// On failure the transaction rolls back (and with it any view it
-	// replaced); on success it commits, keeping the views for reuse.
-	if txn {
-		cleanup = append(cleanup, func() { conn.ExecContext(context.Background(), "ROLLBACK") })
-	}
+	// One consistent cut of the tables: their files and hot rows at one
+	// applied index. The hot rows are read from these views' batches
+	// (miniodb_hot finds them in the context), so no later apply or flush
+	// can change what this query sees.
+	views := e.cfg.Catalog.Views(tables)
+	ctx = withHot(ctx, views)
 	connID, err := duckdb.ConnId(conn)
 	if err != nil {
 		return fail(fmt.Errorf("query: connection id: %w", err))
@@ -423,7 +412,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 				plan.Fragments = assignFragments(opts.Exchange.Nodes(), files)
 				return fail(nil)
 			default:
-				rows, done, err := e.runDistributed(ctx, conn, plan, p, views, idents, files, opts.Exchange)
+				rows, done, err := e.runDistributed(ctx, conn, plan, p, views, files, opts.Exchange)
 				if len(plan.Tables) > 0 {
 					plan.Tables[0].Predicates = preds
 				}
@@ -433,7 +422,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 				if err != nil {
 					return fail(err)
 				}
-				return e.finish(rows, conn, txn, cleanup, connID, nil, plan)
+				return e.finish(rows, conn, cleanup, plan)
 			}
 		}
 	}
@@ -442,7 +431,6 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		return fail(err)
 	}
 	plan.SQL = runSQL
-	created := map[string]string{}
 	if opts.PlanOnly {
 		for _, rel := range rels {
 			tp := e.tablePlan(rel.table, rel.ref, views[rel.table], rel.files)
@@ -452,7 +440,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 		return fail(nil)
 	}
 	for _, rel := range rels {
-		tp, stmt, release, err := e.viewOf(ctx, rel, idents[rel.table], views[rel.table])
+		tp, stmt, release, err := e.viewOf(ctx, rel, views[rel.table])
 		if release != nil {
 			cleanup = append(cleanup, release)
 		}
@@ -463,11 +451,7 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(rel.name), stmt)); err != nil {
 				return fail(fmt.Errorf("query: create view of %s: %w", rel.table, scrubbed{e.scrub(err.Error()), err}))
 			}
-			if txn {
-				created[rel.name] = stmt
-			} else {
-				e.rememberViews(connID, map[string]string{rel.name: stmt}) // auto-committed
-			}
+			e.rememberViews(connID, map[string]string{rel.name: stmt})
 		}
 		plan.Tables = append(plan.Tables, tp)
 	}
@@ -475,13 +459,12 @@ func (e *Engine) QueryWith(ctx context.Context, sqlText string, opts Options) (*
 	if err != nil {
 		return fail(wrapDuckDB(err, e.dir))
 	}
-	return e.finish(rows, conn, txn, cleanup, connID, created, plan)
+	return e.finish(rows, conn, cleanup, plan)
 }
 
-// finish wraps a running statement's rows; closing them commits the
-// query's transaction (keeping the views it created for reuse) and runs
-// cleanup.
-func (e *Engine) finish(rows *sql.Rows, conn *sql.Conn, txn bool, cleanup []func(), connID uint64, created map[string]string, plan *Plan) (*Rows, *Plan, error) {
+// finish wraps a running statement's rows; closing them runs cleanup and
+// returns the connection.
+func (e *Engine) finish(rows *sql.Rows, conn *sql.Conn, cleanup []func(), plan *Plan) (*Rows, *Plan, error) {
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		rows.Close()
@@ -499,12 +482,6 @@ func (e *Engine) finish(rows *sql.Rows, conn *sql.Conn, txn bool, cleanup []func
 		r.ptrs[i] = &r.vals[i]
 	}
 	r.closeFn = func() error {
-		if txn {
-			if _, err := conn.ExecContext(context.Background(), "COMMIT"); err == nil {
-				e.rememberViews(connID, created)
-				cleanup = cleanup[1:] // nothing left to roll back
-			}
-		}
 		for _, f := range slices.Backward(cleanup) {
 			f()
 		}
@@ -594,84 +571,10 @@ func (e *Engine) relations(ctx context.Context, a *Analysis, views map[string]ra
 	return rels, b.String(), nil
 }
 
-// begin syncs the hot mirrors of tables to one consistent set of views and
-// starts the connection's transaction while no other sync can run, so the
-// transaction's snapshot of the mirrors equals the views. When none of the
-// views has hot rows, the query reads only immutable files: no mirror, no
-// transaction (txn is false).
-func (e *Engine) begin(ctx context.Context, conn *sql.Conn, tables []string) (views map[string]raftfsm.TableView, idents map[string]string, txn bool, err error) {
-	e.mirrorMu.Lock()
-	defer e.mirrorMu.Unlock()
-	views = e.cfg.Catalog.Views(tables)
-	idents = map[string]string{}
-	for _, v := range views {
-		if rows, _ := v.HotRows(); rows > 0 {
-			txn = true
-		}
-	}
-	if !txn {
-		return views, idents, false, nil
-	}
-	for _, name := range tables {
-		if v, ok := views[name]; ok {
-			if err := e.syncMirror(ctx, conn, name, v); err != nil {
-				return nil, nil, false, err
-			}
-		}
-	}
-	// DuckDB starts a database's transaction lazily, at its first use:
-	// touch the mirrors in the same round trip, while the lock still holds.
-	stmt := "BEGIN TRANSACTION"
-	for _, name := range tables {
-		if m := e.mirrors[name]; m != nil {
-			idents[name] = m.ident
-			stmt += "; SELECT 1 FROM " + m.ident + " LIMIT 0"
-		}
-	}
-	if _, err := conn.ExecContext(ctx, stmt); err != nil {
-		conn.ExecContext(context.Background(), "ROLLBACK")
-		return nil, nil, false, fmt.Errorf("query: begin: %w", err)
-	}
-	return views, idents, true, nil
-}
-
-// SyncAll brings every table's hot mirror up to date and drops mirrors of
-// dropped tables, so queries rarely pay for loading hot rows themselves.
-// It does nothing when no query ran within idle: a node that only ingests
-// does not spend CPU on a mirror nobody reads (the next query catches up).
-func (e *Engine) SyncAll(ctx context.Context, idle time.Duration) error {
-	if time.Since(time.Unix(0, e.lastQuery.Load())) > idle {
-		return nil
-	}
-	conn, err := e.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("query: connection: %w", err)
-	}
-	defer conn.Close()
-	e.mirrorMu.Lock()
-	defer e.mirrorMu.Unlock()
-	names := e.cfg.Catalog.TableNames()
-	views := e.cfg.Catalog.Views(names)
-	for name, m := range e.mirrors {
-		if _, ok := views[name]; !ok {
-			if _, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+m.ident); err != nil {
-				return fmt.Errorf("query: drop hot mirror of %s: %w", name, err)
-			}
-			delete(e.mirrors, name)
-		}
-	}
-	for _, name := range names {
-		if err := e.syncMirror(ctx, conn, name, views[name]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // viewOf returns the definition of the temporary view that stands for a
 // relation: its files (downloaded and pinned until release) plus the
 // table's hot rows.
-func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view raftfsm.TableView) (TablePlan, string, func(), error) {
+func (e *Engine) viewOf(ctx context.Context, rel relation, view raftfsm.TableView) (TablePlan, string, func(), error) {
 	tp := TablePlan{Table: rel.table, Ref: rel.ref, FilesTotal: len(view.Files), Predicates: rel.preds, AppliedIndex: view.AppliedIndex}
 	_, _, tp.BytesTotal = view.FileTotals()
 	tp.HotRows, _ = view.HotRows()
@@ -752,14 +655,15 @@ func (e *Engine) viewOf(ctx context.Context, rel relation, hotIdent string, view
 		}
 		parts = append(parts, part)
 	}
-	// The hot mirror joins the union only when it holds rows in this view.
+	// The hot rows join the union only when the view has some: read
+	// from the query's views by miniodb_hot (see hot.go).
 	switch {
 	case tp.HotRows > 0:
 		var sel []string
 		for _, c := range view.Spec.Columns {
 			sel = append(sel, fmt.Sprintf("CAST(%s AS %s) AS %s", quoteIdent(c.Name), sqlType(c.Type), quoteIdent(c.Name)))
 		}
-		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), hotIdent))
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s(%s)", strings.Join(sel, ", "), hotFunction, quoteString(rel.table)))
 	case len(parts) == 0:
 		// No rows at all: an empty relation with the table's columns.
 		var sel []string

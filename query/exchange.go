@@ -737,7 +737,7 @@ func (e *Engine) RunFragment(ctx context.Context, req *v1.RunFragmentRequest, w 
 // runChunk runs the fragment's partial over files (pinned until it ends)
 // into the Parquet file out.
 func (e *Engine) runChunk(ctx context.Context, conn *sql.Conn, req *v1.RunFragmentRequest, view raftfsm.TableView, files []*v1.DataFile, out string) (rows, bytes int64, err error) {
-	tp, stmt, release, err := e.viewOf(ctx, relation{name: fragmentRel, table: req.Table, ref: -1, files: files}, "", view)
+	tp, stmt, release, err := e.viewOf(ctx, relation{name: fragmentRel, table: req.Table, ref: -1, files: files}, view)
 	if release != nil {
 		defer release()
 	}
@@ -797,8 +797,8 @@ func (e *Engine) prunedFiles(ctx context.Context, ref TableRef, view raftfsm.Tab
 // which sees exactly the hot rows of view), and the final statement over
 // all partials. done removes the fragments' results and releases the
 // files' hold.
-func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, views map[string]raftfsm.TableView, idents map[string]string, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
-	view, hotIdent := views[p.table], idents[p.table]
+func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, views map[string]raftfsm.TableView, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
+	view := views[p.table]
 	plan.Mode, plan.Partial, plan.Final, plan.SQL = p.mode, p.partial, p.final, p.final
 	plan.Tables = append(plan.Tables, e.tablePlan(p.table, p.ref, view, files))
 	keys := make([]string, len(files))
@@ -819,7 +819,7 @@ func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan,
 	var broadcasts []*v1.Broadcast
 	for _, t := range p.broadcast {
 		bv := views[t]
-		tp, stmt, rel, err := e.viewOf(ctx, relation{name: broadcastRel(t), table: t, ref: -1, files: bv.Files}, idents[t], bv)
+		tp, stmt, rel, err := e.viewOf(ctx, relation{name: broadcastRel(t), table: t, ref: -1, files: bv.Files}, bv)
 		if rel != nil {
 			releases = append(releases, rel)
 		}
@@ -850,7 +850,7 @@ func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan,
 	}
 	// The hot rows: the same partial, here, over a view of the hot rows
 	// alone.
-	_, hot, rel, err := e.viewOf(ctx, relation{name: fragmentRel, table: p.table, ref: -1}, hotIdent, view)
+	_, hot, rel, err := e.viewOf(ctx, relation{name: fragmentRel, table: p.table, ref: -1}, view)
 	if rel != nil {
 		rel()
 	}

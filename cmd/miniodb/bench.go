@@ -46,9 +46,15 @@ pieces (N small files, as frequent flushes make them), and the queries
 run before and after "compact --wait", beside raw DuckDB over the same
 small files and over one file of the same rows.
 
+With --hot, the node runs in its own process (the flags after "--" are
+passed to its serve command) with its default flush settings, and the
+first queries are timed from the last acknowledged write, while the rows
+are hot; the node's peak RSS and Go heap are reported.
+
 Examples:
   miniodb bench --rows 2000000 --clients 4 --batch 5000 --raft-log wal
   miniodb bench --rows 2000000 --small-files 1000
+  miniodb bench --rows 2000000 --hot [-- extra serve flags]
 
 Flags:
 `
@@ -82,6 +88,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
 	writeVia := fs.String("write-via", "leader", "with --nodes > 1: send the writes to the leader or to a follower (which forwards them, coalesced)")
 	backupFiles := fs.Int("backup", 0, "ingest the rows as this many files, then measure ingest with and without a backup running, and a second backup after 1% more rows")
+	hot := fs.Bool("hot", false, "run the node in its own process with its default flush settings, then time the first queries over the hot rows after the last acknowledged write and report the node's peak RSS")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -114,6 +121,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DataDir = filepath.Join(dir, "n1")
 		return benchSmallFiles(ctx, cfg, *rows, *smallFiles, *days, *repeat, stdout)
+	}
+	if *hot {
+		return benchHot(ctx, dir, *rows, *batch, *clients, *days, fs.Args(), stdout)
 	}
 	if *backupFiles > 0 {
 		cfg.DataDir = filepath.Join(dir, "n1")
