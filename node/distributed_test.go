@@ -39,6 +39,10 @@ var distributedQueries = []string{
 	"SELECT id, value * 2 AS v FROM events ORDER BY v DESC, id LIMIT 10",
 	"SELECT -value AS value, id FROM events ORDER BY value, id LIMIT 5",
 	"SELECT id FROM events ORDER BY value + 0, id LIMIT 5",
+	// Few NULLs: a fragment's top rows mix NULLs and values, and only the
+	// final ORDER BY's NULLS FIRST puts them in place.
+	"SELECT id, note FROM events WHERE note IS NOT NULL OR id IN ('id-1', 'id-2') ORDER BY note DESC NULLS FIRST, id LIMIT 5",
+	"SELECT id, note FROM events WHERE note IS NOT NULL OR id IN ('id-1', 'id-2') ORDER BY note NULLS FIRST, id DESC LIMIT 4 OFFSET 1",
 	"SELECT id, ts FROM events WHERE status = 500 AND ts < '2026-01-01 06:00:00' ORDER BY id",
 	"SELECT id FROM events ORDER BY id OFFSET 2395",
 	"SELECT median(value), quantile_cont(value, 0.9) FROM events",

@@ -690,7 +690,11 @@ func (p *planner) rows() (skeleton, string) {
 			extra = append(extra, withAlias(e, fmt.Sprintf("__o%d", len(extra)+1)))
 			col = fmt.Sprintf("__o%d", len(extra))
 		}
-		sk.order = append(sk.order, quoteIdent(col)+orderSuffix(om))
+		suffix, ok := orderSuffix(om)
+		if !ok {
+			return sk, fmt.Sprintf("ORDER BY with order %v %v", om["type"], om["null_order"])
+		}
+		sk.order = append(sk.order, quoteIdent(col)+suffix)
 	}
 	// Positions after a * are not known until the statement is bound: an
 	// ORDER BY position is only safe when no * precedes the item.
@@ -733,21 +737,31 @@ func noStarBefore(items []any, i int) bool {
 	return i < len(items)
 }
 
-func orderSuffix(o map[string]any) string {
+// orderSuffix is the direction and NULL placement of one ORDER BY term as
+// SQL (DuckDB's serializer spells them "DESCENDING", "NULLS FIRST"), or
+// false for a value it does not know: a term whose order cannot be
+// repeated exactly must not be planned across nodes.
+func orderSuffix(o map[string]any) (string, bool) {
 	s := ""
 	switch o["type"] {
 	case "DESCENDING":
 		s = " DESC"
 	case "ASCENDING":
 		s = " ASC"
+	case "ORDER_DEFAULT":
+	default:
+		return "", false
 	}
 	switch o["null_order"] {
-	case "NULLS_FIRST":
+	case "NULLS FIRST", "NULLS_FIRST":
 		s += " NULLS FIRST"
-	case "NULLS_LAST":
+	case "NULLS LAST", "NULLS_LAST":
 		s += " NULLS LAST"
+	case "ORDER_DEFAULT":
+	default:
+		return "", false
 	}
-	return s
+	return s, true
 }
 
 // unsafeAnywhere returns why v may not run in fragments: a subquery, a
