@@ -39,6 +39,21 @@ var distributedQueries = []string{
 	"SELECT id, value * 2 AS v FROM events ORDER BY v DESC, id LIMIT 10",
 	"SELECT -value AS value, id FROM events ORDER BY value, id LIMIT 5",
 	"SELECT id FROM events ORDER BY value + 0, id LIMIT 5",
+	// Ordered lists: partial lists merged in order (ties broken by id).
+	"SELECT region, string_agg(id, '|' ORDER BY ts, id) FROM events WHERE status = 500 AND id LIKE 'id-1%' GROUP BY region ORDER BY region",
+	"SELECT host, list(value ORDER BY id DESC) FILTER (WHERE status >= 400) FROM events WHERE id LIKE 'id-2%' GROUP BY host ORDER BY host",
+	"SELECT string_agg(note ORDER BY note NULLS FIRST, id) FROM events WHERE id LIKE 'id-12%'",
+	"SELECT status, list(note ORDER BY note DESC NULLS FIRST, id DESC) FROM events WHERE id LIKE 'id-12%' GROUP BY status ORDER BY status",
+	"SELECT status, array_agg(note ORDER BY note NULLS LAST, id) AS notes, count(*) FROM events WHERE id LIKE 'id-13%' GROUP BY status HAVING count(*) > 1 ORDER BY status",
+	"SELECT array_agg(id ORDER BY id) FROM events WHERE false",
+	"SELECT region, string_agg(id ORDER BY id) FROM events WHERE note IS NULL AND id LIKE 'id-15%' GROUP BY region ORDER BY region",
+	"SELECT group_concat(region, ', ' ORDER BY region, id) FILTER (WHERE note IS NULL), listagg(host, '' ORDER BY host DESC, id DESC) FROM events WHERE status = 404 AND id LIKE 'id-14%'",
+	"SELECT region, count(*), string_agg(host, ',' ORDER BY host DESC, id DESC) FROM events WHERE value > 95 GROUP BY ROLLUP (region) ORDER BY region NULLS LAST",
+	"SELECT region, list(id ORDER BY status DESC, id) FROM events WHERE status >= 500 AND id LIKE 'id-3%' GROUP BY region ORDER BY region",
+	"SELECT list(score ORDER BY id), list(DISTINCT status ORDER BY status) FROM events WHERE id LIKE 'id-12%'",
+	"SELECT string_agg(status ORDER BY id) FROM events WHERE id LIKE 'id-4%'",
+	"SELECT string_agg(id, region ORDER BY id) FROM events WHERE id LIKE 'id-5%'",
+	"SELECT list(id ORDER BY ts) FROM events WHERE id LIKE 'id-21%' AND status = 200",
 	// Few NULLs: a fragment's top rows mix NULLs and values, and only the
 	// final ORDER BY's NULLS FIRST puts them in place.
 	"SELECT id, note FROM events WHERE note IS NOT NULL OR id IN ('id-1', 'id-2') ORDER BY note DESC NULLS FIRST, id LIMIT 5",

@@ -85,6 +85,8 @@ var decomposable = map[string]string{
 	"arg_max": "argmax", "argmax": "argmax", "max_by": "argmax",
 	"var_pop": "var", "var_samp": "var", "variance": "var",
 	"stddev_pop": "var", "stddev_samp": "var", "stddev": "var",
+	"list": "list", "array_agg": "list",
+	"string_agg": "string_agg", "group_concat": "string_agg", "listagg": "string_agg",
 }
 
 // volatile are functions (and the keywords DuckDB parses as column
@@ -302,15 +304,29 @@ func (p *planner) aggregates() (skeleton, string) {
 		}
 		name := strings.ToLower(asString(f["function_name"]))
 		kind, ok := decomposable[name]
+		orders := asList(asMap(f["order_bys"])["orders"])
+		ordered := kind == "list" || kind == "string_agg"
 		switch {
 		case !ok:
 			fail = fmt.Sprintf("aggregate %s() does not decompose exactly", name)
 			return ""
-		case asBool(f["export_state"]) || len(asList(asMap(f["order_bys"])["orders"])) > 0:
-			fail = fmt.Sprintf("%s() with ORDER BY or EXPORT_STATE runs on the coordinator", name)
+		case asBool(f["export_state"]):
+			fail = fmt.Sprintf("%s() with EXPORT_STATE runs on the coordinator", name)
+			return ""
+		case ordered && (len(orders) == 0 || asBool(f["distinct"])):
+			// Without ORDER BY the order of the values is whatever order
+			// the rows arrive in: no merge could repeat it.
+			fail = fmt.Sprintf("%s() without ORDER BY, or with DISTINCT, runs on the coordinator", name)
+			return ""
+		case !ordered && len(orders) > 0:
+			fail = fmt.Sprintf("%s() with ORDER BY runs on the coordinator", name)
 			return ""
 		}
-		for _, c := range asList(f["children"]) {
+		var orderExprs []any
+		for _, o := range orders {
+			orderExprs = append(orderExprs, asMap(o)["expression"])
+		}
+		for _, c := range append(slices.Clone(asList(f["children"])), orderExprs...) {
 			if hasAggregate(c, p.aggregate) || unsafeAnywhere(c, true) != "" {
 				fail = "nested aggregate or window function"
 				return ""
@@ -383,6 +399,8 @@ func (p *planner) aggregates() (skeleton, string) {
 				partialAggs = append(partialAggs, v)
 				vc := quoteIdent(fmt.Sprintf("__a%d", len(partialAggs)))
 				m = fmt.Sprintf("%s(%s, %s)", fn, a, vc)
+			case "list", "string_agg":
+				m = p.orderedList(f, kind, orders, addPartial, &fail)
 			case "var":
 				// Each partial brings its count, mean and population
 				// variance; the merge adds the partials' squared
@@ -591,6 +609,86 @@ func (p *planner) aggregates() (skeleton, string) {
 		}
 	}
 	return skeleton{ref: 0, partial: partial, outer: outer, keys: len(keys), dkeys: len(dkeys), aggs: len(partialAggs), merges: merges, groupBy: groupBy, windows: windows}, ""
+}
+
+// orderedList plans list(x ORDER BY k…) and string_agg(x, sep ORDER BY
+// k…): each partial brings, per group, the list of its rows as structs
+// {__n1, __o1, …, __v} (a NULL flag and the value of each ORDER BY key,
+// then the value), and the merge sorts the flattened lists of all partials
+// as a whole and keeps the values. The flags place NULL keys where the
+// term's NULLS FIRST/LAST says; all terms must sort in one direction
+// (list_sort sorts whole structs). Rows that tie on every key may come out
+// in another order than one node's, as they may between two runs of the
+// same statement. string_agg skips NULL values, and its separator must be
+// a string constant. A group whose partials hold no values is NULL, like
+// the aggregate over no rows.
+func (p *planner) orderedList(f map[string]any, kind string, orders []any, addPartial func(map[string]any, string) string, fail *string) string {
+	name := strings.ToLower(asString(f["function_name"]))
+	args := asList(f["children"])
+	sep := "','"
+	switch {
+	case kind == "list" && len(args) == 1, kind == "string_agg" && len(args) == 1:
+	case kind == "string_agg" && len(args) == 2:
+		c := asMap(args[1])
+		v := asMap(c["value"])
+		if c["class"] != "CONSTANT" || asBool(v["is_null"]) || asString(asMap(v["type"])["id"]) != "VARCHAR" {
+			*fail = fmt.Sprintf("%s() with a separator that is not a string constant", name)
+			return ""
+		}
+		sep = quoteString(asString(v["value"]))
+	default:
+		*fail = fmt.Sprintf("%s() with %d arguments", name, len(args))
+		return ""
+	}
+	desc := false
+	var fields []any
+	for i, o := range orders {
+		om := asMap(o)
+		d := om["type"] == "DESCENDING"
+		if i > 0 && d != desc {
+			*fail = fmt.Sprintf("%s() ordered in both directions runs on the coordinator", name)
+			return ""
+		}
+		desc = d
+		if _, ok := orderSuffix(om); !ok {
+			*fail = fmt.Sprintf("%s() with order %v %v", name, om["type"], om["null_order"])
+			return ""
+		}
+		nullsFirst := om["null_order"] == "NULLS FIRST" || om["null_order"] == "NULLS_FIRST"
+		e := withAlias(asMap(om["expression"]), "")
+		// Sorted ascending, false comes first; descending, true.
+		flag := notNull(e)
+		if desc == nullsFirst {
+			flag = isNull(e)
+		}
+		fields = append(fields, withAlias(flag, fmt.Sprintf("__n%d", i+1)), withAlias(e, fmt.Sprintf("__o%d", i+1)))
+	}
+	v := withAlias(asMap(args[0]), "")
+	if kind == "string_agg" {
+		v = castNode(v, "VARCHAR")
+	}
+	fields = append(fields, withAlias(v, "__v"))
+	part := withAlias(f, "")
+	part["children"] = []any{function("struct_pack", fields...)}
+	part["order_bys"] = map[string]any{"type": "ORDER_MODIFIER", "orders": []any{}}
+	if kind == "string_agg" {
+		conds := []any{notNull(asMap(args[0]))}
+		if flt := asMap(f["filter"]); flt != nil {
+			conds = append(conds, flt)
+		}
+		part["filter"] = map[string]any{"class": "CONJUNCTION", "type": "CONJUNCTION_AND", "alias": "", "children": conds}
+	}
+	a := addPartial(part, "list")
+	all := fmt.Sprintf("flatten(list(%s))", a)
+	dir := "ASC"
+	if desc {
+		dir = "DESC"
+	}
+	values := fmt.Sprintf("list_transform(list_sort(%s, '%s'), lambda __e: __e.__v)", all, dir)
+	if kind == "string_agg" {
+		values = fmt.Sprintf("array_to_string(%s, %s)", values, sep)
+	}
+	return fmt.Sprintf("CASE WHEN len(%s) = 0 THEN NULL ELSE %s END", all, values)
 }
 
 // rows plans a statement without aggregates: each fragment runs the select
@@ -992,6 +1090,25 @@ func colRefNode(name, alias string) map[string]any {
 
 func notNull(e any) map[string]any {
 	return map[string]any{"class": "OPERATOR", "type": "OPERATOR_IS_NOT_NULL", "alias": "", "children": []any{e}}
+}
+
+// castNode is CAST(e AS t) for a type without parameters.
+func castNode(e any, t string) map[string]any {
+	return map[string]any{"class": "CAST", "type": "OPERATOR_CAST", "alias": "", "child": e,
+		"cast_type": map[string]any{"id": t, "type_info": nil}, "try_cast": false}
+}
+
+func isNull(e any) map[string]any {
+	return map[string]any{"class": "OPERATOR", "type": "OPERATOR_IS_NULL", "alias": "", "children": []any{e}}
+}
+
+// function is a call of a scalar function.
+func function(name string, children ...any) map[string]any {
+	return map[string]any{
+		"class": "FUNCTION", "type": "FUNCTION", "alias": "", "function_name": name, "schema": "",
+		"children": children, "filter": nil, "order_bys": map[string]any{"type": "ORDER_MODIFIER", "orders": []any{}},
+		"distinct": false, "is_operator": false, "export_state": false, "catalog": "",
+	}
 }
 
 func countStar() map[string]any {

@@ -113,6 +113,6 @@
 // cache keeps what it read last time and a lost node moves only its own
 // files; a fragment that fails with ErrFragment (the node is down or its
 // store failing) is run again on each file's next node, and a statement
-// error fails the query. The coordinator reads the hot rows itself, in
-// the query's transaction, at the index of the file list.
+// error fails the query. The coordinator reads the hot rows itself, from
+// the same views as the file list.
 package query

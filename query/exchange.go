@@ -125,6 +125,74 @@ type distPlan struct {
 // their values exactly (HUGEINT after a cast to DECIMAL(38,0)).
 var transportTypes = regexp.MustCompile(`^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|VARCHAR|BLOB|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|INTERVAL|UUID|JSON)$`)
 
+// travels reports whether a partial column of DuckDB type t keeps its
+// values exactly through Parquet: a type of transportTypes, or a list or
+// struct of them (top is false inside one, where HUGEINT, which needs a
+// cast, is refused).
+func travels(t string, top bool) bool {
+	if elem, ok := strings.CutSuffix(t, "[]"); ok {
+		return travels(elem, false)
+	}
+	if body, ok := strings.CutPrefix(t, "STRUCT("); ok {
+		body, ok = strings.CutSuffix(body, ")")
+		if !ok {
+			return false
+		}
+		fields := splitFields(body)
+		for _, f := range fields {
+			_, typ, ok := cutFieldName(f)
+			if !ok || !travels(typ, false) {
+				return false
+			}
+		}
+		return len(fields) > 0
+	}
+	if !top && (t == "HUGEINT" || t == "UHUGEINT") {
+		return false
+	}
+	return transportTypes.MatchString(t)
+}
+
+// splitFields splits a STRUCT's field list at its top-level commas.
+func splitFields(s string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			quoted = !quoted // a doubled quote toggles twice
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+// cutFieldName splits `name TYPE` or `"quoted name" TYPE`.
+func cutFieldName(f string) (name, typ string, ok bool) {
+	if strings.HasPrefix(f, `"`) {
+		for i := 1; i < len(f); i++ {
+			if f[i] != '"' {
+				continue
+			}
+			if i+1 < len(f) && f[i+1] == '"' {
+				i++
+				continue
+			}
+			return f[:i+1], strings.TrimSpace(f[i+1:]), i+1 < len(f)
+		}
+		return "", "", false
+	}
+	name, typ, ok = strings.Cut(f, " ")
+	return name, strings.TrimSpace(typ), ok
+}
+
 // distribute returns the plan for statement a over view, planning (and
 // binding, to learn the types) on a cache miss.
 func (e *Engine) distribute(ctx context.Context, conn *sql.Conn, a *Analysis, sqlText string, views map[string]raftfsm.TableView, force string) (*distPlan, error) {
@@ -362,7 +430,7 @@ func (e *Engine) bindPlan(ctx context.Context, conn *sql.Conn, a *Analysis, sqlT
 	}
 	var tsel, esel []string
 	for _, c := range bound {
-		if !transportTypes.MatchString(c.Type) {
+		if !travels(c.Type, true) {
 			p.reason = fmt.Sprintf("partial column type %s does not travel exactly", c.Type)
 			return p, nil
 		}
@@ -793,8 +861,8 @@ func (e *Engine) prunedFiles(ctx context.Context, ref TableRef, view raftfsm.Tab
 }
 
 // runDistributed runs plan p: the fragments over files on the exchange's
-// nodes, the partial over the hot rows here (in the query's transaction,
-// which sees exactly the hot rows of view), and the final statement over
+// nodes, the partial over the hot rows here (exactly the hot rows of
+// view, read from its batches), and the final statement over
 // all partials. done removes the fragments' results and releases the
 // files' hold.
 func (e *Engine) runDistributed(ctx context.Context, conn *sql.Conn, plan *Plan, p *distPlan, views map[string]raftfsm.TableView, files []*v1.DataFile, ex Exchange) (*sql.Rows, func(), error) {
