@@ -30,12 +30,15 @@ verify: ## checks besides tests (CI runs them first): gofmt, go vet, staticcheck
 
 lint: verify
 
-bench: ## benchmarks: wal, parquet, ingest parsing, merges vs DuckDB COPY, whole-node ingest/query, the small-files case vs raw DuckDB, hot rows after ingest, backups
+bench: ## benchmarks: wal, parquet, ingest parsing, merges vs DuckDB COPY, whole-node ingest/query, the small-files case vs raw DuckDB, hot rows after ingest, Q1–Q6 on 1 and 3 nodes, scaling on pinned cores, backups
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./wal/ ./parquetio/ ./ingest/
 	MINIODB_MERGE_BENCH=1 $(GO) test -count=1 -run '^TestMergeBench$$' -v ./compaction/
 	$(GO) run ./cmd/miniodb bench
 	$(GO) run ./cmd/miniodb bench --rows 2000000 --small-files 1000 --days 1
 	$(GO) run ./cmd/miniodb bench --rows 2000000 --hot
+	$(GO) run ./cmd/miniodb bench --rows 10000000 --days 30 --flush-rounds 4
+	$(GO) run ./cmd/miniodb bench --rows 10000000 --days 30 --flush-rounds 4 --nodes 3
+	$(GO) run ./cmd/miniodb bench --rows 10000000 --days 30 --flush-rounds 4 --scale
 	$(GO) test -run '^$$' -bench BenchmarkHotRows -benchtime 5x ./query/
 	$(GO) run ./cmd/miniodb bench --rows 10000000 --backup 100 --days 1
 

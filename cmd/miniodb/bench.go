@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,10 +53,16 @@ passed to its serve command) with its default flush settings, and the
 first queries are timed from the last acknowledged write, while the rows
 are hot; the node's peak RSS and Go heap are reported.
 
+With --scale, two nodes run in their own processes, pinned to one core
+each, over the same flushed files; each scan-heavy query runs on one of
+them alone and distributed over both, with the CPU time both spent.
+
 Examples:
   miniodb bench --rows 2000000 --clients 4 --batch 5000 --raft-log wal
   miniodb bench --rows 2000000 --small-files 1000
   miniodb bench --rows 2000000 --hot [-- extra serve flags]
+  miniodb bench --rows 10000000 --days 30 --flush-rounds 4 --nodes 3
+  miniodb bench --rows 10000000 --days 30 --flush-rounds 4 --scale
 
 Flags:
 `
@@ -63,12 +71,17 @@ type benchQuery struct {
 	name, sql string
 }
 
+// benchQueries are the standard workload's queries: Q1–Q6 and the fixed
+// cost of a query. Q2, Q3 and Q6 group by 4, 50 and 10,000 keys, so the
+// bytes fragments send grow with the groups, not the rows.
 var benchQueries = []benchQuery{
 	{"select-1 (fixed cost)", "SELECT 1"},
-	{"group-by", "SELECT region, count(*), avg(value), max(status) FROM events GROUP BY region ORDER BY region"},
-	{"group-by-host", "SELECT host, count(*), sum(value) FROM events GROUP BY host ORDER BY 3 DESC LIMIT 10"},
-	{"time-range-1h", "SELECT count(*), avg(value) FROM events WHERE ts >= TIMESTAMP '2026-01-02 10:00:00' AND ts < TIMESTAMP '2026-01-02 11:00:00'"},
-	{"time-range-1d", "SELECT region, count(*) FROM events WHERE ts >= TIMESTAMP '2026-01-03' AND ts < TIMESTAMP '2026-01-04' GROUP BY region ORDER BY region"},
+	{"Q1 count", "SELECT count(*) FROM events"},
+	{"Q2 group-by region", "SELECT region, count(*), avg(value), max(status) FROM events GROUP BY region ORDER BY region"},
+	{"Q3 group-by host top 10", "SELECT host, count(*), sum(value) FROM events GROUP BY host ORDER BY 3 DESC LIMIT 10"},
+	{"Q4 time-range 1h", "SELECT count(*), avg(value) FROM events WHERE ts >= TIMESTAMP '2026-01-02 10:00:00' AND ts < TIMESTAMP '2026-01-02 11:00:00'"},
+	{"Q5 time-range 1d by region", "SELECT region, count(*) FROM events WHERE ts >= TIMESTAMP '2026-01-03' AND ts < TIMESTAMP '2026-01-04' GROUP BY region ORDER BY region"},
+	{"Q6 group-by id (10,000 groups) top 10", "SELECT id, count(*), avg(value) FROM events GROUP BY id ORDER BY 3 DESC, id LIMIT 10"},
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -80,6 +93,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	raftLog := fs.String("raft-log", "wal", "raft log store of the node: bolt or wal")
 	repeat := fs.Int("repeat", 5, "runs of each query (the median is reported)")
 	days := fs.Int("days", 4, "days the rows' timestamps span (one partition per day)")
+	flushRounds := fs.Int("flush-rounds", 1, "ingest in this many rounds with a flush after each, so every day partition has this many files")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	catchup := fs.Bool("catchup", false, "with --nodes > 1: after ingest, join one more node and time its catch-up to the hot rows (by snapshot)")
 	nodes := fs.Int("nodes", 1, "cluster size: 1, or 3 (or more) nodes in this process on loopback TCP, writes sent to the leader")
@@ -88,6 +102,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smallFiles := fs.Int("small-files", 0, "write and flush the rows in this many pieces, then measure queries before and after compaction")
 	writeVia := fs.String("write-via", "leader", "with --nodes > 1: send the writes to the leader or to a follower (which forwards them, coalesced)")
 	backupFiles := fs.Int("backup", 0, "ingest the rows as this many files, then measure ingest with and without a backup running, and a second backup after 1% more rows")
+	scale := fs.Bool("scale", false, "scaling on this machine: two nodes in their own processes pinned to one core each (taskset), each query single (one node) and distributed (both), with the CPU both spent")
 	hot := fs.Bool("hot", false, "run the node in its own process with its default flush settings, then time the first queries over the hot rows after the last acknowledged write and report the node's peak RSS")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -96,8 +111,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *rows <= 0 || *nodes <= 0 || *batch <= 0 || *clients <= 0 || *repeat <= 0 || *days <= 0 {
-		return fmt.Errorf("--rows, --batch, --clients, --repeat and --days must be positive")
+	if *rows <= 0 || *nodes <= 0 || *batch <= 0 || *clients <= 0 || *repeat <= 0 || *days <= 0 || *flushRounds <= 0 {
+		return fmt.Errorf("--rows, --batch, --clients, --repeat, --days and --flush-rounds must be positive")
 	}
 	dir, err := os.MkdirTemp("", "miniodb-bench-")
 	if err != nil {
@@ -121,6 +136,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DataDir = filepath.Join(dir, "n1")
 		return benchSmallFiles(ctx, cfg, *rows, *smallFiles, *days, *repeat, stdout)
+	}
+	if *scale {
+		return benchScale(ctx, dir, *rows, *batch, *clients, *days, *flushRounds, *repeat, stdout)
 	}
 	if *hot {
 		return benchHot(ctx, dir, *rows, *batch, *clients, *days, fs.Args(), stdout)
@@ -192,12 +210,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	cpu0 := processCPU()
-	elapsed, lats, err := benchIngest(writeBase, bodies, *clients, 0)
-	if err != nil {
-		return err
+	cluster := miniodbv1connect.NewClusterServiceClient(http.DefaultClient, base)
+	var elapsed, cpu time.Duration
+	var lats []time.Duration
+	for round := range *flushRounds {
+		part := bodies[round*len(bodies)/(*flushRounds) : (round+1)*len(bodies)/(*flushRounds)]
+		cpu0 := processCPU()
+		el, l, err := benchIngest(writeBase, part, *clients, 0)
+		if err != nil {
+			return err
+		}
+		cpu += processCPU() - cpu0
+		elapsed += el
+		lats = append(lats, l...)
+		if round < *flushRounds-1 {
+			if _, err := cluster.Flush(ctx, connect.NewRequest(&v1.FlushRequest{})); err != nil {
+				return err
+			}
+		}
 	}
-	cpu := processCPU() - cpu0
+	slices.Sort(lats)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -235,7 +267,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// Flush everything, then query.
-	cluster := miniodbv1connect.NewClusterServiceClient(http.DefaultClient, base)
 	t0 := time.Now()
 	fr, err := cluster.Flush(ctx, connect.NewRequest(&v1.FlushRequest{}))
 	if err != nil {
@@ -264,8 +295,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	qc := miniodbv1connect.NewQueryServiceClient(http.DefaultClient, base)
-	fmt.Fprintf(stdout, "## Queries over %d flushed rows in %d files (median of %d)\n\n", fr.Msg.RowsFlushed, len(paths), *repeat)
-	fmt.Fprintf(stdout, "| query | MinIODB ms | raw DuckDB ms | ratio |\n|---|---|---|---|\n")
+	_, flushedRows, _ := view.FileTotals()
+	fmt.Fprintf(stdout, "## Queries over %d flushed rows in %d files (median of %d)\n\n", flushedRows, len(paths), *repeat)
+	fmt.Fprintf(stdout, "| query | MinIODB ms | raw DuckDB ms | ratio | MinIODB read |\n|---|---|---|---|---|\n")
 	for _, q := range benchQueries {
 		var ours, theirs []time.Duration
 		for i := 0; i < *repeat; i++ {
@@ -283,7 +315,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		slices.Sort(ours)
 		slices.Sort(theirs)
 		a, b := pct(ours, 0.5), pct(theirs, 0.5)
-		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f |\n", q.name, ms(a), ms(b), float64(a)/float64(b))
+		facts, err := explainFacts(ctx, qc, q.sql, "single")
+		if err != nil {
+			return fmt.Errorf("%s (explain): %w", q.name, err)
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2f | %s |\n", q.name, ms(a), ms(b), float64(a)/float64(b), facts.read)
 	}
 	fmt.Fprintln(stdout)
 	if *nodes > 1 {
@@ -296,7 +332,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // alone), distributed and gathered, beside raw DuckDB, in one run.
 func benchExecutions(ctx context.Context, qc miniodbv1connect.QueryServiceClient, raw *sql.DB, repeat, nodes int, stdout io.Writer) error {
 	modes := []string{"single", "distributed", "gathered"}
-	fmt.Fprintf(stdout, "## Execution modes on %d nodes (median of %d)\n\n| query | single ms | distributed ms | gathered ms | raw DuckDB ms | distributed / single |\n|---|---|---|---|---|---|\n", nodes, repeat)
+	fmt.Fprintf(stdout, "## Execution modes on %d nodes (median of %d)\n\n| query | single ms | distributed ms | gathered ms | raw DuckDB ms | distributed / single | distributed: fragments sent |\n|---|---|---|---|---|---|---|\n", nodes, repeat)
 	for _, q := range benchQueries {
 		times := map[string][]time.Duration{}
 		for i := 0; i < repeat; i++ {
@@ -318,11 +354,59 @@ func benchExecutions(ctx context.Context, qc miniodbv1connect.QueryServiceClient
 			slices.Sort(ts)
 			med[m] = pct(ts, 0.5)
 		}
-		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", q.name, ms(med["single"]), ms(med["distributed"]), ms(med["gathered"]), ms(med["raw"]),
-			float64(med["distributed"])/float64(med["single"]))
+		facts, err := explainFacts(ctx, qc, q.sql, "distributed")
+		if err != nil {
+			return fmt.Errorf("%s (explain): %w", q.name, err)
+		}
+		sent := "–"
+		if facts.fragments > 0 {
+			sent = fmt.Sprintf("%d rows, %s from %d fragments", facts.rowsOut, facts.bytesOut, facts.fragments)
+		}
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %s |\n", q.name, ms(med["single"]), ms(med["distributed"]), ms(med["gathered"]), ms(med["raw"]),
+			float64(med["distributed"])/float64(med["single"]), sent)
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// explained is what EXPLAIN ANALYZE says a query read and what its
+// fragments sent to the coordinator.
+type explained struct {
+	read      string // "files read of total, bytes read of total"
+	fragments int
+	rowsOut   int64
+	bytesOut  string
+}
+
+var (
+	explainTable    = regexp.MustCompile(`reads (\d+) of (\d+) files, ([^;]+) of ([^;]+);`)
+	explainFragment = regexp.MustCompile(`^fragment on .*; (\d+) rows out \(([\d.]+) (B|KiB|MiB|GiB)\)`)
+)
+
+func explainFacts(ctx context.Context, qc miniodbv1connect.QueryServiceClient, sqlText, execution string) (explained, error) {
+	resp, err := qc.Explain(ctx, connect.NewRequest(&v1.ExplainRequest{Query: &v1.QueryRequest{Sql: sqlText, Execution: execution}, Analyze: true}))
+	if err != nil {
+		return explained{}, err
+	}
+	var e explained
+	var bytes float64
+	for _, l := range resp.Msg.Lines {
+		if m := explainTable.FindStringSubmatch(l); m != nil && e.read == "" {
+			e.read = fmt.Sprintf("%s of %s files, %s of %s", m[1], m[2], m[3], m[4])
+		}
+		if m := explainFragment.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			size, _ := strconv.ParseFloat(m[2], 64)
+			e.fragments++
+			e.rowsOut += n
+			bytes += size * map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[3]]
+		}
+	}
+	if e.read == "" {
+		e.read = "no file"
+	}
+	e.bytesOut = fmt.Sprintf("%.1f KiB", bytes/(1<<10))
+	return e, nil
 }
 
 // smallFileQueries are the queries of the small-files case (issue 9's

@@ -30,40 +30,12 @@ var hotQueries = []benchQuery{
 // moment the last write was acknowledged. It reports the node's peak RSS
 // (VmHWM) and its Go heap, so the cost of holding the hot rows shows.
 func benchHot(ctx context.Context, dir string, rows, batch, clients, days int, extra []string, stdout io.Writer) error {
-	exe, err := os.Executable()
+	child, err := startChildNode(ctx, filepath.Join(dir, "hot"), "", extra)
 	if err != nil {
-		return fmt.Errorf("bench --hot: find own binary: %w", err)
+		return fmt.Errorf("bench --hot: %w", err)
 	}
-	httpAddr, err := loopbackAddr()
-	if err != nil {
-		return err
-	}
-	raftAddr, err := loopbackAddr()
-	if err != nil {
-		return err
-	}
-	args := append([]string{"serve", "--data-dir", filepath.Join(dir, "hot"), "--http-addr", httpAddr, "--raft-addr", raftAddr}, extra...)
-	cmd := exec.CommandContext(ctx, exe, args...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("bench --hot: start node: %w", err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	base := "http://" + httpAddr
-	if err := waitReady(ctx, base, 60*time.Second); err != nil {
-		return fmt.Errorf("bench --hot: %w; node output:\n%s", err, logs.String())
-	}
+	defer child.stop()
+	base, cmd := child.base, child.cmd
 	bodies := benchBodies(rows, batch, days)
 	elapsed, lats, err := benchIngest(base, bodies, clients, 0)
 	if err != nil {
@@ -102,6 +74,80 @@ func benchHot(ctx context.Context, dir string, rows, batch, clients, days int, e
 	fmt.Fprintf(stdout, "\nNode memory after the queries: peak RSS (VmHWM) %s, RSS %s, Go heap in use %.0f MiB.\n\n",
 		status["VmHWM"], status["VmRSS"], heap/(1<<20))
 	return nil
+}
+
+// childNode is a node the bench runs as a child process of its own
+// binary, so that its memory and CPU are its own.
+type childNode struct {
+	cmd  *exec.Cmd
+	base string // http://host:port
+	logs bytes.Buffer
+	done chan struct{} // closed when the process has exited
+}
+
+// startChildNode starts "serve" on loopback ports with its data in dir and
+// the extra flags, pinned to the CPUs of cpus (taskset) unless it is
+// empty, and waits until it is ready.
+func startChildNode(ctx context.Context, dir, cpus string, extra []string) (*childNode, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	httpAddr, err := loopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	raftAddr, err := loopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{exe, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--raft-addr", raftAddr}, extra...)
+	if cpus != "" {
+		args = append([]string{"taskset", "-c", cpus}, args...)
+	}
+	c := &childNode{base: "http://" + httpAddr, done: make(chan struct{})}
+	c.cmd = exec.CommandContext(ctx, args[0], args[1:]...)
+	c.cmd.Stdout, c.cmd.Stderr = &c.logs, &c.logs
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	go func() { c.cmd.Wait(); close(c.done) }()
+	if err := waitReady(ctx, c.base, 60*time.Second); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("%w; node output:\n%s", err, c.logs.String())
+	}
+	return c, nil
+}
+
+// stop ends the node (SIGTERM, then SIGKILL after 30 s) and waits for it.
+func (c *childNode) stop() {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// cpu is the CPU time (user and system) the node's process used so far
+// (taskset execs the node, so the pid is the node's).
+func (c *childNode) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the node's CPU time: %w", err)
+	}
+	// Fields after the command name (which may hold spaces): state is
+	// the first, utime and stime the 12th and 13th.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", b)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
 }
 
 // loopbackAddr returns a loopback address with a port that was free a moment ago.
